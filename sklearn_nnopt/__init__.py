@@ -1,0 +1,49 @@
+"""Linear models trained like neural networks: choose the loss and the optimizer."""
+
+from ._base import DivergenceError
+from ._classifier import LinearNNClassifier
+from ._regressor import LinearNNRegressor
+from .losses import (
+    LOSSES,
+    AbsoluteError,
+    EpsilonInsensitive,
+    Hinge,
+    Huber,
+    LogLoss,
+    Loss,
+    ModifiedHuber,
+    Perceptron,
+    Poisson,
+    Quantile,
+    SquaredEpsilonInsensitive,
+    SquaredError,
+    SquaredHinge,
+)
+from .optimizers import LBFGS, OPTIMIZERS, SGD, Adam, Optimizer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LinearNNClassifier",
+    "LinearNNRegressor",
+    "DivergenceError",
+    "Loss",
+    "LOSSES",
+    "SquaredError",
+    "AbsoluteError",
+    "Huber",
+    "EpsilonInsensitive",
+    "SquaredEpsilonInsensitive",
+    "Quantile",
+    "Poisson",
+    "LogLoss",
+    "Hinge",
+    "SquaredHinge",
+    "ModifiedHuber",
+    "Perceptron",
+    "Optimizer",
+    "OPTIMIZERS",
+    "SGD",
+    "Adam",
+    "LBFGS",
+]

@@ -1,0 +1,540 @@
+"""The training loop shared by the classifier and the regressor."""
+
+import copy
+import numbers
+import time
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils.extmath import row_norms, safe_sparse_dot
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import _check_sample_weight
+
+from ._objective import Objective
+from .losses import LOSSES
+from .optimizers import OPTIMIZERS, ProblemScale
+from .schedules import SCHEDULES
+
+
+class DivergenceError(RuntimeError):
+    """Training produced a non-finite objective or non-finite parameters."""
+
+
+_PENALTIES = ("l2", None)
+_LATER_PENALTIES = ("l1", "elasticnet")
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _stochastic_optimizer(estimator):
+    """``available_if`` predicate: ``partial_fit`` needs a stochastic optimizer."""
+    optimizer = estimator.optimizer
+    if isinstance(optimizer, str):
+        optimizer = OPTIMIZERS.create(optimizer, "optimizer")
+    if not getattr(optimizer, "stochastic", True):
+        raise AttributeError(
+            f"partial_fit is only available for stochastic optimizers; "
+            f"{estimator.optimizer!r} trains on the full batch."
+        )
+    return True
+
+
+class BaseLinearNN(BaseEstimator):
+    """Shared parameters, validation and the training loop.
+
+    Subclasses define ``_task`` and the target handling
+    (``_prepare_targets``) and prediction decoding.
+    """
+
+    _task = None
+
+    def __init__(
+        self,
+        loss,
+        optimizer,
+        *,
+        learning_rate="constant",
+        learning_rate_init="auto",
+        power_t=0.5,
+        penalty="l2",
+        alpha=1e-4,
+        l1_ratio=0.15,
+        fit_intercept=True,
+        batch_size="auto",
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+    ):
+        self.loss = loss
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    # ----------------------------------------------------------------- checks
+    def _validate_hyperparameters(self):
+        def bad(name, expected):
+            value = getattr(self, name)
+            raise ValueError(
+                f"The {name!r} parameter of {type(self).__name__} must be "
+                f"{expected}; got {value!r}."
+            )
+
+        if self.learning_rate not in SCHEDULES:
+            bad("learning_rate", f"one of {sorted(SCHEDULES)}")
+        lr0 = self.learning_rate_init
+        if not (lr0 == "auto" or (_is_real(lr0) and lr0 > 0 and np.isfinite(lr0))):
+            bad("learning_rate_init", '"auto" or a float > 0')
+        if not _is_real(self.power_t):
+            bad("power_t", "a float")
+        if self.penalty in _LATER_PENALTIES:
+            raise NotImplementedError(
+                f"penalty={self.penalty!r} is not implemented yet; use 'l2' or None."
+            )
+        if self.penalty not in _PENALTIES:
+            bad("penalty", "one of 'l2', 'l1', 'elasticnet' or None")
+        if not (_is_real(self.alpha) and 0 <= self.alpha < np.inf):
+            bad("alpha", "a float >= 0")
+        if not (_is_real(self.l1_ratio) and 0 <= self.l1_ratio <= 1):
+            bad("l1_ratio", "a float in [0, 1]")
+        if not isinstance(self.fit_intercept, bool | np.bool_):
+            bad("fit_intercept", "a bool")
+        bs = self.batch_size
+        if not (bs == "auto" or (_is_int(bs) and bs >= 1)):
+            bad("batch_size", '"auto" or an int >= 1')
+        if not (_is_int(self.max_iter) and self.max_iter >= 1):
+            bad("max_iter", "an int >= 1")
+        if not (self.tol is None or (_is_real(self.tol) and self.tol >= 0)):
+            bad("tol", "None or a float >= 0")
+        if not (_is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1):
+            bad("n_iter_no_change", "an int >= 1")
+        if not isinstance(self.early_stopping, bool | np.bool_):
+            bad("early_stopping", "a bool")
+        vf = self.validation_fraction
+        if not (_is_real(vf) and 0 < vf < 1):
+            bad("validation_fraction", "a float in (0, 1)")
+        if not isinstance(self.shuffle, bool | np.bool_):
+            bad("shuffle", "a bool")
+        if not isinstance(self.warm_start, bool | np.bool_):
+            bad("warm_start", "a bool")
+        if not (_is_int(self.verbose) and self.verbose >= 0):
+            bad("verbose", "an int >= 0")
+
+    def _resolve_loss(self):
+        loss = LOSSES.create(self.loss, "loss")
+        if self._task not in loss.tasks:
+            valid = [n for n, cls, _ in LOSSES.items() if self._task in cls.tasks]
+            raise ValueError(
+                f"loss={self.loss!r} is a "
+                f"{' and '.join(sorted(loss.tasks))} loss and cannot be used by "
+                f"{type(self).__name__}; valid losses are {valid}."
+            )
+        loss._validate()
+        return loss
+
+    def _resolve_optimizer(self):
+        optimizer = OPTIMIZERS.create(self.optimizer, "optimizer")
+        optimizer._validate()
+        return optimizer
+
+    def _check_sample_weight(self, sample_weight, X, y_len):
+        if sample_weight is not None and hasattr(sample_weight, "__len__"):
+            if len(sample_weight) != y_len:
+                raise ValueError(
+                    f"sample_weight has {len(sample_weight)} elements but X has "
+                    f"{y_len} samples."
+                )
+        sw = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        if not np.all(np.isfinite(sw)):
+            raise ValueError("sample_weight contains NaN or infinity.")
+        if np.any(sw < 0):
+            raise ValueError("sample_weight must be non-negative.")
+        if not np.any(sw > 0):
+            raise ValueError("sample_weight must not be all zero.")
+        return sw
+
+    # ------------------------------------------------------------------- fit
+    def _fit(self, X, y, sample_weight, *, incremental, classes=None, init=None):
+        """Validate, initialize or continue, train; shared by fit/partial_fit."""
+        self._validate_hyperparameters()
+        loss = self._resolve_loss()
+        optimizer = self._resolve_optimizer()
+        if incremental and self.early_stopping:
+            raise ValueError(
+                "partial_fit does not support early_stopping=True; use fit, or "
+                "hold out your own validation set."
+            )
+        # Everything fit sets, so that a diverged fit leaves the previous state.
+        own_params = self.get_params(deep=False)
+        snapshot = copy.deepcopy(
+            {k: v for k, v in vars(self).items() if k not in own_params}
+        )
+        try:
+            self._fit_validated(X, y, sample_weight, loss, optimizer, incremental,
+                                classes, init)
+        except DivergenceError:
+            for key in [k for k in vars(self) if k not in own_params]:
+                delattr(self, key)
+            vars(self).update(snapshot)
+            raise
+        return self
+
+    def _fit_validated(
+        self, X, y, sample_weight, loss, optimizer, incremental, classes, init
+    ):
+        first_call = not (incremental and hasattr(self, "coef_"))
+        X, y, Y, sw = self._prepare_data(
+            X, y, sample_weight, first_call, classes, loss
+        )
+        loss.check_target(Y)
+        n_outputs = Y.shape[1]
+        warm = hasattr(self, "coef_") and (incremental or self.warm_start)
+        if warm:
+            W, b = self._current_params(X.dtype)
+            if W.shape != (n_outputs, X.shape[1]):
+                raise ValueError(
+                    f"warm_start and partial_fit need the same number of outputs "
+                    f"as the previous fit: coef_ has {W.shape[0]}, y gives "
+                    f"{n_outputs}."
+                )
+            previous = self.optimizer_
+            if type(previous) is type(optimizer) and (
+                previous.get_params() == optimizer.get_params()
+            ):
+                optimizer = previous
+        else:
+            W, b = self._initial_params(X, Y, sw, loss, init)
+            self.n_iter_ = 0
+            self.t_ = 0
+            self.loss_curve_ = []
+            self.best_loss_ = np.inf
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+        if incremental and not first_call:
+            rng = self._random_state
+        else:
+            rng = check_random_state(self.random_state)
+            self._random_state = rng
+        if self.learning_rate_init == "auto":
+            if not warm or not hasattr(self, "learning_rate_init_"):
+                self.learning_rate_init_ = optimizer.auto_learning_rate(
+                    self._problem_scale(X, Y, sw, loss)
+                )
+        else:
+            self.learning_rate_init_ = float(self.learning_rate_init)
+        self.loss_function_ = loss
+        self.optimizer_ = optimizer
+
+        objective = Objective(loss, self.alpha, self.penalty, self.fit_intercept)
+        params = [W, b] if self.fit_intercept else [W]
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if optimizer.stochastic:
+                self._fit_stochastic(X, y, Y, sw, params, b, objective, rng, incremental)
+            else:
+                self._fit_full_batch(X, Y, sw, params, b, objective)
+        self._set_params_from(W, b)
+        self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else self.best_loss_
+
+    def _current_params(self, dtype):
+        W = np.array(np.atleast_2d(self.coef_), dtype=dtype, order="C")
+        b = np.array(np.atleast_1d(self.intercept_), dtype=dtype)
+        return W, b
+
+    def _initial_params(self, X, Y, sw, loss, init):
+        coef_init, intercept_init = init if init is not None else (None, None)
+        n_outputs, n_features = Y.shape[1], X.shape[1]
+        if coef_init is None:
+            W = np.zeros((n_outputs, n_features), dtype=X.dtype)
+        else:
+            W = np.array(coef_init, dtype=X.dtype, order="C").reshape(
+                n_outputs, n_features
+            ) if np.size(coef_init) == n_outputs * n_features else None
+            if W is None:
+                raise ValueError(
+                    f"coef_init has shape {np.shape(coef_init)}; expected "
+                    f"({n_outputs}, {n_features}) or ({n_features},) for one output."
+                )
+        if not self.fit_intercept:
+            b = np.zeros(n_outputs, dtype=X.dtype)
+        elif intercept_init is None:
+            b = np.asarray(loss.baseline(Y, sw), dtype=X.dtype).reshape(n_outputs)
+        else:
+            if np.size(intercept_init) != n_outputs:
+                raise ValueError(
+                    f"intercept_init has shape {np.shape(intercept_init)}; expected "
+                    f"({n_outputs},)."
+                )
+            b = np.array(intercept_init, dtype=X.dtype).reshape(n_outputs)
+        return W, b.copy()
+
+    def _problem_scale(self, X, Y, sw, loss):
+        sq_norms = row_norms(X, squared=True)
+        mean_sq_norm = float(np.mean(sq_norms)) + (1.0 if self.fit_intercept else 0.0)
+        l2 = self.alpha if self.penalty == "l2" else 0.0
+        smoothness = loss.smoothness(Y, sw) * mean_sq_norm + l2
+        nnz = X.nnz if sp.issparse(X) else np.count_nonzero(X)
+        x_scale = float(np.sqrt(sq_norms.sum() / nnz)) if nnz else 1.0
+        return ProblemScale(
+            smoothness=max(smoothness, np.finfo(np.float64).tiny),
+            param_scale=loss.target_scale(Y, sw) / x_scale,
+        )
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        return min(self.batch_size, n_samples)
+
+    def _check_finite(self, value, params):
+        if np.isfinite(value) and all(np.all(np.isfinite(p)) for p in params):
+            return
+        raise DivergenceError(
+            f"Training diverged in epoch {self.n_iter_ + 1}: the objective or the "
+            f"coefficients became non-finite with learning rate "
+            f"{self.learning_rate_init_:.3g} and optimizer {self.optimizer_!r}. "
+            f"Use a smaller learning_rate_init (or 'auto'), or standardize X "
+            f"(e.g. with StandardScaler). The coefficients of the previous "
+            f"successful fit were kept."
+        )
+
+    def _fit_stochastic(self, X, y, Y, sw, params, b, objective, rng, incremental):
+        validation = None
+        if self.early_stopping:
+            X, Y, sw, validation = self._split_validation(X, y, Y, sw, rng)
+        n_samples = X.shape[0]
+        batch_size = self._batch_size(n_samples)
+        grads = [np.empty_like(p) for p in params]
+        buffer = None
+        if self.shuffle and isinstance(X, np.ndarray):
+            # Shuffled batches are gathered into one reused buffer, never a copy of X.
+            buffer = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
+        schedule = SCHEDULES[self.learning_rate](self.learning_rate_init_, self)
+        optimizer = self.optimizer_
+        W = params[0]
+        stopped = False
+        for _ in range(1 if incremental else self.max_iter):
+            start = time.perf_counter()
+            order = rng.permutation(n_samples) if self.shuffle else None
+            total_loss = total_weight = 0.0
+            for batch in gen_batches(n_samples, batch_size):
+                if order is None:
+                    Xb, Yb, swb = X[batch], Y[batch], sw[batch]
+                else:
+                    idx = order[batch]
+                    if buffer is None:
+                        Xb = X[idx]
+                    else:
+                        Xb = np.take(X, idx, axis=0, out=buffer[: len(idx)])
+                    Yb, swb = Y[idx], sw[idx]
+                if not swb.any():
+                    continue  # an all-zero-weight batch has no weighted mean
+                batch_loss, batch_weight = objective.batch(Xb, Yb, swb, W, b, grads)
+                lr = schedule.rate(getattr(optimizer, "t_", 0) + 1)
+                optimizer.step(params, grads, lr)
+                self._check_finite(batch_loss, params)
+                total_loss += batch_loss
+                total_weight += batch_weight
+            if total_weight == 0:
+                raise ValueError("All training samples have zero sample_weight.")
+            self.n_iter_ += 1
+            self.t_ = optimizer.t_
+            epoch_loss = total_loss / total_weight + objective.penalty(W)
+            self._check_finite(epoch_loss, params)
+            self.loss_curve_.append(epoch_loss)
+            stalled = self._update_no_improvement(epoch_loss, W, b, validation)
+            if self.verbose:
+                self._print_epoch(epoch_loss, schedule.rate(self.t_), start)
+            if incremental:
+                return
+            if schedule.end_epoch(stalled):
+                stopped = True
+                break
+            if self.tol is not None and (
+                self._no_improvement_count >= self.n_iter_no_change
+            ):
+                if self.verbose:
+                    print(
+                        f"Objective did not improve more than tol={self.tol} for "
+                        f"{self.n_iter_no_change} consecutive epochs. Stopping."
+                    )
+                stopped = True
+                break
+        if validation is not None:
+            W[...], b[...] = self._best_params
+        if not stopped and self.tol is not None:
+            warnings.warn(
+                f"Stochastic optimizer: maximum iterations ({self.max_iter}) "
+                f"reached and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
+
+    def _print_epoch(self, epoch_loss, lr, start):
+        line = f"Epoch {self.n_iter_}, loss = {epoch_loss:.8f}"
+        if self.early_stopping:
+            line += f", validation score = {self.validation_scores_[-1]:.6f}"
+        line += f", lr = {lr:.3g}, time = {time.perf_counter() - start:.3f}s"
+        print(line)
+
+    def _split_validation(self, X, y, Y, sw, rng):
+        stratify = y if self._task == "classification" else None
+        idx_train, idx_val = train_test_split(
+            np.arange(X.shape[0]),
+            test_size=self.validation_fraction,
+            random_state=rng,
+            stratify=stratify,
+        )
+        if len(idx_val) < 2:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves fewer than "
+                f"2 validation samples out of {X.shape[0]}; use more data or a "
+                f"larger validation_fraction."
+            )
+        self._best_params = None
+        validation = (X[idx_val], y[idx_val], sw[idx_val])
+        return X[idx_train], Y[idx_train], sw[idx_train], validation
+
+    def _update_no_improvement(self, epoch_loss, W, b, validation):
+        """Track the stopping rule; return True if this epoch did not improve."""
+        tol = 0.0 if self.tol is None else self.tol
+        if validation is not None:
+            self._set_params_from(W, b)
+            X_val, y_val, sw_val = validation
+            score = self.score(X_val, y_val, sample_weight=sw_val)
+            self.validation_scores_.append(score)
+            stalled = score < self.best_validation_score_ + tol
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_params = (W.copy(), b.copy())
+        else:
+            stalled = epoch_loss > self.best_loss_ - tol
+        self.best_loss_ = min(self.best_loss_, epoch_loss)
+        self._no_improvement_count = self._no_improvement_count + 1 if stalled else 0
+        return stalled
+
+    def _fit_full_batch(self, X, Y, sw, params, b, objective):
+        W = params[0]
+        shapes = [p.shape for p in params]
+        sizes = [p.size for p in params]
+
+        def unpack(theta):
+            parts = np.split(theta, np.cumsum(sizes)[:-1])
+            return [part.reshape(s).astype(W.dtype) for part, s in zip(parts, shapes)]
+
+        def fun(theta):
+            current = unpack(theta)
+            Wt = current[0]
+            bt = current[1] if self.fit_intercept else b
+            value, grads = objective.value_grad(X, Y, sw, Wt, bt)
+            flat = np.concatenate([g.ravel() for g in grads]).astype(np.float64)
+            return float(value), flat
+
+        curve = []
+
+        def callback(value):
+            curve.append(float(value))
+            if self.verbose:
+                print(f"Iteration {len(curve)}, loss = {value:.8f}")
+
+        x0 = np.concatenate([p.ravel() for p in params]).astype(np.float64)
+        result = self.optimizer_.minimize(
+            fun, x0, max_iter=self.max_iter, tol=self.tol, callback=callback
+        )
+        for p, new in zip(params, unpack(result.x), strict=True):
+            p[...] = new
+        self._check_finite(float(result.fun), params)
+        self.n_iter_ += int(result.nit)
+        self.t_ = self.optimizer_.t_
+        self.loss_curve_.extend(curve)
+        self.best_loss_ = min([self.best_loss_, float(result.fun), *curve])
+        if result.status == 1 and self.tol is not None:
+            warnings.warn(
+                f"lbfgs failed to converge after {self.max_iter} iterations "
+                f"(status={result.status}): {result.message}. Increase max_iter "
+                f"or scale the data, e.g. with StandardScaler.",
+                ConvergenceWarning,
+            )
+
+    # ------------------------------------------------------------ prediction
+    def _raw(self, X):
+        """``X @ coef_.T + intercept_`` as a 2-D array."""
+        raw = safe_sparse_dot(X, np.atleast_2d(self.coef_).T, dense_output=True)
+        raw += np.atleast_1d(self.intercept_)
+        return raw
+
+    def fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None):
+        """Fit the model for ``max_iter`` epochs or until the stopping rule.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights ``s_i`` of the objective.
+        coef_init : array-like of shape (n_outputs, n_features), default=None
+            Starting coefficients (zeros if None). A 1-D array is accepted for
+            a single output.
+        intercept_init : array-like of shape (n_outputs,), default=None
+            Starting intercept (the loss's best constant if None).
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        return self._fit(
+            X,
+            y,
+            sample_weight,
+            incremental=False,
+            init=(coef_init, intercept_init),
+        )
+
+    @available_if(_stochastic_optimizer)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over ``(X, y)``, continuing from the current state.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight, incremental=True)

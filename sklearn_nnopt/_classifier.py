@@ -1,0 +1,362 @@
+"""LinearNNClassifier: target encoding and prediction decoding."""
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import BaseLinearNN, _stochastic_optimizer
+from .losses import LOSSES
+
+
+def _has_proba(estimator):
+    """``available_if`` predicate: the loss defines probabilities."""
+    loss = getattr(estimator, "loss_function_", None)
+    if loss is None:
+        loss = estimator.loss
+        if isinstance(loss, str):
+            loss = LOSSES.create(loss, "loss")
+    if not hasattr(loss, "predict_proba"):
+        raise AttributeError(
+            f"predict_proba is only available for loss='log_loss' or "
+            f"'modified_huber'; got loss={estimator.loss!r}."
+        )
+    return True
+
+
+class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
+    r"""Linear classifier trained like a one-layer neural network.
+
+    The raw prediction is ``X @ coef_.T + intercept_``, with one output for a
+    binary problem and one per class otherwise. Training minimizes
+
+    .. math::
+        J(W, b) = \frac{\sum_i s_i\, \ell(y_i, x_i W^\top + b)}{\sum_i s_i}
+                  + \alpha\, \tfrac12 \lVert W \rVert_F^2
+
+    where :math:`s_i` is ``sample_weight`` times ``class_weight`` and
+    :math:`\ell` the chosen ``loss``, with the chosen ``optimizer`` on
+    shuffled minibatches (or on the full batch for ``"lbfgs"``).
+
+    Parameters
+    ----------
+    loss : str or Loss, default="log_loss"
+        ``"log_loss"`` (alias ``"cross_entropy"``), ``"hinge"``,
+        ``"squared_hinge"``, ``"modified_huber"``, ``"perceptron"``,
+        ``"squared_error"``, or a :class:`~sklearn_nnopt.losses.Loss` instance.
+        Margin losses are one-vs-rest on multiclass problems.
+    optimizer : str or Optimizer, default="adam"
+        ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adam"``, ``"amsgrad"``,
+        ``"lbfgs"``, or an :class:`~sklearn_nnopt.optimizers.Optimizer` instance
+        (whose hyperparameters are then searchable as ``optimizer__<name>``).
+    learning_rate : {"constant", "invscaling"}, default="constant"
+        Step-size schedule.
+    learning_rate_init : float or "auto", default="auto"
+        Initial step size; ``"auto"`` lets the optimizer choose it from the
+        data (see the optimizer's notes).
+    power_t : float, default=0.5
+        Exponent of the ``"invscaling"`` schedule.
+    penalty : {"l2", None}, default="l2"
+        Regularization term ``R(W)``.
+    alpha : float, default=1e-4
+        Strength of the penalty (independent of the batch size).
+    l1_ratio : float, default=0.15
+        Mixing of l1 in the elastic net (reserved for ``penalty="elasticnet"``).
+    fit_intercept : bool, default=True
+        Whether to learn an intercept (never penalized).
+    batch_size : int or "auto", default="auto"
+        Minibatch size; ``"auto"`` is ``min(200, n_samples)``.
+    max_iter : int, default=200
+        Maximum number of epochs (L-BFGS: iterations).
+    tol : float or None, default=1e-4
+        Training stops when the epoch's objective has not improved by ``tol``
+        for ``n_iter_no_change`` epochs. ``None`` runs ``max_iter`` epochs.
+    n_iter_no_change : int, default=10
+        Patience of the stopping rule.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified), stop on its
+        score and restore the best epoch's coefficients.
+    validation_fraction : float, default=0.1
+        Size of the held-out set for early stopping.
+    shuffle : bool, default=True
+        Shuffle the samples every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds shuffling and the validation split.
+    class_weight : dict, "balanced" or None, default=None
+        Weights per class, multiplied into ``sample_weight``.
+    warm_start : bool, default=False
+        Continue from the previous fit's coefficients and optimizer state.
+    verbose : int, default=0
+        Print one line per epoch when > 0.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Coefficients.
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Intercepts.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when ``X`` has string column names.
+    n_iter_ : int
+        Epochs run (L-BFGS: iterations).
+    t_ : int
+        Optimizer steps taken.
+    loss_ : float
+        Training objective at the last epoch.
+    loss_curve_ : list of float
+        Training objective per epoch (accumulated over the epoch's batches).
+    best_loss_ : float
+        Lowest training objective seen.
+    validation_scores_ : list of float
+        Validation accuracy per epoch (only with ``early_stopping=True``).
+    best_validation_score_ : float
+        Best validation accuracy (only with ``early_stopping=True``).
+    learning_rate_init_ : float
+        The initial step size used (resolves ``"auto"``).
+    loss_function_ : Loss
+        The loss used (a copy of ``loss``).
+    optimizer_ : Optimizer
+        The optimizer used, with its state (a copy of ``optimizer``).
+
+    See Also
+    --------
+    LinearNNRegressor : The regressor.
+    sklearn.linear_model.SGDClassifier : Several losses, one optimizer.
+    sklearn.neural_network.MLPClassifier : Several optimizers, one loss.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_nnopt import LinearNNClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = make_pipeline(StandardScaler(), LinearNNClassifier(random_state=0))
+    >>> clf.fit(X, y).score(X, y) > 0.97
+    True
+    """
+
+    _task = "classification"
+
+    def __init__(
+        self,
+        loss="log_loss",
+        optimizer="adam",
+        *,
+        learning_rate="constant",
+        learning_rate_init="auto",
+        power_t=0.5,
+        penalty="l2",
+        alpha=1e-4,
+        l1_ratio=0.15,
+        fit_intercept=True,
+        batch_size="auto",
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        class_weight=None,
+        warm_start=False,
+        verbose=0,
+    ):
+        super().__init__(
+            loss=loss,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            penalty=penalty,
+            alpha=alpha,
+            l1_ratio=l1_ratio,
+            fit_intercept=fit_intercept,
+            batch_size=batch_size,
+            max_iter=max_iter,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            shuffle=shuffle,
+            random_state=random_state,
+            warm_start=warm_start,
+            verbose=verbose,
+        )
+        self.class_weight = class_weight
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def _prepare_data(self, X, y, sample_weight, first_call, classes, loss):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=first_call,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+        )
+        check_classification_targets(y)
+        incremental = classes is not None or not first_call
+        if first_call:
+            labels = np.unique(y) if classes is None else np.unique(classes)
+            if len(labels) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes in "
+                    f"the data, but the data contains only one class: {labels[0]!r}."
+                )
+            if (
+                self.warm_start
+                and hasattr(self, "classes_")
+                and not np.array_equal(labels, self.classes_)
+            ):
+                raise ValueError(
+                    f"warm_start can only be used where y has the same classes as "
+                    f"in the previous fit: previously {self.classes_}, now {labels}."
+                )
+            self.classes_ = labels
+        elif classes is not None and not np.array_equal(
+            np.unique(classes), self.classes_
+        ):
+            raise ValueError(
+                f"classes={classes!r} differs from the classes of the first "
+                f"partial_fit call, {self.classes_}."
+            )
+        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        if len(unknown):
+            raise ValueError(
+                f"y contains labels {unknown.tolist()} that are not in classes "
+                f"{self.classes_.tolist()}; pass every class to the first "
+                f"partial_fit call with classes=."
+            )
+        sw = self._check_sample_weight(sample_weight, X, len(y))
+        idx = np.searchsorted(self.classes_, y)
+        if self.class_weight is not None:
+            if incremental and self.class_weight == "balanced":
+                raise ValueError(
+                    "class_weight='balanced' is not supported by partial_fit: the "
+                    "class frequencies of the whole stream are unknown. Pass a "
+                    "dict of class weights instead."
+                )
+            cw = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+            sw = sw * cw[idx].astype(X.dtype)
+            if not np.any(sw > 0):
+                raise ValueError("class_weight makes every sample weight zero.")
+        return X, y, self._encode(idx, X.dtype, loss), sw
+
+    def _encode(self, idx, dtype, loss):
+        """One-hot targets (one column if binary), as the loss wants them."""
+        n_classes = len(self.classes_)
+        if n_classes == 2:
+            Y = (idx == 1).astype(dtype)[:, None]
+        else:
+            Y = np.zeros((len(idx), n_classes), dtype=dtype)
+            Y[np.arange(len(idx)), idx] = 1
+        if loss.classification_target == "sign":
+            Y *= 2
+            Y -= 1
+        return Y
+
+    def _set_params_from(self, W, b):
+        self.coef_ = W
+        self.intercept_ = b
+
+    @available_if(_stochastic_optimizer)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over ``(X, y)``, continuing from the current state.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        classes : array-like of shape (n_classes,), default=None
+            All classes of the stream; required on the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        if not hasattr(self, "classes_") and classes is None:
+            raise ValueError(
+                "classes must be passed on the first call to partial_fit."
+            )
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def decision_function(self, X):
+        """Raw prediction ``X @ coef_.T + intercept_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+            1-D for binary problems (positive = ``classes_[1]``).
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, reset=False, accept_sparse="csr", dtype=[np.float64, np.float32]
+        )
+        raw = self._raw(X)
+        return raw[:, 0] if raw.shape[1] == 1 else raw
+
+    def predict(self, X):
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return self.classes_[(scores > 0).astype(int)]
+        return self.classes_[scores.argmax(axis=1)]
+
+    @available_if(_has_proba)
+    def predict_proba(self, X):
+        """Class probabilities (``log_loss`` or ``modified_huber`` only).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        scores = self.decision_function(X)
+        return self.loss_function_.predict_proba(scores.reshape(len(scores), -1))
+
+    @available_if(_has_proba)
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))

@@ -1,0 +1,88 @@
+r"""The training objective and its gradient.
+
+.. math::
+    J(W, b) = \frac{\sum_i s_i\, \ell(y_i, x_i W^\top + b)}{\sum_i s_i}
+              + \alpha R(W), \qquad
+    R(W) = \tfrac12 \lVert W \rVert_F^2 \ (\text{l2})
+
+The intercept ``b`` is never penalized. On a minibatch the same formula is
+restricted to the batch's rows (the batch's weighted mean loss) while the
+penalty stays whole.
+"""
+
+import numpy as np
+from sklearn.utils.extmath import safe_sparse_dot
+
+
+class Objective:
+    """Objective of one fit: a loss, a penalty and whether ``b`` is trained.
+
+    Parameters
+    ----------
+    loss : Loss
+    alpha : float
+        Penalty strength.
+    penalty : {"l2", None}
+    fit_intercept : bool
+    """
+
+    def __init__(self, loss, alpha, penalty, fit_intercept):
+        self.loss = loss
+        self.l2 = alpha if penalty == "l2" else 0.0
+        self.fit_intercept = fit_intercept
+
+    def raw(self, X, W, b):
+        """Raw prediction ``X @ W.T + b``."""
+        raw = safe_sparse_dot(X, W.T, dense_output=True)
+        if self.fit_intercept:
+            raw += b
+        return raw
+
+    def penalty(self, W):
+        """``alpha * R(W)``."""
+        if self.l2 == 0:
+            return 0.0
+        return 0.5 * self.l2 * float(np.vdot(W, W))
+
+    def batch(self, X, Y, sw, W, b, grads):
+        """Gradient of the objective restricted to a batch, written to ``grads``.
+
+        Parameters
+        ----------
+        X : ndarray or sparse matrix of shape (n_batch, n_features)
+        Y : ndarray of shape (n_batch, n_outputs)
+        sw : ndarray of shape (n_batch,)
+            Sample weights of the batch (not all zero).
+        W : ndarray of shape (n_outputs, n_features)
+        b : ndarray of shape (n_outputs,)
+        grads : list of ndarray
+            ``[dW, db]`` (``[dW]`` without intercept), overwritten.
+
+        Returns
+        -------
+        weighted_loss : float
+            ``sum_i s_i loss_i`` over the batch (not normalized).
+        weight_sum : float
+            ``sum_i s_i`` over the batch.
+        """
+        loss, G = self.loss.loss_gradient(Y, self.raw(X, W, b))
+        weight_sum = float(sw.sum())
+        weighted_loss = float(np.dot(sw, loss))
+        G *= (sw / weight_sum)[:, None]
+        dW = grads[0]
+        if isinstance(X, np.ndarray):
+            np.dot(G.T, X, out=dW)
+        else:
+            dW[...] = safe_sparse_dot(X.T, G, dense_output=True).T
+        if self.l2:
+            dW += self.l2 * W
+        if self.fit_intercept:
+            G.sum(axis=0, out=grads[1])
+        return weighted_loss, weight_sum
+
+    def value_grad(self, X, Y, sw, W, b):
+        """Full objective ``J(W, b)`` and its gradient ``[dW, db]``."""
+        grads = [np.empty_like(W), np.empty_like(b)]
+        weighted_loss, weight_sum = self.batch(X, Y, sw, W, b, grads)
+        value = weighted_loss / weight_sum + self.penalty(W)
+        return value, grads if self.fit_intercept else grads[:1]

@@ -1,0 +1,62 @@
+"""Name registries shared by losses and optimizers."""
+
+from sklearn.base import clone
+
+
+class Registry:
+    """Map registered names to ``(class, keyword defaults)``.
+
+    Parameters
+    ----------
+    kind : str
+        What the registry holds ("loss", "optimizer"), used in error messages.
+    base : type
+        The base class every registered class and accepted instance derives from.
+    """
+
+    def __init__(self, kind, base):
+        self.kind = kind
+        self.base = base
+        self._entries = {}
+
+    def register(self, name, **defaults):
+        """Class decorator registering ``cls(**defaults)`` under ``name``."""
+
+        def decorator(cls):
+            if name in self._entries:
+                raise ValueError(f"{self.kind} name {name!r} is already registered")
+            self._entries[name] = (cls, defaults)
+            return cls
+
+        return decorator
+
+    def names(self):
+        """Registered names, sorted."""
+        return sorted(self._entries)
+
+    def items(self):
+        """``(name, class, defaults)`` for every registered name."""
+        return [(n, *self._entries[n]) for n in self.names()]
+
+    def create(self, spec, param_name):
+        """Return a fresh instance for a registered name or an instance.
+
+        An instance is cloned so that the caller's object is never mutated.
+        """
+        if isinstance(spec, str):
+            try:
+                cls, defaults = self._entries[spec]
+            except KeyError:
+                raise ValueError(
+                    f"Unknown {self.kind} {spec!r} for parameter {param_name!r}; "
+                    f"valid names are {self.names()} or an instance of "
+                    f"{self.base.__name__}."
+                ) from None
+            return cls(**defaults)
+        if isinstance(spec, self.base):
+            return clone(spec)
+        raise TypeError(
+            f"Parameter {param_name!r} must be a string among {self.names()} or an "
+            f"instance of {self.base.__name__}; got {spec!r} of type "
+            f"{type(spec).__name__}."
+        )

@@ -1,0 +1,229 @@
+"""LinearNNRegressor: target handling and prediction."""
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import BaseLinearNN
+from .losses import LOSSES
+
+
+class LinearNNRegressor(RegressorMixin, BaseLinearNN):
+    r"""Linear regressor trained like a one-layer neural network.
+
+    The raw prediction is ``X @ coef_.T + intercept_``, one output per target
+    column; ``predict`` applies the loss's inverse link (``exp`` for
+    ``"poisson"``, identity otherwise). Training minimizes
+
+    .. math::
+        J(W, b) = \frac{\sum_i s_i \sum_k \ell(y_{ik}, x_i w_k^\top + b_k)}
+                  {\sum_i s_i} + \alpha\, \tfrac12 \lVert W \rVert_F^2
+
+    with the chosen ``optimizer`` on shuffled minibatches (or on the full batch
+    for ``"lbfgs"``). The intercept starts at the loss's best constant (the
+    mean, median, quantile or log-mean of ``y``), so an unscaled target such as
+    ``y`` around 150 needs no rescaling.
+
+    Parameters
+    ----------
+    loss : str or Loss, default="squared_error"
+        ``"squared_error"``, ``"absolute_error"``, ``"huber"``,
+        ``"epsilon_insensitive"``, ``"squared_epsilon_insensitive"``,
+        ``"quantile"``, ``"poisson"``, or a :class:`~sklearn_nnopt.losses.Loss`
+        instance such as ``Huber(delta=2.0)``.
+    optimizer : str or Optimizer, default="adam"
+        ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adam"``, ``"amsgrad"``,
+        ``"lbfgs"``, or an :class:`~sklearn_nnopt.optimizers.Optimizer` instance
+        (whose hyperparameters are then searchable as ``optimizer__<name>``).
+    learning_rate : {"constant", "invscaling"}, default="constant"
+        Step-size schedule.
+    learning_rate_init : float or "auto", default="auto"
+        Initial step size; ``"auto"`` lets the optimizer choose it from the
+        data (see the optimizer's notes).
+    power_t : float, default=0.5
+        Exponent of the ``"invscaling"`` schedule.
+    penalty : {"l2", None}, default="l2"
+        Regularization term ``R(W)``.
+    alpha : float, default=1e-4
+        Strength of the penalty (independent of the batch size).
+    l1_ratio : float, default=0.15
+        Mixing of l1 in the elastic net (reserved for ``penalty="elasticnet"``).
+    fit_intercept : bool, default=True
+        Whether to learn an intercept (never penalized).
+    batch_size : int or "auto", default="auto"
+        Minibatch size; ``"auto"`` is ``min(200, n_samples)``.
+    max_iter : int, default=200
+        Maximum number of epochs (L-BFGS: iterations).
+    tol : float or None, default=1e-4
+        Training stops when the epoch's objective has not improved by ``tol``
+        for ``n_iter_no_change`` epochs. ``None`` runs ``max_iter`` epochs.
+    n_iter_no_change : int, default=10
+        Patience of the stopping rule.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop on its R^2 score
+        and restore the best epoch's coefficients.
+    validation_fraction : float, default=0.1
+        Size of the held-out set for early stopping.
+    shuffle : bool, default=True
+        Shuffle the samples every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds shuffling and the validation split.
+    warm_start : bool, default=False
+        Continue from the previous fit's coefficients and optimizer state.
+    verbose : int, default=0
+        Print one line per epoch when > 0.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_outputs, n_features)
+        Coefficients (1-D for a 1-D ``y``, as ``Ridge``).
+    intercept_ : float or ndarray of shape (n_outputs,)
+        Intercept (a float for a 1-D ``y``).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when ``X`` has string column names.
+    n_iter_ : int
+        Epochs run (L-BFGS: iterations).
+    t_ : int
+        Optimizer steps taken.
+    loss_ : float
+        Training objective at the last epoch.
+    loss_curve_ : list of float
+        Training objective per epoch (accumulated over the epoch's batches).
+    best_loss_ : float
+        Lowest training objective seen.
+    validation_scores_ : list of float
+        Validation R^2 per epoch (only with ``early_stopping=True``).
+    best_validation_score_ : float
+        Best validation R^2 (only with ``early_stopping=True``).
+    learning_rate_init_ : float
+        The initial step size used (resolves ``"auto"``).
+    loss_function_ : Loss
+        The loss used (a copy of ``loss``).
+    optimizer_ : Optimizer
+        The optimizer used, with its state (a copy of ``optimizer``).
+
+    See Also
+    --------
+    LinearNNClassifier : The classifier.
+    sklearn.linear_model.SGDRegressor : Several losses, one optimizer.
+    sklearn.linear_model.Ridge : Closed-form l2-penalized least squares.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_nnopt import LinearNNRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = make_pipeline(StandardScaler(), LinearNNRegressor(random_state=0))
+    >>> reg.fit(X, y).score(X, y) > 0.5
+    True
+    """
+
+    _task = "regression"
+
+    def __init__(
+        self,
+        loss="squared_error",
+        optimizer="adam",
+        *,
+        learning_rate="constant",
+        learning_rate_init="auto",
+        power_t=0.5,
+        penalty="l2",
+        alpha=1e-4,
+        l1_ratio=0.15,
+        fit_intercept=True,
+        batch_size="auto",
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+    ):
+        super().__init__(
+            loss=loss,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            penalty=penalty,
+            alpha=alpha,
+            l1_ratio=l1_ratio,
+            fit_intercept=fit_intercept,
+            batch_size=batch_size,
+            max_iter=max_iter,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            shuffle=shuffle,
+            random_state=random_state,
+            warm_start=warm_start,
+            verbose=verbose,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        try:
+            loss = LOSSES.create(self.loss, "loss")
+        except (TypeError, ValueError):
+            loss = None
+        if loss is not None and type(loss).check_target is not LOSSES.base.check_target:
+            # Losses with a restricted domain (poisson) need y >= 0.
+            tags.target_tags.positive_only = True
+        return tags
+
+    def _prepare_data(self, X, y, sample_weight, first_call, classes, loss):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=first_call,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            multi_output=True,
+            y_numeric=True,
+        )
+        if first_call:
+            self._single_output = y.ndim == 1
+        Y = np.asarray(y, dtype=X.dtype).reshape(len(y), -1)
+        if not np.all(np.isfinite(Y)):
+            raise ValueError("y contains NaN or infinity.")
+        sw = self._check_sample_weight(sample_weight, X, len(y))
+        return X, y, Y, sw
+
+    def _set_params_from(self, W, b):
+        if self._single_output:
+            self.coef_ = W[0]
+            self.intercept_ = b[0]
+        else:
+            self.coef_ = W
+            self.intercept_ = b
+
+    def predict(self, X):
+        """Predicted targets, the inverse link of the raw prediction.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, reset=False, accept_sparse="csr", dtype=[np.float64, np.float32]
+        )
+        pred = self.loss_function_.inverse_link(self._raw(X))
+        return pred[:, 0] if self._single_output else pred

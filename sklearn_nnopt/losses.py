@@ -1,0 +1,516 @@
+r"""Per-sample losses of a linear model's raw prediction.
+
+Every loss works on 2-D arrays: ``y_true`` and ``raw_prediction`` have shape
+``(n_samples, n_outputs)``. The per-sample loss is the **sum** over the output
+columns (independent regressions for multi-output regression, one-vs-rest
+columns for margin losses), except for the multiclass ``log_loss``, which is the
+softmax cross-entropy of the whole row.
+
+Adding a loss means writing one small class here, decorated with
+``@LOSSES.register("name")``, and adding a row to the loss test table.
+"""
+
+import numbers
+
+import numpy as np
+from scipy.special import expit, logit, logsumexp
+from sklearn.base import BaseEstimator
+
+from ._registry import Registry
+
+__all__ = [
+    "Loss",
+    "SquaredError",
+    "AbsoluteError",
+    "Huber",
+    "EpsilonInsensitive",
+    "SquaredEpsilonInsensitive",
+    "Quantile",
+    "Poisson",
+    "LogLoss",
+    "Hinge",
+    "SquaredHinge",
+    "ModifiedHuber",
+    "Perceptron",
+    "LOSSES",
+]
+
+
+def _weighted_mean(y, sample_weight):
+    return np.average(y, axis=0, weights=sample_weight)
+
+
+def _weighted_quantile(y, q, sample_weight):
+    if sample_weight is None:
+        return np.quantile(y, q, axis=0, method="inverted_cdf")
+    return np.quantile(y, q, axis=0, weights=sample_weight, method="inverted_cdf")
+
+
+class Loss(BaseEstimator):
+    """Base class of the losses.
+
+    Subclasses set the class attributes below and implement
+    :meth:`loss_gradient`.
+
+    Attributes
+    ----------
+    tasks : frozenset of {"regression", "classification"}
+        The estimators the loss may be used with.
+    classification_target : {"zero_one", "sign"}
+        How a classifier encodes its one-hot targets for this loss: ``{0, 1}``
+        or ``t = {-1, +1}``.
+    curvature : float
+        An upper bound of the second derivative in each raw column (for
+        non-smooth losses, a unit scale); it sets the automatic step size of
+        plain gradient methods.
+    """
+
+    tasks = frozenset()
+    classification_target = "sign"
+    curvature = 1.0
+
+    def loss_gradient(self, y_true, raw_prediction):
+        """Per-sample loss and its gradient with respect to ``raw_prediction``.
+
+        Parameters
+        ----------
+        y_true : ndarray of shape (n_samples, n_outputs)
+            Encoded targets.
+        raw_prediction : ndarray of shape (n_samples, n_outputs)
+            Prediction in link space, ``X @ coef_.T + intercept_``.
+
+        Returns
+        -------
+        loss : ndarray of shape (n_samples,)
+        gradient : ndarray of shape (n_samples, n_outputs)
+        """
+        raise NotImplementedError
+
+    def loss(self, y_true, raw_prediction):
+        """Per-sample loss, shape ``(n_samples,)``."""
+        return self.loss_gradient(y_true, raw_prediction)[0]
+
+    def gradient(self, y_true, raw_prediction):
+        """Derivative of the per-sample loss with respect to ``raw_prediction``."""
+        return self.loss_gradient(y_true, raw_prediction)[1]
+
+    def inverse_link(self, raw_prediction):
+        """Map the raw prediction to the prediction (identity by default)."""
+        return raw_prediction
+
+    def baseline(self, y_true, sample_weight=None):
+        """Best constant raw prediction, where it is cheap (zeros otherwise)."""
+        return np.zeros(y_true.shape[1], dtype=y_true.dtype)
+
+    def target_scale(self, y_true, sample_weight=None):
+        """Typical size of the raw prediction, used by the automatic step size."""
+        return 1.0
+
+    def smoothness(self, y_true, sample_weight=None):
+        """Curvature bound for the data (``curvature`` unless overridden)."""
+        return self.curvature
+
+    def check_target(self, y_true):
+        """Raise ``ValueError`` if ``y_true`` is outside the loss's domain."""
+
+    def _validate(self):
+        """Raise ``ValueError`` if a hyperparameter is out of range."""
+
+
+LOSSES = Registry("loss", Loss)
+
+
+def _check_scalar(value, name, low, high=None, low_open=False, high_open=False):
+    """Range check with a message naming the parameter."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise ValueError(f"{name} must be a real number; got {value!r}.")
+    bad_low = value <= low if low_open else value < low
+    bad_high = high is not None and (value >= high if high_open else value > high)
+    if bad_low or bad_high or not np.isfinite(value):
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        upper = "inf" if high is None else high
+        raise ValueError(f"{name} must be in {lo}{low}, {upper}{hi}; got {value!r}.")
+
+
+class _ResidualLoss(Loss):
+    """A loss ``phi(r)`` of the residual ``r = y - raw`` with identity link."""
+
+    tasks = frozenset({"regression"})
+
+    def _phi(self, r):
+        """Return ``phi(r)`` and ``phi'(r)`` elementwise."""
+        raise NotImplementedError
+
+    def loss_gradient(self, y_true, raw_prediction):
+        loss, dphi = self._phi(y_true - raw_prediction)
+        np.negative(dphi, out=dphi)
+        return loss.sum(axis=1), dphi
+
+    def target_scale(self, y_true, sample_weight=None):
+        mean = _weighted_mean(y_true, sample_weight)
+        var = _weighted_mean((y_true - mean) ** 2, sample_weight)
+        scale = float(np.sqrt(np.mean(var)))
+        return scale if scale > 0 else 1.0
+
+
+class _MedianBaseline:
+    """Mixin: the best constant is the weighted ``_baseline_quantile``."""
+
+    _baseline_quantile = 0.5
+
+    def baseline(self, y_true, sample_weight=None):
+        q = _weighted_quantile(y_true, self._baseline_quantile, sample_weight)
+        return np.asarray(q, dtype=y_true.dtype)
+
+
+@LOSSES.register("squared_error")
+class SquaredError(_ResidualLoss):
+    r"""Half squared error.
+
+    .. math::
+        \ell(y, z) = \tfrac12 (y - z)^2, \qquad
+        \frac{\partial \ell}{\partial z} = z - y
+
+    In a classifier, ``y`` is the one-vs-rest target :math:`t \in \{-1, +1\}`.
+    """
+
+    tasks = frozenset({"regression", "classification"})
+
+    def loss_gradient(self, y_true, raw_prediction):
+        grad = raw_prediction - y_true
+        loss = np.einsum("ij,ij->i", grad, grad)
+        loss *= 0.5
+        return loss, grad
+
+    def baseline(self, y_true, sample_weight=None):
+        return np.asarray(_weighted_mean(y_true, sample_weight), dtype=y_true.dtype)
+
+
+@LOSSES.register("absolute_error")
+class AbsoluteError(_MedianBaseline, _ResidualLoss):
+    r"""Absolute error.
+
+    .. math::
+        \ell(y, z) = |y - z|, \qquad
+        \frac{\partial \ell}{\partial z} = -\operatorname{sign}(y - z)
+    """
+
+    def _phi(self, r):
+        return np.abs(r), np.sign(r)
+
+
+@LOSSES.register("huber")
+class Huber(_MedianBaseline, _ResidualLoss):
+    r"""Huber loss, quadratic for small and linear for large residuals.
+
+    .. math::
+        \ell(y, z) = \begin{cases}
+            \tfrac12 r^2 & |r| \le \delta \\
+            \delta (|r| - \tfrac12 \delta) & |r| > \delta
+        \end{cases}, \quad r = y - z, \qquad
+        \frac{\partial \ell}{\partial z} = -\operatorname{clip}(r, -\delta, \delta)
+
+    Parameters
+    ----------
+    delta : float, default=1.0
+        Residual size where the loss turns from quadratic to linear, > 0.
+    """
+
+    def __init__(self, delta=1.0):
+        self.delta = delta
+
+    def _validate(self):
+        _check_scalar(self.delta, "delta", 0, low_open=True)
+
+    def _phi(self, r):
+        d = self.delta
+        a = np.abs(r)
+        loss = np.where(a <= d, 0.5 * r * r, d * (a - 0.5 * d))
+        return loss, np.clip(r, -d, d)
+
+
+@LOSSES.register("epsilon_insensitive")
+class EpsilonInsensitive(_MedianBaseline, _ResidualLoss):
+    r"""Epsilon-insensitive loss (linear support vector regression).
+
+    .. math::
+        \ell(y, z) = \max(0, |y - z| - \varepsilon), \qquad
+        \frac{\partial \ell}{\partial z} =
+            -\operatorname{sign}(r)\,[|r| > \varepsilon]
+
+    Parameters
+    ----------
+    epsilon : float, default=0.1
+        Half-width of the zone where residuals cost nothing, >= 0.
+    """
+
+    def __init__(self, epsilon=0.1):
+        self.epsilon = epsilon
+
+    def _validate(self):
+        _check_scalar(self.epsilon, "epsilon", 0)
+
+    def _phi(self, r):
+        excess = np.abs(r) - self.epsilon
+        np.maximum(excess, 0, out=excess)
+        return excess, np.sign(r) * (excess > 0)
+
+
+@LOSSES.register("squared_epsilon_insensitive")
+class SquaredEpsilonInsensitive(_MedianBaseline, _ResidualLoss):
+    r"""Squared epsilon-insensitive loss.
+
+    .. math::
+        \ell(y, z) = \max(0, |y - z| - \varepsilon)^2, \qquad
+        \frac{\partial \ell}{\partial z} =
+            -2 \operatorname{sign}(r) \max(0, |r| - \varepsilon)
+
+    Parameters
+    ----------
+    epsilon : float, default=0.1
+        Half-width of the zone where residuals cost nothing, >= 0.
+    """
+
+    curvature = 2.0
+
+    def __init__(self, epsilon=0.1):
+        self.epsilon = epsilon
+
+    def _validate(self):
+        _check_scalar(self.epsilon, "epsilon", 0)
+
+    def _phi(self, r):
+        excess = np.abs(r) - self.epsilon
+        np.maximum(excess, 0, out=excess)
+        return excess * excess, 2.0 * np.sign(r) * excess
+
+
+@LOSSES.register("quantile")
+class Quantile(_MedianBaseline, _ResidualLoss):
+    r"""Pinball loss; its minimizer is the ``quantile``-quantile of ``y``.
+
+    .. math::
+        \ell(y, z) = \max(q r, (q - 1) r), \quad r = y - z, \qquad
+        \frac{\partial \ell}{\partial z} = \begin{cases}
+            -q & r > 0 \\ 1 - q & r < 0 \\ 0 & r = 0 \end{cases}
+
+    Parameters
+    ----------
+    quantile : float, default=0.5
+        The quantile ``q`` to estimate, in (0, 1).
+    """
+
+    def __init__(self, quantile=0.5):
+        self.quantile = quantile
+
+    @property
+    def _baseline_quantile(self):
+        return self.quantile
+
+    def _validate(self):
+        _check_scalar(self.quantile, "quantile", 0, 1, low_open=True, high_open=True)
+
+    def _phi(self, r):
+        q = self.quantile
+        loss = np.maximum(q * r, (q - 1) * r)
+        dphi = np.where(r > 0, q, q - 1)
+        dphi[r == 0] = 0
+        return loss, dphi.astype(r.dtype, copy=False)
+
+
+@LOSSES.register("poisson")
+class Poisson(Loss):
+    r"""Poisson deviance (up to terms constant in ``z``) with a log link.
+
+    .. math::
+        \ell(y, z) = e^{z} - y z, \qquad
+        \frac{\partial \ell}{\partial z} = e^{z} - y, \qquad
+        \hat y = e^{z}
+
+    ``y`` must be non-negative.
+    """
+
+    tasks = frozenset({"regression"})
+
+    def loss_gradient(self, y_true, raw_prediction):
+        mu = np.exp(raw_prediction)
+        loss = (mu - y_true * raw_prediction).sum(axis=1)
+        mu -= y_true
+        return loss, mu
+
+    def inverse_link(self, raw_prediction):
+        return np.exp(raw_prediction)
+
+    def baseline(self, y_true, sample_weight=None):
+        mean = _weighted_mean(y_true, sample_weight)
+        # log(0) for an all-zero column would start training at -inf.
+        tiny = 10 * np.finfo(y_true.dtype).eps
+        return np.log(np.maximum(mean, tiny)).astype(y_true.dtype)
+
+    def smoothness(self, y_true, sample_weight=None):
+        # The Hessian in z is exp(z), which is about y near the optimum.
+        mean = _weighted_mean(y_true, sample_weight)
+        return float(max(np.max(mean), np.finfo(y_true.dtype).eps))
+
+    def check_target(self, y_true):
+        if np.any(y_true < 0):
+            raise ValueError(
+                "loss='poisson' requires non-negative y (counts or rates); "
+                f"got min(y) = {np.min(y_true)}."
+            )
+
+
+@LOSSES.register("cross_entropy")
+@LOSSES.register("log_loss")
+class LogLoss(Loss):
+    r"""Logistic loss (binary) or softmax cross-entropy (multiclass).
+
+    Binary, one output, :math:`y \in \{0, 1\}`:
+
+    .. math::
+        \ell(y, z) = \log(1 + e^{z}) - y z, \qquad
+        \frac{\partial \ell}{\partial z} = \sigma(z) - y
+
+    Multiclass, one-hot :math:`y` over :math:`K` outputs:
+
+    .. math::
+        \ell(y, z) = \log \sum_{k} e^{z_k} - z_{y}, \qquad
+        \frac{\partial \ell}{\partial z_k} = \operatorname{softmax}(z)_k - y_k
+    """
+
+    tasks = frozenset({"classification"})
+    classification_target = "zero_one"
+    # The logistic Hessian is at most 1/4; the softmax Hessian's norm at most 1/2.
+    curvature = 0.5
+
+    def loss_gradient(self, y_true, raw_prediction):
+        if raw_prediction.shape[1] == 1:
+            z = raw_prediction[:, 0]
+            y = y_true[:, 0]
+            loss = np.logaddexp(0, z)
+            loss -= y * z
+            grad = expit(raw_prediction)
+            grad -= y_true
+            return loss, grad
+        lse = logsumexp(raw_prediction, axis=1)
+        loss = lse - np.einsum("ij,ij->i", y_true, raw_prediction)
+        grad = np.exp(raw_prediction - lse[:, None])
+        grad -= y_true
+        return loss, grad
+
+    def baseline(self, y_true, sample_weight=None):
+        eps = np.finfo(y_true.dtype).eps
+        p = np.clip(_weighted_mean(y_true, sample_weight), eps, 1 - eps)
+        if y_true.shape[1] == 1:
+            return logit(p).astype(y_true.dtype)
+        logp = np.log(p)
+        return (logp - logp.mean()).astype(y_true.dtype)
+
+    def smoothness(self, y_true, sample_weight=None):
+        return 0.25 if y_true.shape[1] == 1 else 0.5
+
+    def predict_proba(self, raw_prediction):
+        """Class probabilities: sigmoid (binary) or softmax (multiclass)."""
+        if raw_prediction.shape[1] == 1:
+            p = expit(raw_prediction)
+            return np.hstack([1 - p, p])
+        return np.exp(raw_prediction - logsumexp(raw_prediction, axis=1)[:, None])
+
+
+class _MarginLoss(Loss):
+    """A loss ``phi(m)`` of the margin ``m = t z``, ``t`` in {-1, +1}."""
+
+    tasks = frozenset({"classification"})
+    classification_target = "sign"
+
+    def _phi(self, m):
+        """Return ``phi(m)`` and ``phi'(m)`` elementwise."""
+        raise NotImplementedError
+
+    def loss_gradient(self, y_true, raw_prediction):
+        loss, dphi = self._phi(y_true * raw_prediction)
+        dphi *= y_true
+        return loss.sum(axis=1), dphi
+
+
+@LOSSES.register("hinge")
+class Hinge(_MarginLoss):
+    r"""Hinge loss (linear support vector machine).
+
+    .. math::
+        \ell(t, z) = \max(0, 1 - t z), \qquad
+        \frac{\partial \ell}{\partial z} = -t\,[t z < 1]
+    """
+
+    def _phi(self, m):
+        slack = 1 - m
+        return np.maximum(slack, 0), -(slack > 0).astype(m.dtype)
+
+
+@LOSSES.register("squared_hinge")
+class SquaredHinge(_MarginLoss):
+    r"""Squared hinge loss.
+
+    .. math::
+        \ell(t, z) = \max(0, 1 - t z)^2, \qquad
+        \frac{\partial \ell}{\partial z} = -2 t \max(0, 1 - t z)
+    """
+
+    curvature = 2.0
+
+    def _phi(self, m):
+        slack = np.maximum(1 - m, 0)
+        return slack * slack, -2.0 * slack
+
+
+@LOSSES.register("modified_huber")
+class ModifiedHuber(_MarginLoss):
+    r"""Modified Huber loss: squared hinge, linear below margin -1.
+
+    .. math::
+        \ell(t, z) = \begin{cases}
+            \max(0, 1 - t z)^2 & t z \ge -1 \\ -4 t z & t z < -1
+        \end{cases}, \qquad
+        \frac{\partial \ell}{\partial z} = \begin{cases}
+            -2 t \max(0, 1 - t z) & t z \ge -1 \\ -4 t & t z < -1 \end{cases}
+
+    ``predict_proba`` is ``(clip(z, -1, 1) + 1) / 2`` per column, normalized
+    over classes for multiclass problems, as in ``SGDClassifier``.
+    """
+
+    curvature = 2.0
+
+    def _phi(self, m):
+        slack = np.maximum(1 - m, 0)
+        linear = m < -1
+        loss = np.where(linear, -4.0 * m, slack * slack)
+        dphi = np.where(linear, -4.0, -2.0 * slack)
+        return loss, dphi.astype(m.dtype, copy=False)
+
+    def predict_proba(self, raw_prediction):
+        """Probabilities as ``SGDClassifier(loss="modified_huber")``."""
+        prob = np.clip(raw_prediction, -1, 1)
+        prob += 1
+        prob /= 2
+        if raw_prediction.shape[1] == 1:
+            return np.hstack([1 - prob, prob])
+        norm = prob.sum(axis=1)
+        empty = norm == 0
+        # Rows where every class is below -1: no evidence, uniform.
+        prob[empty] = 1.0
+        norm[empty] = prob.shape[1]
+        return prob / norm[:, None]
+
+
+@LOSSES.register("perceptron")
+class Perceptron(_MarginLoss):
+    r"""Perceptron loss.
+
+    .. math::
+        \ell(t, z) = \max(0, -t z), \qquad
+        \frac{\partial \ell}{\partial z} = -t\,[t z < 0]
+    """
+
+    def _phi(self, m):
+        return np.maximum(-m, 0), -(m < 0).astype(m.dtype)
