@@ -239,6 +239,7 @@ class BaseLinearNN(BaseEstimator):
             self.t_ = 0
             self.loss_curve_ = []
             self.best_loss_ = np.inf
+            self._best_loss_for_stopping = np.inf
             self._no_improvement_count = 0
             if self.early_stopping:
                 self.validation_scores_ = []
@@ -301,12 +302,18 @@ class BaseLinearNN(BaseEstimator):
         return W, b.copy()
 
     def _problem_scale(self, X, Y, sw, loss):
+        # Statistics of the weighted sample, so that integer weights and repeated
+        # rows give the same step size.
         sq_norms = row_norms(X, squared=True)
-        mean_sq_norm = float(np.mean(sq_norms)) + (1.0 if self.fit_intercept else 0.0)
+        if sp.issparse(X):
+            row_nnz = np.diff(X.indptr)
+        else:
+            row_nnz = np.count_nonzero(X, axis=1)
+        mean_sq_norm = float(np.average(sq_norms, weights=sw))
+        mean_nnz = float(np.average(row_nnz, weights=sw))
+        x_scale = np.sqrt(mean_sq_norm / mean_nnz) if mean_nnz > 0 else 1.0
         l2 = self.alpha if self.penalty == "l2" else 0.0
-        smoothness = loss.smoothness(Y, sw) * mean_sq_norm + l2
-        nnz = X.nnz if sp.issparse(X) else np.count_nonzero(X)
-        x_scale = float(np.sqrt(sq_norms.sum() / nnz)) if nnz else 1.0
+        smoothness = loss.smoothness(Y, sw) * (mean_sq_norm + self.fit_intercept) + l2
         return ProblemScale(
             smoothness=max(smoothness, np.finfo(np.float64).tiny),
             param_scale=loss.target_scale(Y, sw) / x_scale,
@@ -428,6 +435,7 @@ class BaseLinearNN(BaseEstimator):
     def _update_no_improvement(self, epoch_loss, W, b, validation):
         """Track the stopping rule; return True if this epoch did not improve."""
         tol = 0.0 if self.tol is None else self.tol
+        self.best_loss_ = min(self.best_loss_, epoch_loss)
         if validation is not None:
             self._set_params_from(W, b)
             X_val, y_val, sw_val = validation
@@ -437,9 +445,16 @@ class BaseLinearNN(BaseEstimator):
             if score > self.best_validation_score_:
                 self.best_validation_score_ = score
                 self._best_params = (W.copy(), b.copy())
+        elif len(self.loss_curve_) == 1:
+            # The first epoch's objective is mostly that of the starting point,
+            # not a result of training: for the perceptron loss the zero start is
+            # the global minimum, and would stop every fit after the patience.
+            stalled = False
         else:
-            stalled = epoch_loss > self.best_loss_ - tol
-        self.best_loss_ = min(self.best_loss_, epoch_loss)
+            stalled = epoch_loss > self._best_loss_for_stopping - tol
+            self._best_loss_for_stopping = min(
+                self._best_loss_for_stopping, epoch_loss
+            )
         self._no_improvement_count = self._no_improvement_count + 1 if stalled else 0
         return stalled
 

@@ -447,6 +447,10 @@ class Hinge(_MarginLoss):
         slack = 1 - m
         return np.maximum(slack, 0), -(slack > 0).astype(m.dtype)
 
+    def baseline(self, y_true, sample_weight=None):
+        # Linear in c on [-1, 1]: the weighted majority's side of the margin.
+        return np.sign(_weighted_mean(y_true, sample_weight)).astype(y_true.dtype)
+
 
 @LOSSES.register("squared_hinge")
 class SquaredHinge(_MarginLoss):
@@ -462,6 +466,10 @@ class SquaredHinge(_MarginLoss):
     def _phi(self, m):
         slack = np.maximum(1 - m, 0)
         return slack * slack, -2.0 * slack
+
+    def baseline(self, y_true, sample_weight=None):
+        # On [-1, 1] the loss is (1 - t c)^2, minimized by the mean of t.
+        return np.asarray(_weighted_mean(y_true, sample_weight), dtype=y_true.dtype)
 
 
 @LOSSES.register("modified_huber")
@@ -488,6 +496,8 @@ class ModifiedHuber(_MarginLoss):
         dphi = np.where(linear, -4.0, -2.0 * slack)
         return loss, dphi.astype(m.dtype, copy=False)
 
+    baseline = SquaredHinge.baseline
+
     def predict_proba(self, raw_prediction):
         """Probabilities as ``SGDClassifier(loss="modified_huber")``."""
         prob = np.clip(raw_prediction, -1, 1)
@@ -509,8 +519,13 @@ class Perceptron(_MarginLoss):
 
     .. math::
         \ell(t, z) = \max(0, -t z), \qquad
-        \frac{\partial \ell}{\partial z} = -t\,[t z < 0]
+        \frac{\partial \ell}{\partial z} = -t\,[t z \le 0]
+
+    Unlike the other kinks, the kink at :math:`t z = 0` takes the subgradient
+    :math:`-t` (the perceptron's classic update rule, as in scikit-learn's
+    ``Perceptron``): with the subgradient 0 the zero start, where every margin
+    is 0, would be a fixed point and training would never move.
     """
 
     def _phi(self, m):
-        return np.maximum(-m, 0), -(m < 0).astype(m.dtype)
+        return np.maximum(-m, 0), -(m <= 0).astype(m.dtype)
