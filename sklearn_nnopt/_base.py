@@ -201,8 +201,9 @@ class BaseLinearNN(BaseEstimator):
             {k: v for k, v in vars(self).items() if k not in own_params}
         )
         try:
-            self._fit_validated(X, y, sample_weight, loss, optimizer, incremental,
-                                classes, init)
+            self._fit_validated(
+                X, y, sample_weight, loss, optimizer, incremental, classes, init
+            )
         except DivergenceError:
             for key in [k for k in vars(self) if k not in own_params]:
                 delattr(self, key)
@@ -214,9 +215,7 @@ class BaseLinearNN(BaseEstimator):
         self, X, y, sample_weight, loss, optimizer, incremental, classes, init
     ):
         first_call = not (incremental and hasattr(self, "coef_"))
-        X, y, Y, sw = self._prepare_data(
-            X, y, sample_weight, first_call, classes, loss
-        )
+        X, y, Y, sw = self._prepare_data(X, y, sample_weight, first_call, classes, loss)
         loss.check_target(Y)
         n_outputs = Y.shape[1]
         warm = hasattr(self, "coef_") and (incremental or self.warm_start)
@@ -263,7 +262,9 @@ class BaseLinearNN(BaseEstimator):
         params = [W, b] if self.fit_intercept else [W]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if optimizer.stochastic:
-                self._fit_stochastic(X, y, Y, sw, params, b, objective, rng, incremental)
+                self._fit_stochastic(
+                    X, y, Y, sw, params, b, objective, rng, incremental
+                )
             else:
                 self._fit_full_batch(X, Y, sw, params, b, objective)
         self._set_params_from(W, b)
@@ -280,9 +281,13 @@ class BaseLinearNN(BaseEstimator):
         if coef_init is None:
             W = np.zeros((n_outputs, n_features), dtype=X.dtype)
         else:
-            W = np.array(coef_init, dtype=X.dtype, order="C").reshape(
-                n_outputs, n_features
-            ) if np.size(coef_init) == n_outputs * n_features else None
+            W = (
+                np.array(coef_init, dtype=X.dtype, order="C").reshape(
+                    n_outputs, n_features
+                )
+                if np.size(coef_init) == n_outputs * n_features
+                else None
+            )
             if W is None:
                 raise ValueError(
                     f"coef_init has shape {np.shape(coef_init)}; expected "
@@ -405,6 +410,7 @@ class BaseLinearNN(BaseEstimator):
                 f"Stochastic optimizer: maximum iterations ({self.max_iter}) "
                 f"reached and the optimization hasn't converged yet.",
                 ConvergenceWarning,
+                stacklevel=3,
             )
 
     def _print_epoch(self, epoch_loss, lr, start):
@@ -452,9 +458,7 @@ class BaseLinearNN(BaseEstimator):
             stalled = False
         else:
             stalled = epoch_loss > self._best_loss_for_stopping - tol
-            self._best_loss_for_stopping = min(
-                self._best_loss_for_stopping, epoch_loss
-            )
+            self._best_loss_for_stopping = min(self._best_loss_for_stopping, epoch_loss)
         self._no_improvement_count = self._no_improvement_count + 1 if stalled else 0
         return stalled
 
@@ -465,7 +469,10 @@ class BaseLinearNN(BaseEstimator):
 
         def unpack(theta):
             parts = np.split(theta, np.cumsum(sizes)[:-1])
-            return [part.reshape(s).astype(W.dtype) for part, s in zip(parts, shapes)]
+            return [
+                part.reshape(s).astype(W.dtype)
+                for part, s in zip(parts, shapes, strict=True)
+            ]
 
         def fun(theta):
             current = unpack(theta)
@@ -499,6 +506,7 @@ class BaseLinearNN(BaseEstimator):
                 f"(status={result.status}): {result.message}. Increase max_iter "
                 f"or scale the data, e.g. with StandardScaler.",
                 ConvergenceWarning,
+                stacklevel=3,
             )
 
     # ------------------------------------------------------------ prediction

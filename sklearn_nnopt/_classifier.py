@@ -291,9 +291,7 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
             Fitted estimator.
         """
         if not hasattr(self, "classes_") and classes is None:
-            raise ValueError(
-                "classes must be passed on the first call to partial_fit."
-            )
+            raise ValueError("classes must be passed on the first call to partial_fit.")
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def decision_function(self, X):

@@ -1,0 +1,72 @@
+"""
+Quick start: pick a loss and an optimizer
+=========================================
+
+Fit ``LinearNNClassifier`` and ``LinearNNRegressor`` on datasets bundled with
+scikit-learn, compare a few loss x optimizer choices by 5-fold
+cross-validation, and print the scores next to the classic solvers.
+"""
+
+import time
+import warnings
+
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_nnopt import LinearNNClassifier, LinearNNRegressor
+
+
+def report(title, X, y, candidates):
+    print(title)
+    for label, estimator in candidates:
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            scores = cross_val_score(make_pipeline(StandardScaler(), estimator), X, y)
+        seconds = time.perf_counter() - start
+        print(
+            f"  {label:<42} {scores.mean():.4f} +- {scores.std():.4f}  {seconds:5.2f}s"
+        )
+
+
+X, y = load_breast_cancer(return_X_y=True)
+report(
+    "breast_cancer, accuracy (5-fold CV)",
+    X,
+    y,
+    [
+        ("LinearNNClassifier() [log_loss, adam]", LinearNNClassifier(random_state=0)),
+        (
+            "LinearNNClassifier(hinge, momentum)",
+            LinearNNClassifier(loss="hinge", optimizer="momentum", random_state=0),
+        ),
+        ("LinearNNClassifier(log_loss, lbfgs)", LinearNNClassifier(optimizer="lbfgs")),
+        ("LogisticRegression()", LogisticRegression()),
+    ],
+)
+
+X, y = load_diabetes(return_X_y=True)
+report(
+    "diabetes (unscaled target), R^2 (5-fold CV)",
+    X,
+    y,
+    [
+        (
+            "LinearNNRegressor() [squared_error, adam]",
+            LinearNNRegressor(random_state=0),
+        ),
+        (
+            "LinearNNRegressor(squared_error, nesterov)",
+            LinearNNRegressor(optimizer="nesterov", random_state=0),
+        ),
+        (
+            "LinearNNRegressor(squared_error, lbfgs)",
+            LinearNNRegressor(optimizer="lbfgs"),
+        ),
+        ("Ridge()", Ridge()),
+    ],
+)
