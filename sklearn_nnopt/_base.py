@@ -40,8 +40,9 @@ def _is_real(value):
 def _stochastic_optimizer(estimator):
     """``available_if`` predicate: ``partial_fit`` needs a stochastic optimizer."""
     optimizer = estimator.optimizer
-    if isinstance(optimizer, str):
+    if isinstance(optimizer, str) and optimizer in OPTIMIZERS.names():
         optimizer = OPTIMIZERS.create(optimizer, "optimizer")
+    # An invalid name is reported by fit; here it only must not hide the method.
     if not getattr(optimizer, "stochastic", True):
         raise AttributeError(
             f"partial_fit is only available for stochastic optimizers; "
@@ -223,9 +224,9 @@ class BaseLinearNN(BaseEstimator):
             W, b = self._current_params(X.dtype)
             if W.shape != (n_outputs, X.shape[1]):
                 raise ValueError(
-                    f"warm_start and partial_fit need the same number of outputs "
-                    f"as the previous fit: coef_ has {W.shape[0]}, y gives "
-                    f"{n_outputs}."
+                    f"warm_start needs data shaped like the previous fit's: "
+                    f"coef_ has shape {W.shape} but X and y need "
+                    f"({n_outputs}, {X.shape[1]}). Set warm_start=False to refit."
                 )
             previous = self.optimizer_
             if type(previous) is type(optimizer) and (
@@ -375,7 +376,8 @@ class BaseLinearNN(BaseEstimator):
                 batch_loss, batch_weight = objective.batch(Xb, Yb, swb, W, b, grads)
                 lr = schedule.rate(getattr(optimizer, "t_", 0) + 1)
                 optimizer.step(params, grads, lr)
-                self._check_finite(batch_loss, params)
+                if not np.isfinite(batch_loss):
+                    self._check_finite(batch_loss, params)
                 total_loss += batch_loss
                 total_weight += batch_weight
             if total_weight == 0:
@@ -387,7 +389,7 @@ class BaseLinearNN(BaseEstimator):
             self.loss_curve_.append(epoch_loss)
             stalled = self._update_no_improvement(epoch_loss, W, b, validation)
             if self.verbose:
-                self._print_epoch(epoch_loss, schedule.rate(self.t_), start)
+                self._print_epoch(epoch_loss, schedule.rate(max(self.t_, 1)), start)
             if incremental:
                 return
             if schedule.end_epoch(stalled):

@@ -17,6 +17,8 @@ def _has_proba(estimator):
     if loss is None:
         loss = estimator.loss
         if isinstance(loss, str):
+            if loss not in LOSSES.names():
+                raise AttributeError(f"loss={loss!r} is not a registered loss.")
             loss = LOSSES.create(loss, "loss")
     if not hasattr(loss, "predict_proba"):
         raise AttributeError(

@@ -538,3 +538,37 @@ def test_all_losses_fit_their_task(binary, regression):
             est = LinearNNRegressor(loss=name, random_state=0).fit(X, y)
             assert np.all(np.isfinite(est.predict(X))), name
             assert est.score(X, y) > 0.5, name
+
+
+@pytest.mark.parametrize("Estimator", [LinearNNClassifier, LinearNNRegressor])
+def test_early_stopping_restores_best_epoch(Estimator, binary):
+    X, y = binary
+    est = Estimator(early_stopping=True, max_iter=60, random_state=0, tol=1e-3)
+    est.fit(X, y)
+    assert len(est.validation_scores_) == est.n_iter_
+    assert est.best_validation_score_ == max(est.validation_scores_)
+    best_epoch = int(np.argmax(est.validation_scores_))
+    assert est.n_iter_ <= best_epoch + 1 + est.n_iter_no_change
+    with pytest.raises(ValueError, match="early_stopping"):
+        Estimator(early_stopping=True).partial_fit(
+            X, y, **({"classes": [0, 1]} if Estimator is LinearNNClassifier else {})
+        )
+
+
+def test_warm_start_with_other_features_is_a_clear_error(binary):
+    X, y = binary
+    est = LinearNNClassifier(warm_start=True, max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="warm_start"):
+        est.fit(X[:, :3], y)
+
+
+def test_divergence_raises_and_keeps_previous_coefficients(regression):
+    from sklearn_nnopt import DivergenceError
+
+    X, y = regression
+    est = LinearNNRegressor(optimizer="sgd", max_iter=5, tol=None).fit(X, y)
+    coef = est.coef_.copy()
+    est.set_params(learning_rate_init=1e3, max_iter=100)
+    with pytest.raises(DivergenceError, match="smaller learning_rate_init"):
+        est.fit(X, y)
+    assert_array_equal(est.coef_, coef)

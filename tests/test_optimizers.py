@@ -1,0 +1,628 @@
+"""Tests of the optimizers against independent re-implementations of torch.optim.
+
+Every stochastic optimizer registered in ``OPTIMIZERS`` needs a row in
+``OPTIMIZER_CASES``; full-batch optimizers are listed in ``FULL_BATCH`` and
+have their own tests.
+"""
+
+import math
+import re
+from functools import partial
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import BaseEstimator, clone
+from sklearn.linear_model import LinearRegression
+
+from sklearn_nnopt import OPTIMIZERS
+from sklearn_nnopt.optimizers import LBFGS, SGD, Adam, Optimizer, ProblemScale
+
+# ---------------------------------------------------------------------------
+# Reference update rules, written from the torch.optim documentation on plain
+# Python floats, one scalar parameter at a time.  ``update(key, theta, g, lr, t)``
+# returns the new value of the scalar parameter ``key`` at step ``t`` (1-based).
+# ---------------------------------------------------------------------------
+
+
+def torch_sgd(momentum=0.0, nesterov=False):
+    """``torch.optim.SGD(lr, momentum, dampening=0, nesterov, weight_decay=0)``."""
+    bufs = {}
+
+    def update(key, theta, g, lr, t):
+        if momentum != 0:
+            buf = g if t == 1 else momentum * bufs[key] + g
+            bufs[key] = buf
+            g = g + momentum * buf if nesterov else buf
+        return theta - lr * g
+
+    return update
+
+
+def torch_adam(beta_1=0.9, beta_2=0.999, epsilon=1e-8, amsgrad=False):
+    """``torch.optim.Adam(lr, betas=(beta_1, beta_2), eps, amsgrad)``."""
+    state = {}
+
+    def update(key, theta, g, lr, t):
+        m, v, v_max = state.get(key, (0.0, 0.0, 0.0))
+        m = beta_1 * m + (1 - beta_1) * g
+        v = beta_2 * v + (1 - beta_2) * g * g
+        bias_correction1 = 1 - beta_1**t
+        bias_correction2 = 1 - beta_2**t
+        if amsgrad:
+            v_max = max(v_max, v)
+            denom = math.sqrt(v_max) / math.sqrt(bias_correction2) + epsilon
+        else:
+            denom = math.sqrt(v) / math.sqrt(bias_correction2) + epsilon
+        state[key] = (m, v, v_max)
+        return theta - (lr / bias_correction1) * m / denom
+
+    return update
+
+
+def reference_trajectory(update, params0, grad_seq, lrs):
+    """Apply a scalar reference rule elementwise; return params after each step."""
+    flat = [p.astype(float).ravel().tolist() for p in params0]
+    trajectory = []
+    for t, (grads, lr) in enumerate(zip(grad_seq, lrs, strict=True), start=1):
+        for k, g in enumerate(grads):
+            g_flat = g.ravel().tolist()
+            flat[k] = [
+                update((k, j), theta, g_flat[j], lr, t)
+                for j, theta in enumerate(flat[k])
+            ]
+        trajectory.append(
+            [np.array(f).reshape(p.shape) for f, p in zip(flat, params0, strict=True)]
+        )
+    return trajectory
+
+
+# (label, registered name or instance, factory of a fresh reference rule).  The
+# reference gets its hyperparameters written out here, not read from the
+# optimizer, so the registry's defaults are checked too.
+OPTIMIZER_CASES = [
+    ("sgd", "sgd", partial(torch_sgd)),
+    ("momentum", "momentum", partial(torch_sgd, momentum=0.9)),
+    ("nesterov", "nesterov", partial(torch_sgd, momentum=0.9, nesterov=True)),
+    ("adam", "adam", partial(torch_adam)),
+    ("amsgrad", "amsgrad", partial(torch_adam, amsgrad=True)),
+    ("SGD(momentum=0.5)", SGD(momentum=0.5), partial(torch_sgd, momentum=0.5)),
+    (
+        "SGD(momentum=0.5, nesterov=True)",
+        SGD(momentum=0.5, nesterov=True),
+        partial(torch_sgd, momentum=0.5, nesterov=True),
+    ),
+    (
+        "Adam(beta_1=0.8, beta_2=0.99, epsilon=1e-3)",
+        Adam(beta_1=0.8, beta_2=0.99, epsilon=1e-3),
+        partial(torch_adam, beta_1=0.8, beta_2=0.99, epsilon=1e-3),
+    ),
+    (
+        "Adam(amsgrad=True, beta_2=0.9)",
+        Adam(amsgrad=True, beta_2=0.9),
+        partial(torch_adam, beta_2=0.9, amsgrad=True),
+    ),
+]
+CASE_IDS = [label for label, _, _ in OPTIMIZER_CASES]
+REFERENCES = {label: reference for label, _, reference in OPTIMIZER_CASES}
+
+# Full-batch optimizers: tested separately below.
+FULL_BATCH = ["lbfgs"]
+
+N_STEPS = 6
+LRS = [0.1 / t for t in range(1, N_STEPS + 1)]
+# Gradient sizes vary over steps (large first, tiny later) so that the second
+# moment decreases at some point and AMSGrad's running maximum matters.
+GRAD_SCALES = [3.0, 1.0, 0.05, 2.0, 0.01, 0.5]
+
+
+def _make(spec):
+    """A fresh optimizer: created from its name, or a clone of the table's instance."""
+    if isinstance(spec, str):
+        return OPTIMIZERS.create(spec, "optimizer")
+    return clone(spec)
+
+
+def _problem(fit_intercept=True, dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    params0 = [rng.standard_normal((2, 3)).astype(dtype)]
+    if fit_intercept:
+        params0.append(rng.standard_normal(2).astype(dtype))
+    grad_seq = [
+        [(scale * rng.standard_normal(p.shape)).astype(dtype) for p in params0]
+        for scale in GRAD_SCALES
+    ]
+    return params0, grad_seq
+
+
+def _run(opt, params0, grad_seq, lrs):
+    params = [p.copy() for p in params0]
+    trajectory = []
+    for grads, lr in zip(grad_seq, lrs, strict=True):
+        opt.step(params, [g.copy() for g in grads], lr)
+        trajectory.append([p.copy() for p in params])
+    return params, trajectory
+
+
+def _state_attributes(obj):
+    return sorted(a for a in vars(obj) if a.endswith("_") and not a.startswith("_"))
+
+
+# ---------------------------------------------------------------------------
+# The table covers the registry.
+# ---------------------------------------------------------------------------
+
+
+def test_every_registered_optimizer_has_a_test_row():
+    covered = {spec for _, spec, _ in OPTIMIZER_CASES if isinstance(spec, str)}
+    covered |= set(FULL_BATCH)
+    missing = set(OPTIMIZERS.names()) - covered
+    assert not missing, f"optimizers without a row in OPTIMIZER_CASES: {missing}"
+    unknown = covered - set(OPTIMIZERS.names())
+    assert not unknown, f"test rows for unregistered names: {unknown}"
+
+
+def test_full_batch_list_matches_stochastic_flag():
+    for name, cls, _ in OPTIMIZERS.items():
+        assert cls.stochastic is (name not in FULL_BATCH), name
+
+
+@pytest.mark.parametrize("label, spec, reference", OPTIMIZER_CASES, ids=CASE_IDS)
+def test_table_rows_are_valid_stochastic_optimizers(label, spec, reference):
+    opt = _make(spec)
+    assert isinstance(opt, Optimizer)
+    assert opt.stochastic is True
+    opt._validate()  # must not raise
+
+
+# ---------------------------------------------------------------------------
+# Update rules against the torch.optim references.
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("label, spec, reference", OPTIMIZER_CASES, ids=CASE_IDS)
+def test_step_matches_torch_reference(label, spec, reference, fit_intercept):
+    params0, grad_seq = _problem(fit_intercept)
+    opt = _make(spec)
+    _, trajectory = _run(opt, params0, grad_seq, LRS)
+    expected = reference_trajectory(reference(), params0, grad_seq, LRS)
+    for t, (got, want) in enumerate(zip(trajectory, expected, strict=True), 1):
+        assert len(got) == len(want)
+        for p_got, p_want in zip(got, want, strict=True):
+            assert p_got.dtype == np.float64
+            assert_allclose(p_got, p_want, rtol=1e-12, atol=0, err_msg=f"step {t}")
+    # The parameters actually moved.
+    assert not np.allclose(trajectory[-1][0], params0[0])
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("momentum", "nesterov"),
+        ("sgd", "momentum"),
+        ("adam", "amsgrad"),
+        ("Adam(beta_1=0.8, beta_2=0.99, epsilon=1e-3)", "adam"),
+        ("Adam(amsgrad=True, beta_2=0.9)", "adam"),
+    ],
+)
+def test_variants_give_different_trajectories(a, b):
+    # Guards the table: the gradient sequence exercises what distinguishes rows.
+    params0, grad_seq = _problem()
+    last_a = reference_trajectory(REFERENCES[a](), params0, grad_seq, LRS)[-1]
+    last_b = reference_trajectory(REFERENCES[b](), params0, grad_seq, LRS)[-1]
+    assert not np.allclose(last_a[0], last_b[0], rtol=1e-6, atol=0)
+
+
+def test_amsgrad_differs_from_adam_with_same_betas():
+    params0, grad_seq = _problem()
+    adam, _ = _run(Adam(beta_2=0.9), params0, grad_seq, LRS)
+    ams, _ = _run(Adam(beta_2=0.9, amsgrad=True), params0, grad_seq, LRS)
+    assert not np.allclose(adam[0], ams[0], rtol=1e-6, atol=0)
+
+
+# ---------------------------------------------------------------------------
+# Hand-computed steps.
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("epsilon", [1e-8, 1e-3])
+def test_adam_first_step_is_normalized_gradient(epsilon):
+    # m_hat = g and v_hat = g**2 on the first step, so the update is
+    # -lr * g / (|g| + eps), about -lr * sign(g) when |g| >> eps.
+    g = np.array([2.0, -0.5, 1e-3, 0.0, -7.0, 1e-12])
+    theta0 = np.array([1.0, 2.0, 3.0, -1.0, 0.0, 0.5])
+    lr = 0.05
+    params = [theta0.copy()]
+    Adam(epsilon=epsilon).step(params, [g.copy()], lr)
+    expected = theta0 - lr * g / (np.abs(g) + epsilon)
+    assert_allclose(params[0], expected, rtol=1e-13, atol=0)
+    # Sign step, to relative error eps / (|g| + eps) <= 2 eps, where |g| >= 0.5;
+    # no move where g == 0.
+    big = np.abs(g) >= 0.5
+    step = params[0][big] - theta0[big]
+    assert_allclose(step, -lr * np.sign(g[big]), rtol=2 * epsilon)
+    assert np.all(np.abs(step) < lr)
+    assert params[0][3] == theta0[3]
+
+
+def test_adam_first_step_with_large_epsilon_hand_computed():
+    # g = eps: update = -lr * eps / (eps + eps) = -lr / 2.
+    params = [np.array([1.0])]
+    Adam(epsilon=1e-3).step(params, [np.array([1e-3])], 0.2)
+    assert_allclose(params[0], [0.9], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "nesterov, expected_first, expected_second",
+    [
+        # buf1 = g1, p1 = p0 - 0.1 * g1;
+        # buf2 = 0.5 * g1 + g2 = [-0.75, 0.75], p2 = p1 - 0.2 * buf2.
+        (False, [0.95, -2.1], [1.1, -2.25]),
+        # d1 = g1 + 0.5 * g1 = [0.75, 1.5];
+        # d2 = g2 + 0.5 * buf2 = [-1.375, 0.625].
+        (True, [0.925, -2.15], [1.2, -2.275]),
+    ],
+)
+def test_sgd_momentum_second_step_hand_computed(
+    nesterov, expected_first, expected_second
+):
+    opt = SGD(momentum=0.5, nesterov=nesterov)
+    params = [np.array([1.0, -2.0])]
+    opt.step(params, [np.array([0.5, 1.0])], 0.1)
+    assert_allclose(params[0], expected_first, rtol=1e-14)
+    opt.step(params, [np.array([-1.0, 0.25])], 0.2)
+    assert_allclose(params[0], expected_second, rtol=1e-14)
+    assert_allclose(opt.momentum_buffer_[0], [-0.75, 0.75], rtol=1e-14)
+
+
+def test_plain_sgd_step_and_no_buffer():
+    opt = SGD()
+    params = [np.array([1.0, -2.0]), np.array([3.0])]
+    opt.step(params, [np.array([0.5, 1.0]), np.array([-2.0])], 0.1)
+    assert_allclose(params[0], [0.95, -2.1], rtol=1e-14)
+    assert_allclose(params[1], [3.2], rtol=1e-14)
+    assert _state_attributes(opt) == ["t_"]
+
+
+# ---------------------------------------------------------------------------
+# State.
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("label, spec, reference", OPTIMIZER_CASES, ids=CASE_IDS)
+def test_state_is_lazy_and_clone_has_none(label, spec, reference):
+    opt = _make(spec)
+    assert _state_attributes(opt) == []
+    params0, grad_seq = _problem()
+    _, trajectory = _run(opt, params0, grad_seq[:3], LRS[:3])
+    assert opt.t_ == 3
+    assert "t_" in _state_attributes(opt)
+
+    fresh = clone(opt)
+    assert _state_attributes(fresh) == []
+    assert fresh.get_params() == opt.get_params()
+    # The clone starts over: its first step is the original's first step.
+    _, fresh_trajectory = _run(fresh, params0, grad_seq[:1], LRS[:1])
+    assert fresh.t_ == 1
+    for a, b in zip(fresh_trajectory[0], trajectory[0], strict=True):
+        assert_array_equal(a, b)
+    # The original's state was not touched by cloning and stepping the clone.
+    assert opt.t_ == 3
+
+
+@pytest.mark.parametrize("label, spec, reference", OPTIMIZER_CASES, ids=CASE_IDS)
+def test_t_counts_steps(label, spec, reference):
+    opt = _make(spec)
+    params0, grad_seq = _problem()
+    params = [p.copy() for p in params0]
+    for t, (grads, lr) in enumerate(zip(grad_seq, LRS, strict=True), start=1):
+        opt.step(params, grads, lr)
+        assert opt.t_ == t
+
+
+@pytest.mark.parametrize("lr_type", [float, np.float64])
+@pytest.mark.parametrize("label, spec, reference", OPTIMIZER_CASES, ids=CASE_IDS)
+def test_float32_params_keep_float32(label, spec, reference, lr_type):
+    params0, grad_seq = _problem(dtype=np.float32)
+    opt = _make(spec)
+    params = [p.copy() for p in params0]
+    for grads, lr in zip(grad_seq, LRS, strict=True):
+        opt.step(params, grads, lr_type(lr))
+        assert [p.dtype for p in params] == [np.float32, np.float32]
+    for name in _state_attributes(opt):
+        value = getattr(opt, name)
+        if isinstance(value, list):
+            assert [b.dtype for b in value] == [np.float32, np.float32], name
+            assert [b.shape for b in value] == [p.shape for p in params], name
+    # Same trajectory as in float64, to float32 accuracy.
+    expected = reference_trajectory(reference(), params0, grad_seq, LRS)
+    for got, want in zip(params, expected[-1], strict=True):
+        assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_state_buffers_by_optimizer():
+    params0, grad_seq = _problem()
+    expected = {
+        "sgd": ["t_"],
+        "momentum": ["momentum_buffer_", "t_"],
+        "nesterov": ["momentum_buffer_", "t_"],
+        "adam": ["exp_avg_", "exp_avg_sq_", "t_"],
+        "amsgrad": ["exp_avg_", "exp_avg_sq_", "max_exp_avg_sq_", "t_"],
+    }
+    for name, attributes in expected.items():
+        opt = OPTIMIZERS.create(name, "optimizer")
+        _run(opt, params0, grad_seq[:2], LRS[:2])
+        assert _state_attributes(opt) == attributes, name
+
+
+# ---------------------------------------------------------------------------
+# Validation.
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "opt, param",
+    [
+        (SGD(momentum=-0.1), "momentum"),
+        (SGD(momentum=1.0), "momentum"),
+        (SGD(nesterov=True), "nesterov"),
+        (SGD(nesterov=1), "nesterov"),
+        (Adam(beta_1=1.0), "beta_1"),
+        (Adam(beta_1=-0.1), "beta_1"),
+        (Adam(beta_2=-0.1), "beta_2"),
+        (Adam(beta_2=1.0), "beta_2"),
+        (Adam(epsilon=0), "epsilon"),
+        (Adam(epsilon=-1), "epsilon"),
+        (Adam(epsilon=np.nan), "epsilon"),
+        (Adam(amsgrad="yes"), "amsgrad"),
+    ],
+    ids=repr,
+)
+def test_validate_rejects_out_of_range(opt, param):
+    with pytest.raises(ValueError, match=re.escape(param)):
+        opt._validate()
+
+
+@pytest.mark.parametrize(
+    "opt",
+    [
+        SGD(),
+        SGD(momentum=0.0),
+        SGD(momentum=0.999, nesterov=True),
+        Adam(beta_1=0.0, beta_2=0.0),
+        Adam(epsilon=1e-300, amsgrad=np.bool_(True)),
+        LBFGS(),
+    ],
+    ids=repr,
+)
+def test_validate_accepts_boundary_values(opt):
+    assert opt._validate() is None
+
+
+# ---------------------------------------------------------------------------
+# Automatic step size.
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5, 0.9])
+def test_sgd_auto_learning_rate(momentum):
+    scale = ProblemScale(smoothness=4.0, param_scale=123.0)
+    lr = SGD(momentum=momentum).auto_learning_rate(scale)
+    assert lr == pytest.approx((1 - momentum) / 4.0, rel=1e-15)
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("param_scale", [1.0, 3.0, 0.02])
+def test_adam_auto_learning_rate(param_scale, amsgrad):
+    for smoothness in [0.5, 100.0]:
+        scale = ProblemScale(smoothness=smoothness, param_scale=param_scale)
+        lr = Adam(amsgrad=amsgrad).auto_learning_rate(scale)
+        assert lr == pytest.approx(0.01 * param_scale, rel=1e-15)
+
+
+def test_registered_auto_learning_rates():
+    scale = ProblemScale(smoothness=2.0, param_scale=5.0)
+    lr = {n: OPTIMIZERS.create(n, "o").auto_learning_rate(scale) for n in ["sgd"]}
+    lr.update(
+        (n, OPTIMIZERS.create(n, "o").auto_learning_rate(scale))
+        for n in ["momentum", "nesterov", "adam", "amsgrad"]
+    )
+    assert lr["sgd"] == pytest.approx(0.5)
+    assert lr["momentum"] == pytest.approx(0.05)
+    assert lr["nesterov"] == pytest.approx(0.05)
+    assert lr["adam"] == pytest.approx(0.05)
+    assert lr["amsgrad"] == pytest.approx(0.05)
+
+
+# ---------------------------------------------------------------------------
+# L-BFGS.
+# ---------------------------------------------------------------------------
+
+
+def _quadratic(n=5, cond=10.0, seed=0):
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    a = q @ np.diag(np.geomspace(1.0, cond, n)) @ q.T
+    b = rng.standard_normal(n)
+
+    def fun(x):
+        return 0.5 * x @ a @ x - b @ x, a @ x - b
+
+    return fun, np.linalg.solve(a, b)
+
+
+def test_lbfgs_is_full_batch():
+    assert LBFGS.stochastic is False
+    assert OPTIMIZERS.create("lbfgs", "optimizer").stochastic is False
+
+
+def test_lbfgs_minimizes_quadratic():
+    fun, x_star = _quadratic()
+    values = []
+    opt = LBFGS()
+    x0 = np.full(5, 3.0)
+    result = opt.minimize(fun, x0, max_iter=200, tol=1e-10, callback=values.append)
+    assert result.success
+    assert_allclose(result.x, x_star, rtol=0, atol=1e-8)
+    assert opt.t_ == result.nit
+    assert result.nit > 1
+    # One callback per iteration, with the objective value (a float).
+    assert len(values) == result.nit
+    assert all(isinstance(v, float) for v in values)
+    assert np.all(np.diff(values) <= 0)
+    assert values[0] < fun(x0)[0]
+    assert values[-1] == pytest.approx(fun(x_star)[0], rel=1e-12)
+    # x0 is not modified in place.
+    assert_array_equal(x0, np.full(5, 3.0))
+
+
+def test_lbfgs_t_accumulates_and_max_iter_is_respected():
+    fun, _ = _quadratic(n=8, cond=1e3)
+    opt = LBFGS()
+    first = opt.minimize(fun, np.zeros(8), max_iter=3, tol=None)
+    assert first.nit == 3
+    assert opt.t_ == 3
+    second = opt.minimize(fun, first.x, max_iter=2, tol=None)
+    assert second.nit == 2
+    assert opt.t_ == 5
+    assert fun(second.x)[0] < fun(first.x)[0]
+
+
+def test_lbfgs_without_callback_and_clone():
+    fun, x_star = _quadratic(seed=1)
+    opt = LBFGS()
+    result = opt.minimize(fun, np.zeros(5), max_iter=100, tol=1e-10)
+    assert_allclose(result.x, x_star, rtol=0, atol=1e-8)
+    assert _state_attributes(clone(opt)) == []
+
+
+def test_lbfgs_auto_learning_rate_is_positive():
+    lr = LBFGS().auto_learning_rate(ProblemScale(smoothness=10.0, param_scale=2.0))
+    assert np.isfinite(lr) and lr > 0
+
+
+# ---------------------------------------------------------------------------
+# scikit-learn estimator API and the registry.
+# ---------------------------------------------------------------------------
+
+ALL_OPTIMIZERS = [cls(**kwargs) for _, cls, kwargs in OPTIMIZERS.items()] + [
+    _make(spec) for _, spec, _ in OPTIMIZER_CASES if not isinstance(spec, str)
+]
+NEW_VALUES = {
+    "momentum": 0.25,
+    "nesterov": True,
+    "beta_1": 0.5,
+    "beta_2": 0.75,
+    "epsilon": 1e-4,
+    "amsgrad": True,
+}
+
+
+@pytest.mark.parametrize("opt", ALL_OPTIMIZERS, ids=repr)
+def test_estimator_api(opt):
+    assert isinstance(opt, BaseEstimator)
+    params = opt.get_params()
+    # repr round-trips.
+    namespace = {"SGD": SGD, "Adam": Adam, "LBFGS": LBFGS}
+    rebuilt = eval(repr(opt), namespace)
+    assert type(rebuilt) is type(opt)
+    assert rebuilt.get_params() == params
+    # clone: a different object with the same parameters.
+    cloned = clone(opt)
+    assert cloned is not opt
+    assert type(cloned) is type(opt)
+    assert cloned.get_params() == params
+    # set_params on every parameter.
+    for key in params:
+        assert key in NEW_VALUES, f"add a value for {key!r} to NEW_VALUES"
+        assert cloned.set_params(**{key: NEW_VALUES[key]}) is cloned
+        assert cloned.get_params()[key] == NEW_VALUES[key]
+        assert getattr(cloned, key) == NEW_VALUES[key]
+    assert opt.get_params() == params  # the original is unchanged
+    with pytest.raises(ValueError):
+        clone(opt).set_params(not_a_parameter=1)
+
+
+def test_repr_of_registered_names():
+    reprs = {n: repr(OPTIMIZERS.create(n, "optimizer")) for n in OPTIMIZERS.names()}
+    assert reprs == {
+        "adam": "Adam()",
+        "amsgrad": "Adam(amsgrad=True)",
+        "lbfgs": "LBFGS()",
+        "momentum": "SGD(momentum=0.9)",
+        "nesterov": "SGD(momentum=0.9, nesterov=True)",
+        "sgd": "SGD()",
+    }
+
+
+@pytest.mark.parametrize(
+    "name, cls, params",
+    [
+        ("sgd", SGD, {"momentum": 0.0, "nesterov": False}),
+        ("momentum", SGD, {"momentum": 0.9, "nesterov": False}),
+        ("nesterov", SGD, {"momentum": 0.9, "nesterov": True}),
+        (
+            "adam",
+            Adam,
+            {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8, "amsgrad": False},
+        ),
+        (
+            "amsgrad",
+            Adam,
+            {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8, "amsgrad": True},
+        ),
+        ("lbfgs", LBFGS, {}),
+    ],
+)
+def test_create_by_name(name, cls, params):
+    opt = OPTIMIZERS.create(name, "optimizer")
+    assert type(opt) is cls
+    assert opt.get_params() == params
+    # Each call gives a new object.
+    assert OPTIMIZERS.create(name, "optimizer") is not opt
+
+
+def test_items_are_consistent_with_create():
+    items = OPTIMIZERS.items()
+    assert [name for name, _, _ in items] == OPTIMIZERS.names()
+    assert OPTIMIZERS.names() == sorted(OPTIMIZERS.names())
+    for name, cls, kwargs in items:
+        opt = OPTIMIZERS.create(name, "optimizer")
+        assert type(opt) is cls
+        assert issubclass(cls, Optimizer)
+        assert opt.get_params() == cls(**kwargs).get_params()
+
+
+def test_create_unknown_name_lists_valid_names():
+    with pytest.raises(ValueError, match="optimizer") as excinfo:
+        OPTIMIZERS.create("adagradd", "optimizer")
+    message = str(excinfo.value)
+    assert "adagradd" in message
+    for name in OPTIMIZERS.names():
+        assert repr(name) in message
+
+
+@pytest.mark.parametrize("spec", [42, None, SGD, LinearRegression(), ["sgd"]], ids=repr)
+def test_create_rejects_non_optimizers(spec):
+    with pytest.raises(TypeError, match="optimizer"):
+        OPTIMIZERS.create(spec, "optimizer")
+
+
+@pytest.mark.parametrize(
+    "spec", [SGD(momentum=0.5, nesterov=True), Adam(beta_2=0.9), LBFGS()], ids=repr
+)
+def test_create_with_instance_returns_clone(spec):
+    # Give the instance some state: the created optimizer must not share it.
+    if spec.stochastic:
+        params0, grad_seq = _problem()
+        _run(spec, params0, grad_seq[:2], LRS[:2])
+    else:
+        fun, _ = _quadratic()
+        spec.minimize(fun, np.zeros(5), max_iter=2, tol=None)
+    opt = OPTIMIZERS.create(spec, "optimizer")
+    assert opt is not spec
+    assert type(opt) is type(spec)
+    assert opt.get_params() == spec.get_params()
+    assert _state_attributes(opt) == []
+    assert spec.t_ == 2
