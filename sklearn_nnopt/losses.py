@@ -99,7 +99,13 @@ class Loss(BaseEstimator):
         return raw_prediction
 
     def baseline(self, y_true, sample_weight=None):
-        """Best constant raw prediction, where it is cheap (zeros otherwise)."""
+        """Starting intercept: a cheap best (or near-best) constant raw prediction.
+
+        The exact minimizer for the squared error (mean), absolute error
+        (median), quantile, Poisson (log of the mean), log loss (log-odds) and
+        margin losses; the median for ``huber`` and the epsilon losses, whose
+        exact constant needs an iterative solve. Zeros where none is cheap.
+        """
         return np.zeros(y_true.shape[1], dtype=y_true.dtype)
 
     def target_scale(self, y_true, sample_weight=None):
