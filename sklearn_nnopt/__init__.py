@@ -19,7 +19,20 @@ from .losses import (
     SquaredError,
     SquaredHinge,
 )
-from .optimizers import LBFGS, OPTIMIZERS, SGD, Adam, Optimizer
+from .optimizers import (
+    LBFGS,
+    OPTIMIZERS,
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    NAdam,
+    Optimizer,
+    RMSprop,
+)
+from .schedules import SCHEDULES
 
 __version__ = "0.1.0"
 
@@ -45,5 +58,12 @@ __all__ = [
     "OPTIMIZERS",
     "SGD",
     "Adam",
+    "AdamW",
+    "NAdam",
+    "Adamax",
+    "RMSprop",
+    "Adagrad",
+    "Adadelta",
     "LBFGS",
+    "SCHEDULES",
 ]

@@ -25,8 +25,35 @@ class DivergenceError(RuntimeError):
     """Training produced a non-finite objective or non-finite parameters."""
 
 
-_PENALTIES = ("l2", None)
-_LATER_PENALTIES = ("l1", "elasticnet")
+class _Averager:
+    """Polyak-Ruppert running mean of the iterates from optimizer step ``start`` on.
+
+    Parameters
+    ----------
+    params : list of ndarray
+        The parameters being trained (their current values seed the mean).
+    start : bool or int
+        ``True`` averages from the first step, an int from that step on.
+    """
+
+    def __init__(self, params, start):
+        self.start = 1 if start is True else int(start)
+        self.mean = [p.copy() for p in params]
+        self.count = 0
+
+    def update(self, params, t):
+        if t < self.start:
+            return
+        self.count += 1
+        for mean, p in zip(self.mean, params, strict=True):
+            mean += (p - mean) / self.count
+
+    def reset_to(self, params):
+        for mean, p in zip(self.mean, params, strict=True):
+            mean[...] = p
+
+
+_PENALTIES = ("l2", "l1", "elasticnet", None)
 
 
 def _is_int(value):
@@ -81,6 +108,7 @@ class BaseLinearNN(BaseEstimator):
         shuffle=True,
         random_state=None,
         warm_start=False,
+        average=False,
         verbose=0,
     ):
         self.loss = loss
@@ -101,6 +129,7 @@ class BaseLinearNN(BaseEstimator):
         self.shuffle = shuffle
         self.random_state = random_state
         self.warm_start = warm_start
+        self.average = average
         self.verbose = verbose
 
     # ----------------------------------------------------------------- checks
@@ -119,12 +148,8 @@ class BaseLinearNN(BaseEstimator):
             bad("learning_rate_init", '"auto" or a float > 0')
         if not _is_real(self.power_t):
             bad("power_t", "a float")
-        if self.penalty in _LATER_PENALTIES:
-            raise NotImplementedError(
-                f"penalty={self.penalty!r} is not implemented yet; use 'l2' or None."
-            )
         if self.penalty not in _PENALTIES:
-            bad("penalty", "one of 'l2', 'l1', 'elasticnet' or None")
+            bad("penalty", f"one of {_PENALTIES}")
         if not (_is_real(self.alpha) and 0 <= self.alpha < np.inf):
             bad("alpha", "a float >= 0")
         if not (_is_real(self.l1_ratio) and 0 <= self.l1_ratio <= 1):
@@ -151,6 +176,9 @@ class BaseLinearNN(BaseEstimator):
             bad("warm_start", "a bool")
         if not (_is_int(self.verbose) and self.verbose >= 0):
             bad("verbose", "an int >= 0")
+        avg = self.average
+        if not (isinstance(avg, bool | np.bool_) or (_is_int(avg) and avg >= 1)):
+            bad("average", "a bool or an int >= 1 (the first averaged step)")
 
     def _resolve_loss(self):
         loss = LOSSES.create(self.loss, "loss")
@@ -167,6 +195,12 @@ class BaseLinearNN(BaseEstimator):
     def _resolve_optimizer(self):
         optimizer = OPTIMIZERS.create(self.optimizer, "optimizer")
         optimizer._validate()
+        if not optimizer.stochastic and self.penalty in ("l1", "elasticnet"):
+            raise ValueError(
+                f"penalty={self.penalty!r} needs a stochastic optimizer (its "
+                f"proximal step gives exact zeros); {self.optimizer!r} is "
+                f"full-batch. Use e.g. optimizer='sgd' or 'adam', or penalty='l2'."
+            )
         return optimizer
 
     def _check_sample_weight(self, sample_weight, X, y_len):
@@ -244,6 +278,12 @@ class BaseLinearNN(BaseEstimator):
             if self.early_stopping:
                 self.validation_scores_ = []
                 self.best_validation_score_ = -np.inf
+        if not incremental:
+            self._no_improvement_count = 0
+        if not warm or self.average is False:
+            self._averager = None
+        if self.average is not False and self._averager is None:
+            self._averager = _Averager([W, b][: 1 + self.fit_intercept], self.average)
         if incremental and not first_call:
             rng = self._random_state
         else:
@@ -256,10 +296,14 @@ class BaseLinearNN(BaseEstimator):
                 )
         else:
             self.learning_rate_init_ = float(self.learning_rate_init)
+            # A numeric step is in torch's units: no automatic unit applies.
+            vars(optimizer).pop("lr_unit_", None)
         self.loss_function_ = loss
         self.optimizer_ = optimizer
 
-        objective = Objective(loss, self.alpha, self.penalty, self.fit_intercept)
+        objective = Objective(
+            loss, self.alpha, self.penalty, self.l1_ratio, self.fit_intercept
+        )
         params = [W, b] if self.fit_intercept else [W]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if optimizer.stochastic:
@@ -268,12 +312,18 @@ class BaseLinearNN(BaseEstimator):
                 )
             else:
                 self._fit_full_batch(X, Y, sw, params, b, objective)
-        self._set_params_from(W, b)
+        self._set_params_from(*self._exposed(W, b))
+        # Training continues from the last iterate, not from its average.
+        self._standard_params = (W, b) if self._averager is not None else None
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else self.best_loss_
 
     def _current_params(self, dtype):
-        W = np.array(np.atleast_2d(self.coef_), dtype=dtype, order="C")
-        b = np.array(np.atleast_1d(self.intercept_), dtype=dtype)
+        if getattr(self, "_standard_params", None) is not None:
+            coef, intercept = self._standard_params
+        else:
+            coef, intercept = self.coef_, self.intercept_
+        W = np.array(np.atleast_2d(coef), dtype=dtype, order="C")
+        b = np.array(np.atleast_1d(intercept), dtype=dtype)
         return W, b
 
     def _initial_params(self, X, Y, sw, loss, init):
@@ -353,8 +403,11 @@ class BaseLinearNN(BaseEstimator):
         if self.shuffle and isinstance(X, np.ndarray):
             # Shuffled batches are gathered into one reused buffer, never a copy of X.
             buffer = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
-        schedule = SCHEDULES[self.learning_rate](self.learning_rate_init_, self)
+        schedule = SCHEDULES[self.learning_rate](
+            self.learning_rate_init_, self, objective.loss
+        )
         optimizer = self.optimizer_
+        averager = self._averager
         W = params[0]
         stopped = False
         for _ in range(1 if incremental else self.max_iter):
@@ -376,6 +429,10 @@ class BaseLinearNN(BaseEstimator):
                 batch_loss, batch_weight = objective.batch(Xb, Yb, swb, W, b, grads)
                 lr = schedule.rate(getattr(optimizer, "t_", 0) + 1)
                 optimizer.step(params, grads, lr)
+                if objective.l1:
+                    objective.prox_l1(W, optimizer.coef_step_size(lr))
+                if averager is not None:
+                    averager.update(params, optimizer.t_)
                 if not np.isfinite(batch_loss):
                     self._check_finite(batch_loss, params)
                 total_loss += batch_loss
@@ -387,26 +444,29 @@ class BaseLinearNN(BaseEstimator):
             epoch_loss = total_loss / total_weight + objective.penalty(W)
             self._check_finite(epoch_loss, params)
             self.loss_curve_.append(epoch_loss)
-            stalled = self._update_no_improvement(epoch_loss, W, b, validation)
+            self._update_no_improvement(epoch_loss, *self._exposed(W, b), validation)
             if self.verbose:
                 self._print_epoch(epoch_loss, schedule.rate(max(self.t_, 1)), start)
             if incremental:
                 return
-            if schedule.end_epoch(stalled):
-                stopped = True
-                break
-            if self.tol is not None and (
-                self._no_improvement_count >= self.n_iter_no_change
-            ):
-                if self.verbose:
-                    print(
-                        f"Objective did not improve more than tol={self.tol} for "
-                        f"{self.n_iter_no_change} consecutive epochs. Stopping."
-                    )
-                stopped = True
-                break
+            if self._no_improvement_count >= self.n_iter_no_change:
+                if not schedule.on_stall():
+                    self._no_improvement_count = 0
+                elif self.tol is not None:
+                    if self.verbose:
+                        print(
+                            f"Objective did not improve more than tol={self.tol} "
+                            f"for {self.n_iter_no_change} consecutive epochs. "
+                            f"Stopping."
+                        )
+                    stopped = True
+                    break
         if validation is not None:
-            W[...], b[...] = self._best_params
+            best_W, best_b = self._best_params
+            W[...] = best_W
+            b[...] = best_b
+            if averager is not None:
+                averager.reset_to([best_W, best_b][: len(params)])
         if not stopped and self.tol is not None:
             warnings.warn(
                 f"Stochastic optimizer: maximum iterations ({self.max_iter}) "
@@ -414,6 +474,14 @@ class BaseLinearNN(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=3,
             )
+
+    def _exposed(self, W, b):
+        """The coefficients the model predicts with: averaged once averaging runs."""
+        averager = getattr(self, "_averager", None)
+        if averager is None or averager.count == 0:
+            return W, b
+        mean = averager.mean
+        return mean[0], mean[1] if self.fit_intercept else b
 
     def _print_epoch(self, epoch_loss, lr, start):
         line = f"Epoch {self.n_iter_}, loss = {epoch_loss:.8f}"

@@ -53,19 +53,24 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adam"``, ``"amsgrad"``,
         ``"lbfgs"``, or an :class:`~sklearn_nnopt.optimizers.Optimizer` instance
         (whose hyperparameters are then searchable as ``optimizer__<name>``).
-    learning_rate : {"constant", "invscaling"}, default="constant"
-        Step-size schedule.
+    learning_rate : {"constant", "invscaling", "optimal", "adaptive", "cosine"}, \
+            default="constant"
+        Step-size schedule (see :mod:`sklearn_nnopt.schedules`); ignored by
+        ``"lbfgs"``.
     learning_rate_init : float or "auto", default="auto"
         Initial step size; ``"auto"`` lets the optimizer choose it from the
         data (see the optimizer's notes).
     power_t : float, default=0.5
         Exponent of the ``"invscaling"`` schedule.
-    penalty : {"l2", None}, default="l2"
-        Regularization term ``R(W)``.
+    penalty : {"l2", "l1", "elasticnet", None}, default="l2"
+        Regularization term ``R(W)``. l1 and elastic net use a proximal
+        (soft-thresholding) step after each update, so ``coef_`` has exact
+        zeros; they need a stochastic optimizer.
     alpha : float, default=1e-4
         Strength of the penalty (independent of the batch size).
     l1_ratio : float, default=0.15
-        Mixing of l1 in the elastic net (reserved for ``penalty="elasticnet"``).
+        Share of l1 in the elastic net,
+        ``R(W) = (1 - l1_ratio) ||W||^2 / 2 + l1_ratio ||W||_1``.
     fit_intercept : bool, default=True
         Whether to learn an intercept (never penalized).
     batch_size : int or "auto", default="auto"
@@ -90,6 +95,10 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         Weights per class, multiplied into ``sample_weight``.
     warm_start : bool, default=False
         Continue from the previous fit's coefficients and optimizer state.
+    average : bool or int, default=False
+        Polyak-Ruppert averaging: ``coef_`` and ``intercept_`` are the mean of
+        the iterates from optimizer step ``average`` on (``True``: from step 1).
+        Training itself continues from the last iterate.
     verbose : int, default=0
         Print one line per epoch when > 0.
 
@@ -168,6 +177,7 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         random_state=None,
         class_weight=None,
         warm_start=False,
+        average=False,
         verbose=0,
     ):
         super().__init__(
@@ -189,6 +199,7 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
             shuffle=shuffle,
             random_state=random_state,
             warm_start=warm_start,
+            average=average,
             verbose=verbose,
         )
         self.class_weight = class_weight

@@ -3,15 +3,19 @@ r"""The training objective and its gradient.
 .. math::
     J(W, b) = \frac{\sum_i s_i\, \ell(y_i, x_i W^\top + b)}{\sum_i s_i}
               + \alpha R(W), \qquad
-    R(W) = \tfrac12 \lVert W \rVert_F^2 \ (\text{l2})
+    R(W) = (1 - r) \tfrac12 \lVert W \rVert_F^2 + r \lVert W \rVert_1
 
-The intercept ``b`` is never penalized. On a minibatch the same formula is
-restricted to the batch's rows (the batch's weighted mean loss) while the
-penalty stays whole.
+with :math:`r = 0` for "l2", 1 for "l1" and ``l1_ratio`` for "elasticnet"
+(no penalty for ``None``). The intercept ``b`` is never penalized. On a
+minibatch the same formula is restricted to the batch's rows (the batch's
+weighted mean loss) while the penalty stays whole. The smooth part (loss and
+l2) enters the gradient; the l1 part is applied by a proximal step.
 """
 
 import numpy as np
 from sklearn.utils.extmath import safe_sparse_dot
+
+_L1_RATIO = {"l2": 0.0, "l1": 1.0, None: 0.0}
 
 
 class Objective:
@@ -22,13 +26,18 @@ class Objective:
     loss : Loss
     alpha : float
         Penalty strength.
-    penalty : {"l2", None}
+    penalty : {"l2", "l1", "elasticnet", None}
+    l1_ratio : float
+        Share of l1 for "elasticnet".
     fit_intercept : bool
     """
 
-    def __init__(self, loss, alpha, penalty, fit_intercept):
+    def __init__(self, loss, alpha, penalty, l1_ratio, fit_intercept):
         self.loss = loss
-        self.l2 = alpha if penalty == "l2" else 0.0
+        r = l1_ratio if penalty == "elasticnet" else _L1_RATIO[penalty]
+        strength = 0.0 if penalty is None else alpha
+        self.l2 = strength * (1 - r)
+        self.l1 = strength * r
         self.fit_intercept = fit_intercept
 
     def raw(self, X, W, b):
@@ -40,9 +49,24 @@ class Objective:
 
     def penalty(self, W):
         """``alpha * R(W)``."""
-        if self.l2 == 0:
-            return 0.0
-        return 0.5 * self.l2 * float(np.vdot(W, W))
+        value = 0.0
+        if self.l2:
+            value += 0.5 * self.l2 * float(np.vdot(W, W))
+        if self.l1:
+            value += self.l1 * float(np.abs(W).sum())
+        return value
+
+    def prox_l1(self, W, step):
+        """Proximal step of the l1 term: soft-threshold ``W`` in place.
+
+        ``W <- sign(W) max(|W| - l1 * step, 0)``, ``step`` the (per-coordinate)
+        step size the optimizer just applied, so the penalty acts in the
+        optimizer's own metric and coefficients reach exactly zero.
+        """
+        shrunk = np.abs(W)
+        shrunk -= self.l1 * step
+        np.maximum(shrunk, 0, out=shrunk)
+        np.copysign(shrunk, W, out=W)
 
     def batch(self, X, Y, sw, W, b, grads):
         """Gradient of the objective restricted to a batch, written to ``grads``.

@@ -24,7 +24,20 @@ from sklearn.base import BaseEstimator
 from ._registry import Registry
 from .losses import _check_scalar
 
-__all__ = ["Optimizer", "SGD", "Adam", "LBFGS", "ProblemScale", "OPTIMIZERS"]
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "NAdam",
+    "Adamax",
+    "RMSprop",
+    "Adagrad",
+    "Adadelta",
+    "LBFGS",
+    "ProblemScale",
+    "OPTIMIZERS",
+]
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,23 @@ class Optimizer(BaseEstimator):
 
     def _update(self, params, grads, lr):
         raise NotImplementedError
+
+    def coef_step_size(self, lr):
+        """Step size the last update applied to each coefficient's gradient.
+
+        The l1 proximal step thresholds ``coef`` by ``alpha * l1_ratio`` times
+        this, so that the penalty acts in the optimizer's own metric.
+
+        Parameters
+        ----------
+        lr : float
+            The step size of the last update.
+
+        Returns
+        -------
+        float or ndarray of the shape of ``coef``
+        """
+        return lr
 
     def _state(self, name, params, fill=0.0):
         """A per-parameter buffer list, created on first use."""
@@ -226,7 +256,9 @@ class Adam(Optimizer):
         vmaxs = self._state("max_exp_avg_sq_", params) if self.amsgrad else vs
         step_size = lr / (1 - b1**t)
         bc2_sqrt = np.sqrt(1 - b2**t)
-        for p, g, m, v, vmax in zip(params, grads, ms, vs, vmaxs, strict=True):
+        for i, (p, g, m, v, vmax) in enumerate(
+            zip(params, grads, ms, vs, vmaxs, strict=True)
+        ):
             m *= b1
             m += (1 - b1) * g
             v *= b2
@@ -237,6 +269,376 @@ class Adam(Optimizer):
             denom /= bc2_sqrt
             denom += self.epsilon
             p -= step_size * (m / denom)
+            if i == 0:
+                self._coef_denom = denom
+
+    def coef_step_size(self, lr):
+        return lr / (1 - self.beta_1**self.t_) / self._coef_denom
+
+
+@OPTIMIZERS.register("adamw")
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay (Loshchilov & Hutter, 2019).
+
+    As ``torch.optim.AdamW``: the coefficients first shrink,
+    :math:`W \leftarrow (1 - \eta_t \lambda) W`, then take the :class:`Adam`
+    step. The decay applies to ``coef_`` only, never to ``intercept_``, and is
+    separate from the objective's ``penalty``/``alpha`` (which AdamW sees as part
+    of the gradient).
+
+    .. math::
+        W_t &= (1 - \eta_t \lambda) W_{t-1}
+              - \eta_t \frac{m_t / (1 - \beta_1^t)}
+                {\sqrt{\hat v_t / (1 - \beta_2^t)} + \epsilon}
+
+    Parameters
+    ----------
+    beta_1, beta_2, epsilon, amsgrad
+        As :class:`Adam`.
+    weight_decay : float, default=0.01
+        Decoupled decay :math:`\lambda` >= 0.
+
+    Notes
+    -----
+    ``learning_rate_init="auto"`` is as :class:`Adam`'s, ``0.01 s`` with ``s``
+    the typical coefficient size; the decay then uses the unit-free rate
+    ``lr / s``, i.e. :math:`W \leftarrow (1 - 0.01 \lambda) W`, so that it
+    shrinks coefficients by the same factor whatever the scale of ``y``. With a
+    numeric ``learning_rate_init`` the rule is exactly torch's.
+    """
+
+    def __init__(
+        self, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.01, amsgrad=False
+    ):
+        super().__init__(beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, amsgrad=amsgrad)
+        self.weight_decay = weight_decay
+
+    def _validate(self):
+        super()._validate()
+        _check_scalar(self.weight_decay, "weight_decay", 0)
+
+    def auto_learning_rate(self, scale):
+        # The automatic step is in parameter units (param_scale); the decay
+        # factor 1 - lr * weight_decay must stay unit-free, or it would bound the
+        # coefficients by 1 / weight_decay whatever the scale of y.
+        self.lr_unit_ = scale.param_scale
+        return super().auto_learning_rate(scale)
+
+    def _update(self, params, grads, lr):
+        params[0] *= 1 - lr / getattr(self, "lr_unit_", 1.0) * self.weight_decay
+        super()._update(params, grads, lr)
+
+
+@OPTIMIZERS.register("nadam")
+class NAdam(Optimizer):
+    r"""Adam with Nesterov momentum (Dozat, 2016).
+
+    As ``torch.optim.NAdam``, with
+    :math:`\mu_t = \beta_1 (1 - \tfrac12 \cdot 0.96^{t \psi})`:
+
+    .. math::
+        m_t &= \beta_1 m_{t-1} + (1 - \beta_1) g_t, \qquad
+        v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
+        \hat m_t &= \frac{\mu_{t+1} m_t}{1 - \prod_{i=1}^{t+1} \mu_i}
+                   + \frac{(1 - \mu_t) g_t}{1 - \prod_{i=1}^{t} \mu_i}, \qquad
+        \hat v_t = \frac{v_t}{1 - \beta_2^t} \\
+        \theta_t &= \theta_{t-1} - \eta_t \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}
+
+    Parameters
+    ----------
+    beta_1 : float, default=0.9
+        In [0, 1).
+    beta_2 : float, default=0.999
+        In [0, 1).
+    epsilon : float, default=1e-8
+        > 0.
+    momentum_decay : float, default=0.004
+        :math:`\psi` >= 0.
+
+    Notes
+    -----
+    ``learning_rate_init="auto"`` is as :class:`Adam`'s.
+    """
+
+    def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8, momentum_decay=0.004):
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.momentum_decay = momentum_decay
+
+    def _validate(self):
+        _check_scalar(self.beta_1, "beta_1", 0, 1, high_open=True)
+        _check_scalar(self.beta_2, "beta_2", 0, 1, high_open=True)
+        _check_scalar(self.epsilon, "epsilon", 0, low_open=True)
+        _check_scalar(self.momentum_decay, "momentum_decay", 0)
+
+    def auto_learning_rate(self, scale):
+        return 0.01 * scale.param_scale
+
+    def _update(self, params, grads, lr):
+        b1, b2, t, psi = self.beta_1, self.beta_2, self.t_, self.momentum_decay
+        mu = b1 * (1 - 0.5 * 0.96 ** (t * psi))
+        mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
+        self.mu_product_ = getattr(self, "mu_product_", 1.0) * mu
+        grad_coef = lr * (1 - mu) / (1 - self.mu_product_)
+        avg_coef = lr * mu_next / (1 - self.mu_product_ * mu_next)
+        bc2 = 1 - b2**t
+        ms = self._state("exp_avg_", params)
+        vs = self._state("exp_avg_sq_", params)
+        for i, (p, g, m, v) in enumerate(zip(params, grads, ms, vs, strict=True)):
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * (g * g)
+            denom = np.sqrt(v / bc2)
+            denom += self.epsilon
+            p -= grad_coef * (g / denom)
+            p -= avg_coef * (m / denom)
+            if i == 0:
+                self._coef_step = (grad_coef + avg_coef * (1 - b1)) / denom
+
+    def coef_step_size(self, lr):
+        return self._coef_step
+
+
+@OPTIMIZERS.register("adamax")
+class Adamax(Optimizer):
+    r"""Adamax, Adam with the infinity norm (Kingma & Ba, 2015).
+
+    As ``torch.optim.Adamax``:
+
+    .. math::
+        m_t &= \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
+        u_t &= \max(\beta_2 u_{t-1}, |g_t| + \epsilon) \\
+        \theta_t &= \theta_{t-1} - \frac{\eta_t}{1 - \beta_1^t} \frac{m_t}{u_t}
+
+    Parameters
+    ----------
+    beta_1 : float, default=0.9
+        In [0, 1).
+    beta_2 : float, default=0.999
+        In [0, 1).
+    epsilon : float, default=1e-8
+        > 0.
+
+    Notes
+    -----
+    ``learning_rate_init="auto"`` is as :class:`Adam`'s.
+    """
+
+    def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+
+    def _validate(self):
+        _check_scalar(self.beta_1, "beta_1", 0, 1, high_open=True)
+        _check_scalar(self.beta_2, "beta_2", 0, 1, high_open=True)
+        _check_scalar(self.epsilon, "epsilon", 0, low_open=True)
+
+    def auto_learning_rate(self, scale):
+        return 0.01 * scale.param_scale
+
+    def _update(self, params, grads, lr):
+        b1, b2 = self.beta_1, self.beta_2
+        step_size = lr / (1 - b1**self.t_)
+        ms = self._state("exp_avg_", params)
+        us = self._state("exp_inf_", params)
+        for p, g, m, u in zip(params, grads, ms, us, strict=True):
+            m *= b1
+            m += (1 - b1) * g
+            u *= b2
+            np.maximum(u, np.abs(g) + self.epsilon, out=u)
+            p -= step_size * (m / u)
+
+    def coef_step_size(self, lr):
+        return lr / (1 - self.beta_1**self.t_) / self.exp_inf_[0]
+
+
+@OPTIMIZERS.register("rmsprop")
+class RMSprop(Optimizer):
+    r"""RMSprop (Tieleman & Hinton, 2012), optionally centered and with momentum.
+
+    As ``torch.optim.RMSprop`` (``rho`` is torch's ``alpha``):
+
+    .. math::
+        v_t &= \rho v_{t-1} + (1 - \rho) g_t^2 \\
+        \tilde v_t &= \begin{cases} v_t - \bar g_t^2,\
+            \bar g_t = \rho \bar g_{t-1} + (1 - \rho) g_t & \text{centered} \\
+            v_t & \text{otherwise} \end{cases} \\
+        b_t &= \mu b_{t-1} + \frac{g_t}{\sqrt{\tilde v_t} + \epsilon}, \qquad
+        \theta_t = \theta_{t-1} - \eta_t b_t
+
+    with :math:`b_0 = 0` (for :math:`\mu = 0`, the step is
+    :math:`\eta_t g_t / (\sqrt{\tilde v_t} + \epsilon)`).
+
+    Parameters
+    ----------
+    rho : float, default=0.99
+        Decay of the squared-gradient average, in [0, 1).
+    epsilon : float, default=1e-8
+        > 0.
+    momentum : float, default=0.0
+        :math:`\mu` in [0, 1).
+    centered : bool, default=False
+        Normalize by the estimated variance instead of the second moment.
+
+    Notes
+    -----
+    ``learning_rate_init="auto"`` is ``0.01 * (1 - momentum)`` times the typical
+    coefficient size (its step, like Adam's, is in parameter units).
+    """
+
+    def __init__(self, rho=0.99, epsilon=1e-8, momentum=0.0, centered=False):
+        self.rho = rho
+        self.epsilon = epsilon
+        self.momentum = momentum
+        self.centered = centered
+
+    def _validate(self):
+        _check_scalar(self.rho, "rho", 0, 1, high_open=True)
+        _check_scalar(self.epsilon, "epsilon", 0, low_open=True)
+        _check_scalar(self.momentum, "momentum", 0, 1, high_open=True)
+        _check_bool(self.centered, "centered")
+
+    def auto_learning_rate(self, scale):
+        return 0.01 * (1 - self.momentum) * scale.param_scale
+
+    def _update(self, params, grads, lr):
+        rho, mu = self.rho, self.momentum
+        vs = self._state("square_avg_", params)
+        gbars = self._state("grad_avg_", params) if self.centered else vs
+        bufs = self._state("momentum_buffer_", params) if mu > 0 else vs
+        for i, (p, g, v, gbar, buf) in enumerate(
+            zip(params, grads, vs, gbars, bufs, strict=True)
+        ):
+            v *= rho
+            v += (1 - rho) * (g * g)
+            if self.centered:
+                gbar *= rho
+                gbar += (1 - rho) * g
+                denom = np.sqrt(v - gbar * gbar)
+            else:
+                denom = np.sqrt(v)
+            denom += self.epsilon
+            if mu > 0:
+                buf *= mu
+                buf += g / denom
+                p -= lr * buf
+            else:
+                p -= lr * (g / denom)
+            if i == 0:
+                self._coef_denom = denom
+
+    def coef_step_size(self, lr):
+        return lr / self._coef_denom
+
+
+@OPTIMIZERS.register("adagrad")
+class Adagrad(Optimizer):
+    r"""Adagrad (Duchi et al., 2011).
+
+    As ``torch.optim.Adagrad`` (``lr_decay=0``):
+
+    .. math::
+        s_t &= s_{t-1} + g_t^2, \qquad s_0 = \text{initial\_accumulator\_value} \\
+        \theta_t &= \theta_{t-1} - \eta_t \frac{g_t}{\sqrt{s_t} + \epsilon}
+
+    Parameters
+    ----------
+    epsilon : float, default=1e-10
+        > 0.
+    initial_accumulator_value : float, default=0.0
+        >= 0.
+
+    Notes
+    -----
+    Its steps shrink as :math:`1/\sqrt{t}` by construction, so
+    ``learning_rate_init="auto"`` is ten times Adam's: ``0.1`` times the
+    typical coefficient size.
+    """
+
+    def __init__(self, epsilon=1e-10, initial_accumulator_value=0.0):
+        self.epsilon = epsilon
+        self.initial_accumulator_value = initial_accumulator_value
+
+    def _validate(self):
+        _check_scalar(self.epsilon, "epsilon", 0, low_open=True)
+        _check_scalar(self.initial_accumulator_value, "initial_accumulator_value", 0)
+
+    def auto_learning_rate(self, scale):
+        return 0.1 * scale.param_scale
+
+    def _update(self, params, grads, lr):
+        sums = self._state("sum_", params, fill=self.initial_accumulator_value)
+        for i, (p, g, acc) in enumerate(zip(params, grads, sums, strict=True)):
+            acc += g * g
+            denom = np.sqrt(acc)
+            denom += self.epsilon
+            p -= lr * (g / denom)
+            if i == 0:
+                self._coef_denom = denom
+
+    def coef_step_size(self, lr):
+        return lr / self._coef_denom
+
+
+@OPTIMIZERS.register("adadelta")
+class Adadelta(Optimizer):
+    r"""Adadelta (Zeiler, 2012).
+
+    As ``torch.optim.Adadelta``:
+
+    .. math::
+        v_t &= \rho v_{t-1} + (1 - \rho) g_t^2 \\
+        \Delta_t &= \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{v_t + \epsilon}} g_t \\
+        u_t &= \rho u_{t-1} + (1 - \rho) \Delta_t^2 \\
+        \theta_t &= \theta_{t-1} - \eta_t \Delta_t
+
+    Parameters
+    ----------
+    rho : float, default=0.9
+        In [0, 1).
+    epsilon : float, default=1e-6
+        > 0.
+
+    Notes
+    -----
+    Adadelta's own step starts near :math:`\sqrt{\epsilon}` and adapts in
+    parameter units, so ``learning_rate_init="auto"`` is the typical
+    coefficient size (``1.0``, torch's default, on standardized ``X`` with a
+    classification loss).
+    """
+
+    def __init__(self, rho=0.9, epsilon=1e-6):
+        self.rho = rho
+        self.epsilon = epsilon
+
+    def _validate(self):
+        _check_scalar(self.rho, "rho", 0, 1, high_open=True)
+        _check_scalar(self.epsilon, "epsilon", 0, low_open=True)
+
+    def auto_learning_rate(self, scale):
+        return 1.0 * scale.param_scale
+
+    def _update(self, params, grads, lr):
+        rho, eps = self.rho, self.epsilon
+        vs = self._state("square_avg_", params)
+        us = self._state("acc_delta_", params)
+        for i, (p, g, v, u) in enumerate(zip(params, grads, vs, us, strict=True)):
+            v *= rho
+            v += (1 - rho) * (g * g)
+            scale = np.sqrt(u + eps)
+            scale /= np.sqrt(v + eps)
+            delta = scale * g
+            u *= rho
+            u += (1 - rho) * (delta * delta)
+            p -= lr * delta
+            if i == 0:
+                self._coef_scale = scale
+
+    def coef_step_size(self, lr):
+        return lr * self._coef_scale
 
 
 @OPTIMIZERS.register("lbfgs")
