@@ -180,6 +180,10 @@ class SGD(Optimizer):
     def auto_learning_rate(self, scale):
         return (1.0 - self.momentum) / scale.smoothness
 
+    def coef_step_size(self, lr):
+        # A gradient's whole effect through the momentum buffer is lr / (1 - mu).
+        return lr / (1.0 - self.momentum)
+
     def _update(self, params, grads, lr):
         mu = self.momentum
         if mu == 0:
@@ -531,7 +535,8 @@ class RMSprop(Optimizer):
                 self._coef_denom = denom
 
     def coef_step_size(self, lr):
-        return lr / self._coef_denom
+        # With momentum a gradient's whole effect is scaled by 1 / (1 - mu).
+        return lr / (1.0 - self.momentum) / self._coef_denom
 
 
 @OPTIMIZERS.register("adagrad")

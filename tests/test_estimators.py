@@ -487,12 +487,6 @@ def test_unknown_names_list_valid_ones(binary):
         LinearNNClassifier(optimizer=SGD).fit(X, y)
 
 
-@pytest.mark.parametrize("penalty", ["l1", "elasticnet"])
-def test_l1_penalties_not_implemented_yet(binary, penalty):
-    with pytest.raises(NotImplementedError, match=penalty):
-        LinearNNClassifier(penalty=penalty).fit(*binary)
-
-
 def test_penalty_none_fits_separable_data_harder(binary):
     X, y = binary
     l2 = LinearNNClassifier(optimizer="lbfgs", alpha=0.1).fit(X, y)
