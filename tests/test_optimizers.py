@@ -16,32 +16,51 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LinearRegression
 
 from sklearn_nnopt import OPTIMIZERS
-from sklearn_nnopt.optimizers import LBFGS, SGD, Adam, Optimizer, ProblemScale
+from sklearn_nnopt.optimizers import (
+    LBFGS,
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    NAdam,
+    Optimizer,
+    ProblemScale,
+    RMSprop,
+)
 
 # ---------------------------------------------------------------------------
 # Reference update rules, written from the torch.optim documentation on plain
 # Python floats, one scalar parameter at a time.  ``update(key, theta, g, lr, t)``
-# returns the new value of the scalar parameter ``key`` at step ``t`` (1-based).
+# returns the new value of the scalar parameter ``key = (k, j)`` (entry ``j`` of
+# ``params[k]``; ``k == 0`` is ``coef``) at step ``t`` (1-based), and records in
+# ``update.step_size[key]`` the step size the update applied to that entry's
+# gradient (what ``Optimizer.coef_step_size`` reports for ``coef``).
 # ---------------------------------------------------------------------------
 
 
 def torch_sgd(momentum=0.0, nesterov=False):
     """``torch.optim.SGD(lr, momentum, dampening=0, nesterov, weight_decay=0)``."""
     bufs = {}
+    step_size = {}
 
     def update(key, theta, g, lr, t):
         if momentum != 0:
             buf = g if t == 1 else momentum * bufs[key] + g
             bufs[key] = buf
             g = g + momentum * buf if nesterov else buf
+        step_size[key] = lr
         return theta - lr * g
 
+    update.step_size = step_size
     return update
 
 
 def torch_adam(beta_1=0.9, beta_2=0.999, epsilon=1e-8, amsgrad=False):
     """``torch.optim.Adam(lr, betas=(beta_1, beta_2), eps, amsgrad)``."""
     state = {}
+    step_size = {}
 
     def update(key, theta, g, lr, t):
         m, v, v_max = state.get(key, (0.0, 0.0, 0.0))
@@ -55,18 +74,158 @@ def torch_adam(beta_1=0.9, beta_2=0.999, epsilon=1e-8, amsgrad=False):
         else:
             denom = math.sqrt(v) / math.sqrt(bias_correction2) + epsilon
         state[key] = (m, v, v_max)
+        step_size[key] = lr / bias_correction1 / denom
         return theta - (lr / bias_correction1) * m / denom
 
+    update.step_size = step_size
     return update
 
 
-def reference_trajectory(update, params0, grad_seq, lrs):
-    """Apply a scalar reference rule elementwise; return params after each step."""
+def torch_adamw(
+    beta_1=0.9,
+    beta_2=0.999,
+    epsilon=1e-8,
+    weight_decay=0.01,
+    amsgrad=False,
+    lr_unit=None,
+):
+    """``torch.optim.AdamW(lr, betas, eps, weight_decay, amsgrad)`` on ``coef`` only.
+
+    theta <- theta (1 - lr lambda), then the Adam step.  The decay applies to
+    ``params[0]`` (``coef``) and never to the intercept.  With ``lr_unit`` (the
+    optimizer's ``lr_unit_``) the decay rate is ``lr / lr_unit`` instead of ``lr``.
+    """
+    adam = torch_adam(beta_1, beta_2, epsilon, amsgrad)
+
+    def update(key, theta, g, lr, t):
+        if key[0] == 0:
+            rate = lr if lr_unit is None else lr / lr_unit
+            theta = theta * (1 - rate * weight_decay)
+        return adam(key, theta, g, lr, t)
+
+    update.step_size = adam.step_size
+    return update
+
+
+def torch_nadam(beta_1=0.9, beta_2=0.999, epsilon=1e-8, momentum_decay=0.004):
+    """``torch.optim.NAdam(lr, betas, eps, momentum_decay)`` (not decoupled)."""
+    state = {}
+    step_size = {}
+
+    def mu(i):
+        return beta_1 * (1 - 0.5 * 0.96 ** (i * momentum_decay))
+
+    def update(key, theta, g, lr, t):
+        m, v = state.get(key, (0.0, 0.0))
+        m = beta_1 * m + (1 - beta_1) * g
+        v = beta_2 * v + (1 - beta_2) * g * g
+        state[key] = (m, v)
+        mu_t, mu_next = mu(t), mu(t + 1)
+        prod_t = math.prod(mu(i) for i in range(1, t + 1))
+        prod_next = math.prod(mu(i) for i in range(1, t + 2))
+        m_hat = mu_next * m / (1 - prod_next) + (1 - mu_t) * g / (1 - prod_t)
+        v_hat = v / (1 - beta_2**t)
+        denom = math.sqrt(v_hat) + epsilon
+        # g_t enters m_hat directly and through m_t = ... + (1 - beta_1) g_t.
+        step_size[key] = (
+            lr * (1 - mu_t) / (1 - prod_t)
+            + lr * mu_next * (1 - beta_1) / (1 - prod_next)
+        ) / denom
+        return theta - lr * m_hat / denom
+
+    update.step_size = step_size
+    return update
+
+
+def torch_adamax(beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+    """``torch.optim.Adamax(lr, betas, eps)``."""
+    state = {}
+    step_size = {}
+
+    def update(key, theta, g, lr, t):
+        m, u = state.get(key, (0.0, 0.0))
+        m = beta_1 * m + (1 - beta_1) * g
+        u = max(beta_2 * u, abs(g) + epsilon)
+        state[key] = (m, u)
+        step_size[key] = lr / (1 - beta_1**t) / u
+        return theta - lr / (1 - beta_1**t) * m / u
+
+    update.step_size = step_size
+    return update
+
+
+def torch_rmsprop(rho=0.99, epsilon=1e-8, momentum=0.0, centered=False):
+    """``torch.optim.RMSprop(lr, alpha=rho, eps, momentum, centered)``."""
+    state = {}
+    step_size = {}
+
+    def update(key, theta, g, lr, t):
+        v, g_ave, b = state.get(key, (0.0, 0.0, 0.0))
+        v = rho * v + (1 - rho) * g * g
+        v_tilde = v
+        if centered:
+            g_ave = rho * g_ave + (1 - rho) * g
+            v_tilde = v - g_ave * g_ave
+        denom = math.sqrt(v_tilde) + epsilon
+        step_size[key] = lr / denom
+        if momentum > 0:
+            b = momentum * b + g / denom
+            theta = theta - lr * b
+        else:
+            theta = theta - lr * g / denom
+        state[key] = (v, g_ave, b)
+        return theta
+
+    update.step_size = step_size
+    return update
+
+
+def torch_adagrad(epsilon=1e-10, initial_accumulator_value=0.0):
+    """``torch.optim.Adagrad(lr, lr_decay=0, eps, initial_accumulator_value)``."""
+    state_sum = {}
+    step_size = {}
+
+    def update(key, theta, g, lr, t):
+        s = state_sum.get(key, initial_accumulator_value) + g * g
+        state_sum[key] = s
+        denom = math.sqrt(s) + epsilon
+        step_size[key] = lr / denom
+        return theta - lr * g / denom
+
+    update.step_size = step_size
+    return update
+
+
+def torch_adadelta(rho=0.9, epsilon=1e-6):
+    """``torch.optim.Adadelta(lr, rho, eps)``."""
+    state = {}
+    step_size = {}
+
+    def update(key, theta, g, lr, t):
+        v, u = state.get(key, (0.0, 0.0))
+        v = rho * v + (1 - rho) * g * g
+        ratio = math.sqrt(u + epsilon) / math.sqrt(v + epsilon)
+        delta = ratio * g
+        u = rho * u + (1 - rho) * delta * delta
+        state[key] = (v, u)
+        step_size[key] = lr * ratio
+        return theta - lr * delta
+
+    update.step_size = step_size
+    return update
+
+
+def reference_run(update, params0, grad_seq, lrs):
+    """Apply a scalar reference rule elementwise.
+
+    Returns the params after each step and the reference's step size of every
+    ``coef`` entry at each step.
+    """
     flat = [p.astype(float).ravel().tolist() for p in params0]
-    trajectory = []
+    trajectory, coef_steps = [], []
     for t, (grads, lr) in enumerate(zip(grad_seq, lrs, strict=True), start=1):
         for k, g in enumerate(grads):
-            g_flat = g.ravel().tolist()
+            g_flat = g.astype(float).ravel().tolist()
             flat[k] = [
                 update((k, j), theta, g_flat[j], lr, t)
                 for j, theta in enumerate(flat[k])
@@ -74,7 +233,17 @@ def reference_trajectory(update, params0, grad_seq, lrs):
         trajectory.append(
             [np.array(f).reshape(p.shape) for f, p in zip(flat, params0, strict=True)]
         )
-    return trajectory
+        coef_steps.append(
+            np.array(
+                [update.step_size[(0, j)] for j in range(params0[0].size)]
+            ).reshape(params0[0].shape)
+        )
+    return trajectory, coef_steps
+
+
+def reference_trajectory(update, params0, grad_seq, lrs):
+    """Params after each step under a scalar reference rule."""
+    return reference_run(update, params0, grad_seq, lrs)[0]
 
 
 # (label, registered name or instance, factory of a fresh reference rule).  The
@@ -101,6 +270,54 @@ OPTIMIZER_CASES = [
         "Adam(amsgrad=True, beta_2=0.9)",
         Adam(amsgrad=True, beta_2=0.9),
         partial(torch_adam, beta_2=0.9, amsgrad=True),
+    ),
+    ("adamw", "adamw", partial(torch_adamw)),
+    ("nadam", "nadam", partial(torch_nadam)),
+    ("adamax", "adamax", partial(torch_adamax)),
+    ("rmsprop", "rmsprop", partial(torch_rmsprop)),
+    ("adagrad", "adagrad", partial(torch_adagrad)),
+    ("adadelta", "adadelta", partial(torch_adadelta)),
+    (
+        "AdamW(weight_decay=0.1)",
+        AdamW(weight_decay=0.1),
+        partial(torch_adamw, weight_decay=0.1),
+    ),
+    ("AdamW(amsgrad=True)", AdamW(amsgrad=True), partial(torch_adamw, amsgrad=True)),
+    (
+        "NAdam(momentum_decay=0.01, beta_1=0.8)",
+        NAdam(momentum_decay=0.01, beta_1=0.8),
+        partial(torch_nadam, beta_1=0.8, momentum_decay=0.01),
+    ),
+    ("Adamax(beta_2=0.9)", Adamax(beta_2=0.9), partial(torch_adamax, beta_2=0.9)),
+    (
+        "RMSprop(momentum=0.5)",
+        RMSprop(momentum=0.5),
+        partial(torch_rmsprop, momentum=0.5),
+    ),
+    (
+        "RMSprop(centered=True)",
+        RMSprop(centered=True),
+        partial(torch_rmsprop, centered=True),
+    ),
+    (
+        "RMSprop(momentum=0.5, centered=True, rho=0.9)",
+        RMSprop(momentum=0.5, centered=True, rho=0.9),
+        partial(torch_rmsprop, rho=0.9, momentum=0.5, centered=True),
+    ),
+    (
+        "Adagrad(initial_accumulator_value=0.1)",
+        Adagrad(initial_accumulator_value=0.1),
+        partial(torch_adagrad, initial_accumulator_value=0.1),
+    ),
+    (
+        "Adagrad(epsilon=1e-3)",
+        Adagrad(epsilon=1e-3),
+        partial(torch_adagrad, epsilon=1e-3),
+    ),
+    (
+        "Adadelta(rho=0.5, epsilon=1e-3)",
+        Adadelta(rho=0.5, epsilon=1e-3),
+        partial(torch_adadelta, rho=0.5, epsilon=1e-3),
     ),
 ]
 CASE_IDS = [label for label, _, _ in OPTIMIZER_CASES]
