@@ -20,6 +20,20 @@ from .losses import LOSSES
 from .optimizers import OPTIMIZERS, ProblemScale
 from .schedules import SCHEDULES
 
+try:  # scikit-learn >= 1.9: callbacks such as ProgressBar and ScoringMonitor.
+    from sklearn.callback import CallbackSupportMixin, with_callbacks
+except ImportError:  # pragma: no cover - older scikit-learn
+
+    class CallbackSupportMixin:
+        """Stand-in: this scikit-learn has no callback API."""
+
+    def with_callbacks(method):
+        return method
+
+
+# Attributes of scikit-learn's callback machinery: never snapshotted or restored.
+_CALLBACK_ATTRIBUTES = ("_skl_callbacks", "_callback_fit_ctx", "_parent_callback_ctx")
+
 
 class DivergenceError(RuntimeError):
     """Training produced a non-finite objective or non-finite parameters."""
@@ -78,7 +92,7 @@ def _stochastic_optimizer(estimator):
     return True
 
 
-class BaseLinearNN(BaseEstimator):
+class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
     """Shared parameters, validation and the training loop.
 
     Subclasses define ``_task`` and the target handling
@@ -232,15 +246,21 @@ class BaseLinearNN(BaseEstimator):
             )
         # Everything fit sets, so that a diverged fit leaves the previous state.
         own_params = self.get_params(deep=False)
-        snapshot = copy.deepcopy(
-            {k: v for k, v in vars(self).items() if k not in own_params}
-        )
+
+        def fitted_state():
+            return {
+                k: v
+                for k, v in vars(self).items()
+                if k not in own_params and not k.startswith(_CALLBACK_ATTRIBUTES)
+            }
+
+        snapshot = copy.deepcopy(fitted_state())
         try:
             self._fit_validated(
                 X, y, sample_weight, loss, optimizer, incremental, classes, init
             )
         except DivergenceError:
-            for key in [k for k in vars(self) if k not in own_params]:
+            for key in fitted_state():
                 delattr(self, key)
             vars(self).update(snapshot)
             raise
@@ -305,6 +325,12 @@ class BaseLinearNN(BaseEstimator):
             loss, self.alpha, self.penalty, self.l1_ratio, self.fit_intercept
         )
         params = [W, b] if self.fit_intercept else [W]
+        callback_ctx = None
+        if hasattr(self, "_init_callback_context"):
+            callback_ctx = self._init_callback_context(
+                max_subtasks=1 if incremental else self.max_iter
+            )
+            callback_ctx.call_on_fit_task_begin(estimator=self, X=X, y=y)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if optimizer.stochastic:
                 self._fit_stochastic(
@@ -313,6 +339,10 @@ class BaseLinearNN(BaseEstimator):
             else:
                 self._fit_full_batch(X, Y, sw, params, b, objective)
         self._set_params_from(*self._exposed(W, b))
+        if callback_ctx is not None:
+            callback_ctx.call_on_fit_task_end(
+                estimator=self, X=X, y=y, reconstruction_attributes={}
+            )
         # Training continues from the last iterate, not from its average.
         self._standard_params = (W, b) if self._averager is not None else None
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else self.best_loss_
@@ -364,7 +394,10 @@ class BaseLinearNN(BaseEstimator):
         if sp.issparse(X):
             row_nnz = np.diff(X.indptr)
         else:
-            row_nnz = np.count_nonzero(X, axis=1)
+            # By blocks of rows: count_nonzero(X, axis=1) would allocate X's shape.
+            row_nnz = np.concatenate(
+                [np.count_nonzero(X[rows], axis=1) for rows in gen_batches(len(X), 256)]
+            )
         mean_sq_norm = float(np.average(sq_norms, weights=sw))
         mean_nnz = float(np.average(row_nnz, weights=sw))
         x_scale = np.sqrt(mean_sq_norm / mean_nnz) if mean_nnz > 0 else 1.0
@@ -384,24 +417,39 @@ class BaseLinearNN(BaseEstimator):
         if np.isfinite(value) and all(np.all(np.isfinite(p)) for p in params):
             return
         raise DivergenceError(
-            f"Training diverged in epoch {self.n_iter_ + 1}: the objective or the "
-            f"coefficients became non-finite with learning rate "
+            f"Training diverged in epoch {self.n_iter_ + 1}: the objective exploded "
+            f"or the coefficients became non-finite with learning rate "
             f"{self.learning_rate_init_:.3g} and optimizer {self.optimizer_!r}. "
             f"Use a smaller learning_rate_init (or 'auto'), or standardize X "
             f"(e.g. with StandardScaler). The coefficients of the previous "
             f"successful fit were kept."
         )
 
+    def _check_explosion(self, epoch_loss):
+        """Raise DivergenceError when the objective blows up while staying finite.
+
+        A run whose objective grows 10^4-fold over both its first epoch and its
+        best later epoch is diverging (too large a step), even before it
+        overflows; stopping on the stall rule would return that model silently.
+        """
+        if not self.loss_curve_:
+            return
+        reference = max(self.loss_curve_[0], self._best_loss_for_stopping)
+        if reference > 0 and epoch_loss > 1e4 * reference:
+            self._check_finite(np.inf, [])
+
     def _fit_stochastic(self, X, y, Y, sw, params, b, objective, rng, incremental):
-        validation = None
+        # Training rows are addressed by index, so that neither shuffling nor the
+        # validation split copies X.
+        rows, validation = None, None
         if self.early_stopping:
-            X, Y, sw, validation = self._split_validation(X, y, Y, sw, rng)
-        n_samples = X.shape[0]
+            rows, validation = self._split_validation(X, y, sw, rng)
+        n_samples = X.shape[0] if rows is None else len(rows)
         batch_size = self._batch_size(n_samples)
         grads = [np.empty_like(p) for p in params]
         buffer = None
-        if self.shuffle and isinstance(X, np.ndarray):
-            # Shuffled batches are gathered into one reused buffer, never a copy of X.
+        if (self.shuffle or rows is not None) and isinstance(X, np.ndarray):
+            # Gathered batches go to one reused buffer.
             buffer = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
         schedule = SCHEDULES[self.learning_rate](
             self.learning_rate_init_, self, objective.loss
@@ -411,8 +459,12 @@ class BaseLinearNN(BaseEstimator):
         W = params[0]
         stopped = False
         for _ in range(1 if incremental else self.max_iter):
+            task = self._begin_epoch_task(X, y)
             start = time.perf_counter()
-            order = rng.permutation(n_samples) if self.shuffle else None
+            if self.shuffle:
+                order = rng.permutation(n_samples if rows is None else rows)
+            else:
+                order = rows
             total_loss = total_weight = 0.0
             for batch in gen_batches(n_samples, batch_size):
                 if order is None:
@@ -443,10 +495,14 @@ class BaseLinearNN(BaseEstimator):
             self.t_ = optimizer.t_
             epoch_loss = total_loss / total_weight + objective.penalty(W)
             self._check_finite(epoch_loss, params)
+            self._check_explosion(epoch_loss)
             self.loss_curve_.append(epoch_loss)
             self._update_no_improvement(epoch_loss, *self._exposed(W, b), validation)
             if self.verbose:
                 self._print_epoch(epoch_loss, schedule.rate(max(self.t_, 1)), start)
+            if self._end_epoch_task(task, X, y, W, b):
+                stopped = True
+                break
             if incremental:
                 return
             if self._no_improvement_count >= self.n_iter_no_change:
@@ -475,6 +531,35 @@ class BaseLinearNN(BaseEstimator):
                 stacklevel=3,
             )
 
+    def _begin_epoch_task(self, X, y, lbfgs_iteration=None):
+        """Open a callback task for one epoch (scikit-learn >= 1.9)."""
+        ctx = getattr(self, "_callback_fit_ctx", None)
+        if ctx is None:
+            return None
+        if lbfgs_iteration is None:
+            name = f"epoch {self.n_iter_ + 1}"
+        else:
+            name = f"iteration {lbfgs_iteration}"
+        task = ctx.subcontext(task_name=name)
+        task.call_on_fit_task_begin(estimator=self, X=X, y=y)
+        return task
+
+    def _end_epoch_task(self, task, X, y, W, b):
+        """Close an epoch's callback task; True if a callback asks to stop."""
+        if task is None:
+            return False
+        return task.call_on_fit_task_end(
+            estimator=self,
+            X=X,
+            y=y,
+            reconstruction_attributes=lambda: self._coef_attributes(
+                *(p.copy() for p in self._exposed(W, b))
+            ),
+        )
+
+    def _set_params_from(self, W, b):
+        vars(self).update(self._coef_attributes(W, b))
+
     def _exposed(self, W, b):
         """The coefficients the model predicts with: averaged once averaging runs."""
         averager = getattr(self, "_averager", None)
@@ -490,7 +575,8 @@ class BaseLinearNN(BaseEstimator):
         line += f", lr = {lr:.3g}, time = {time.perf_counter() - start:.3f}s"
         print(line)
 
-    def _split_validation(self, X, y, Y, sw, rng):
+    def _split_validation(self, X, y, sw, rng):
+        """Training row indices and the held-out ``(X, y, sample_weight)``."""
         stratify = y if self._task == "classification" else None
         idx_train, idx_val = train_test_split(
             np.arange(X.shape[0]),
@@ -505,8 +591,7 @@ class BaseLinearNN(BaseEstimator):
                 f"larger validation_fraction."
             )
         self._best_params = None
-        validation = (X[idx_val], y[idx_val], sw[idx_val])
-        return X[idx_train], Y[idx_train], sw[idx_train], validation
+        return np.sort(idx_train), (X[idx_val], y[idx_val], sw[idx_val])
 
     def _update_no_improvement(self, epoch_loss, W, b, validation):
         """Track the stopping rule; return True if this epoch did not improve."""
@@ -553,11 +638,18 @@ class BaseLinearNN(BaseEstimator):
             return float(value), flat
 
         curve = []
+        tasks = [self._begin_epoch_task(X, None, 1)]
 
         def callback(value):
             curve.append(float(value))
             if self.verbose:
                 print(f"Iteration {len(curve)}, loss = {value:.8f}")
+            task = tasks.pop()
+            # L-BFGS's iterates stay inside scipy: the task carries no model.
+            if task is not None and task.call_on_fit_task_end(estimator=self, X=X):
+                raise StopIteration  # scipy ends the minimization cleanly
+            if len(curve) < self.max_iter:
+                tasks.append(self._begin_epoch_task(X, None, len(curve) + 1))
 
         x0 = np.concatenate([p.ravel() for p in params]).astype(np.float64)
         result = self.optimizer_.minimize(
@@ -586,6 +678,7 @@ class BaseLinearNN(BaseEstimator):
         raw += np.atleast_1d(self.intercept_)
         return raw
 
+    @with_callbacks
     def fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None):
         """Fit the model for ``max_iter`` epochs or until the stopping rule.
 
@@ -617,6 +710,7 @@ class BaseLinearNN(BaseEstimator):
         )
 
     @available_if(_stochastic_optimizer)
+    @with_callbacks
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``(X, y)``, continuing from the current state.
 

@@ -7,7 +7,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import BaseLinearNN, _stochastic_optimizer
+from ._base import BaseLinearNN, _stochastic_optimizer, with_callbacks
 from .losses import LOSSES
 
 
@@ -279,11 +279,11 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
             Y -= 1
         return Y
 
-    def _set_params_from(self, W, b):
-        self.coef_ = W
-        self.intercept_ = b
+    def _coef_attributes(self, W, b):
+        return {"coef_": W, "intercept_": b}
 
     @available_if(_stochastic_optimizer)
+    @with_callbacks
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over ``(X, y)``, continuing from the current state.
 

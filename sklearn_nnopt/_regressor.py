@@ -213,13 +213,10 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
         sw = self._check_sample_weight(sample_weight, X, len(y))
         return X, y, Y, sw
 
-    def _set_params_from(self, W, b):
+    def _coef_attributes(self, W, b):
         if self._single_output:
-            self.coef_ = W[0]
-            self.intercept_ = b[0]
-        else:
-            self.coef_ = W
-            self.intercept_ = b
+            return {"coef_": W[0], "intercept_": b[0]}
+        return {"coef_": W, "intercept_": b}
 
     def predict(self, X):
         """Predicted targets, the inverse link of the raw prediction.
