@@ -310,7 +310,10 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             rng = check_random_state(self.random_state)
             self._random_state = rng
         if self.learning_rate_init == "auto":
-            if not warm or not hasattr(self, "learning_rate_init_"):
+            # A replaced optimizer needs its own automatic step (and AdamW its unit).
+            if not (warm and optimizer is self.optimizer_) or not hasattr(
+                self, "learning_rate_init_"
+            ):
                 self.learning_rate_init_ = optimizer.auto_learning_rate(
                     self._problem_scale(X, Y, sw, loss)
                 )

@@ -399,10 +399,12 @@ class NAdam(Optimizer):
             p -= grad_coef * (g / denom)
             p -= avg_coef * (m / denom)
             if i == 0:
-                self._coef_step = (grad_coef + avg_coef * (1 - b1)) / denom
+                self._coef_denom = denom
 
     def coef_step_size(self, lr):
-        return self._coef_step
+        # A gradient's whole effect, directly (1 - mu) and through the momentum
+        # average (mu), is lr / denom.
+        return lr / self._coef_denom
 
 
 @OPTIMIZERS.register("adamax")

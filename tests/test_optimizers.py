@@ -50,7 +50,9 @@ def torch_sgd(momentum=0.0, nesterov=False):
             buf = g if t == 1 else momentum * bufs[key] + g
             bufs[key] = buf
             g = g + momentum * buf if nesterov else buf
-        step_size[key] = lr
+        # A gradient's whole effect through the momentum buffer (README): a
+        # gradient seen once moves theta by lr (1 + mu + mu**2 + ...) g.
+        step_size[key] = lr / (1 - momentum)
         return theta - lr * g
 
     update.step_size = step_size
@@ -126,11 +128,9 @@ def torch_nadam(beta_1=0.9, beta_2=0.999, epsilon=1e-8, momentum_decay=0.004):
         m_hat = mu_next * m / (1 - prod_next) + (1 - mu_t) * g / (1 - prod_t)
         v_hat = v / (1 - beta_2**t)
         denom = math.sqrt(v_hat) + epsilon
-        # g_t enters m_hat directly and through m_t = ... + (1 - beta_1) g_t.
-        step_size[key] = (
-            lr * (1 - mu_t) / (1 - prod_t)
-            + lr * mu_next * (1 - beta_1) / (1 - prod_next)
-        ) / denom
+        # g_t's whole effect, directly (1 - mu) and through the momentum
+        # average (mu), is lr / denom, as for Adam after bias correction.
+        step_size[key] = lr / denom
         return theta - lr * m_hat / denom
 
     update.step_size = step_size
@@ -167,7 +167,8 @@ def torch_rmsprop(rho=0.99, epsilon=1e-8, momentum=0.0, centered=False):
             g_ave = rho * g_ave + (1 - rho) * g
             v_tilde = v - g_ave * g_ave
         denom = math.sqrt(v_tilde) + epsilon
-        step_size[key] = lr / denom
+        # With momentum, the whole effect through b (README): 1 / (1 - mu) times.
+        step_size[key] = lr / (1 - momentum) / denom
         if momentum > 0:
             b = momentum * b + g / denom
             theta = theta - lr * b
@@ -322,6 +323,7 @@ OPTIMIZER_CASES = [
 ]
 CASE_IDS = [label for label, _, _ in OPTIMIZER_CASES]
 REFERENCES = {label: reference for label, _, reference in OPTIMIZER_CASES}
+SPECS = {label: spec for label, spec, _ in OPTIMIZER_CASES}
 
 # Full-batch optimizers: tested separately below.
 FULL_BATCH = ["lbfgs"]
@@ -421,6 +423,22 @@ def test_step_matches_torch_reference(label, spec, reference, fit_intercept):
         ("adam", "amsgrad"),
         ("Adam(beta_1=0.8, beta_2=0.99, epsilon=1e-3)", "adam"),
         ("Adam(amsgrad=True, beta_2=0.9)", "adam"),
+        ("adamw", "adam"),
+        ("AdamW(weight_decay=0.1)", "adamw"),
+        ("AdamW(amsgrad=True)", "adamw"),
+        ("NAdam(momentum_decay=0.01, beta_1=0.8)", "nadam"),
+        ("nadam", "adam"),
+        ("Adamax(beta_2=0.9)", "adamax"),
+        ("adamax", "adam"),
+        ("RMSprop(momentum=0.5)", "rmsprop"),
+        ("RMSprop(centered=True)", "rmsprop"),
+        (
+            "RMSprop(momentum=0.5, centered=True, rho=0.9)",
+            "RMSprop(momentum=0.5)",
+        ),
+        ("Adagrad(initial_accumulator_value=0.1)", "adagrad"),
+        ("Adagrad(epsilon=1e-3)", "adagrad"),
+        ("Adadelta(rho=0.5, epsilon=1e-3)", "adadelta"),
     ],
 )
 def test_variants_give_different_trajectories(a, b):
@@ -436,6 +454,154 @@ def test_amsgrad_differs_from_adam_with_same_betas():
     adam, _ = _run(Adam(beta_2=0.9), params0, grad_seq, LRS)
     ams, _ = _run(Adam(beta_2=0.9, amsgrad=True), params0, grad_seq, LRS)
     assert not np.allclose(adam[0], ams[0], rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("label, spec, reference", OPTIMIZER_CASES, ids=CASE_IDS)
+def test_coef_step_size_matches_reference(label, spec, reference, fit_intercept):
+    # After each step, coef_step_size(lr) is the step size the reference applied
+    # to each coefficient's gradient, computed from the state the step left.
+    params0, grad_seq = _problem(fit_intercept)
+    _, expected = reference_run(reference(), params0, grad_seq, LRS)
+    opt = _make(spec)
+    params = [p.copy() for p in params0]
+    for t, (grads, lr, want) in enumerate(zip(grad_seq, LRS, expected, strict=True)):
+        opt.step(params, [g.copy() for g in grads], lr)
+        got = opt.coef_step_size(lr)
+        assert np.shape(got) in [(), params0[0].shape]
+        got = np.broadcast_to(got, params0[0].shape)
+        assert_allclose(got, want, rtol=1e-12, atol=0, err_msg=f"step {t + 1}")
+        assert np.all(got > 0)
+        # A query, not an update: asking again gives the same answer.
+        assert_array_equal(np.broadcast_to(opt.coef_step_size(lr), got.shape), got)
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "sgd",
+        "rmsprop",
+        "RMSprop(centered=True)",
+        "adagrad",
+        "Adagrad(initial_accumulator_value=0.1)",
+        "adadelta",
+        "Adadelta(rho=0.5, epsilon=1e-3)",
+    ],
+)
+def test_coef_step_size_is_the_applied_step_without_momentum(label):
+    # Without momentum these rules move coef by exactly -step_size * g.
+    opt = _make(SPECS[label])
+    params0, grad_seq = _problem()
+    params = [p.copy() for p in params0]
+    for grads, lr in zip(grad_seq, LRS, strict=True):
+        before = params[0].copy()
+        opt.step(params, [g.copy() for g in grads], lr)
+        step = opt.coef_step_size(lr)
+        assert_allclose(params[0] - before, -step * grads[0], rtol=1e-9, atol=1e-15)
+
+
+G1 = np.array([2.0, -0.5, 1e-3, 0.0, -7.0])
+THETA1 = np.array([1.0, 2.0, 3.0, -1.0, 0.5])
+LR1 = 0.05
+_MU1 = 0.9 * (1 - 0.5 * 0.96**0.004)
+_MU2 = 0.9 * (1 - 0.5 * 0.96**0.008)
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        # Decay first, then Adam's normalized step g / (|g| + eps).
+        ("adamw", THETA1 * (1 - LR1 * 0.01) - LR1 * G1 / (np.abs(G1) + 1e-8)),
+        # m_hat = mu_2 (1 - beta_1) g / (1 - mu_1 mu_2) + g; v_hat = g**2.
+        (
+            "nadam",
+            THETA1
+            - LR1 * (_MU2 * 0.1 / (1 - _MU1 * _MU2) + 1) * G1 / (np.abs(G1) + 1e-8),
+        ),
+        # m_1 / (1 - beta_1) = g; u_1 = |g| + eps.
+        ("adamax", THETA1 - LR1 * G1 / (np.abs(G1) + 1e-8)),
+        # sqrt(v_1) = 0.1 |g|.
+        ("rmsprop", THETA1 - LR1 * G1 / (0.1 * np.abs(G1) + 1e-8)),
+        ("adagrad", THETA1 - LR1 * G1 / (np.abs(G1) + 1e-10)),
+        # u_0 = 0: delta = sqrt(eps) g / sqrt(0.1 g**2 + eps).
+        ("adadelta", THETA1 - LR1 * 1e-3 * G1 / np.sqrt(0.1 * G1**2 + 1e-6)),
+    ],
+)
+def test_first_step_hand_computed(name, expected):
+    params = [THETA1.copy()]
+    OPTIMIZERS.create(name, "optimizer").step(params, [G1.copy()], LR1)
+    assert_allclose(params[0], expected, rtol=1e-13, atol=0)
+    assert params[0][3] == THETA1[3] * (1 - LR1 * 0.01 if name == "adamw" else 1)
+
+
+def _zero_grads(params):
+    return [np.zeros_like(p) for p in params]
+
+
+@pytest.mark.parametrize("lr_unit", [None, 4.0, 0.25])
+def test_adamw_decay_is_on_coef_only_and_uses_lr_unit(lr_unit):
+    # A zero gradient makes the Adam part exactly zero (m = v = 0), so the step
+    # is the decay alone: coef *= 1 - (lr / lr_unit) * weight_decay.
+    params0, _ = _problem()
+    opt = AdamW(weight_decay=0.5)
+    if lr_unit is not None:
+        opt.lr_unit_ = lr_unit
+    rate = 1.0 if lr_unit is None else 1.0 / lr_unit
+    params = [p.copy() for p in params0]
+    expected_coef = params0[0].copy()
+    for lr in [0.2, 0.1, 0.05]:
+        opt.step(params, _zero_grads(params), lr)
+        expected_coef = expected_coef * (1 - lr * rate * 0.5)
+        assert_allclose(params[0], expected_coef, rtol=1e-14, atol=0)
+        assert_array_equal(params[1], params0[1])
+    assert opt.t_ == 3
+
+
+def test_adamw_intercept_follows_adam_exactly():
+    # With gradients, AdamW's intercept takes exactly Adam's steps (no decay)...
+    params0, grad_seq = _problem()
+    adamw, _ = _run(AdamW(weight_decay=0.5), params0, grad_seq, LRS)
+    adam, _ = _run(Adam(), params0, grad_seq, LRS)
+    assert_array_equal(adamw[1], adam[1])
+    assert not np.allclose(adamw[0], adam[0], rtol=1e-6, atol=0)
+    # ...and without decay AdamW is Adam.
+    no_decay, _ = _run(AdamW(weight_decay=0.0), params0, grad_seq, LRS)
+    for a, b in zip(no_decay, adam, strict=True):
+        assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_adamw_with_lr_unit_matches_reference(fit_intercept):
+    params0, grad_seq = _problem(fit_intercept)
+    opt = AdamW(weight_decay=0.3)
+    opt.lr_unit_ = 0.2
+    _, trajectory = _run(opt, params0, grad_seq, LRS)
+    expected = reference_trajectory(
+        torch_adamw(weight_decay=0.3, lr_unit=0.2), params0, grad_seq, LRS
+    )
+    for got, want in zip(trajectory, expected, strict=True):
+        for p_got, p_want in zip(got, want, strict=True):
+            assert_allclose(p_got, p_want, rtol=1e-12, atol=0)
+    # Not torch's plain rule (decay rate lr / 0.2 = 5 lr here).
+    plain = reference_trajectory(torch_adamw(weight_decay=0.3), params0, grad_seq, LRS)
+    assert not np.allclose(trajectory[-1][0], plain[-1][0], rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("param_scale", [1.0, 40.0, 0.02])
+def test_adamw_auto_learning_rate_sets_lr_unit(param_scale):
+    opt = AdamW(weight_decay=0.1)
+    assert not hasattr(opt, "lr_unit_")
+    lr = opt.auto_learning_rate(ProblemScale(smoothness=1.0, param_scale=param_scale))
+    assert lr == pytest.approx(0.01 * param_scale, rel=1e-15)
+    assert opt.lr_unit_ == param_scale
+    # The decay is then unit-free: 1 - 0.01 * weight_decay whatever the scale.
+    params0, _ = _problem()
+    params = [p.copy() for p in params0]
+    opt.step(params, _zero_grads(params), lr)
+    assert_allclose(params[0], params0[0] * (1 - 0.01 * 0.1), rtol=1e-14, atol=0)
+    assert_array_equal(params[1], params0[1])
+    # lr_unit_ is state: a clone does not carry it.
+    assert not hasattr(clone(opt), "lr_unit_")
 
 
 # ---------------------------------------------------------------------------
@@ -552,6 +718,10 @@ def test_float32_params_keep_float32(label, spec, reference, lr_type):
         if isinstance(value, list):
             assert [b.dtype for b in value] == [np.float32, np.float32], name
             assert [b.shape for b in value] == [p.shape for p in params], name
+    if lr_type is float:
+        # The l1 threshold is float32 too (a Python float for SGD).
+        step = opt.coef_step_size(LRS[-1])
+        assert isinstance(step, float) or step.dtype == np.float32
     # Same trajectory as in float64, to float32 accuracy.
     expected = reference_trajectory(reference(), params0, grad_seq, LRS)
     for got, want in zip(params, expected[-1], strict=True):
@@ -566,9 +736,24 @@ def test_state_buffers_by_optimizer():
         "nesterov": ["momentum_buffer_", "t_"],
         "adam": ["exp_avg_", "exp_avg_sq_", "t_"],
         "amsgrad": ["exp_avg_", "exp_avg_sq_", "max_exp_avg_sq_", "t_"],
+        "adamw": ["exp_avg_", "exp_avg_sq_", "t_"],
+        "AdamW(amsgrad=True)": ["exp_avg_", "exp_avg_sq_", "max_exp_avg_sq_", "t_"],
+        "nadam": ["exp_avg_", "exp_avg_sq_", "mu_product_", "t_"],
+        "adamax": ["exp_avg_", "exp_inf_", "t_"],
+        "rmsprop": ["square_avg_", "t_"],
+        "RMSprop(momentum=0.5)": ["momentum_buffer_", "square_avg_", "t_"],
+        "RMSprop(centered=True)": ["grad_avg_", "square_avg_", "t_"],
+        "RMSprop(momentum=0.5, centered=True, rho=0.9)": [
+            "grad_avg_",
+            "momentum_buffer_",
+            "square_avg_",
+            "t_",
+        ],
+        "adagrad": ["sum_", "t_"],
+        "adadelta": ["acc_delta_", "square_avg_", "t_"],
     }
     for name, attributes in expected.items():
-        opt = OPTIMIZERS.create(name, "optimizer")
+        opt = _make(SPECS[name])
         _run(opt, params0, grad_seq[:2], LRS[:2])
         assert _state_attributes(opt) == attributes, name
 
@@ -593,6 +778,21 @@ def test_state_buffers_by_optimizer():
         (Adam(epsilon=-1), "epsilon"),
         (Adam(epsilon=np.nan), "epsilon"),
         (Adam(amsgrad="yes"), "amsgrad"),
+        (AdamW(weight_decay=-1), "weight_decay"),
+        (AdamW(beta_1=1.0), "beta_1"),
+        (AdamW(amsgrad="yes"), "amsgrad"),
+        (NAdam(momentum_decay=-0.1), "momentum_decay"),
+        (NAdam(beta_2=1.0), "beta_2"),
+        (Adamax(beta_1=1.0), "beta_1"),
+        (Adamax(epsilon=0), "epsilon"),
+        (RMSprop(rho=1.0), "rho"),
+        (RMSprop(momentum=-0.1), "momentum"),
+        (RMSprop(momentum=1.0), "momentum"),
+        (RMSprop(centered="yes"), "centered"),
+        (Adagrad(epsilon=0), "epsilon"),
+        (Adagrad(initial_accumulator_value=-1), "initial_accumulator_value"),
+        (Adadelta(rho=1.0), "rho"),
+        (Adadelta(epsilon=0), "epsilon"),
     ],
     ids=repr,
 )
@@ -609,6 +809,12 @@ def test_validate_rejects_out_of_range(opt, param):
         SGD(momentum=0.999, nesterov=True),
         Adam(beta_1=0.0, beta_2=0.0),
         Adam(epsilon=1e-300, amsgrad=np.bool_(True)),
+        AdamW(weight_decay=0.0),
+        NAdam(beta_1=0.0, momentum_decay=0.0),
+        Adamax(beta_1=0.0, beta_2=0.0),
+        RMSprop(rho=0.0, momentum=0.0, centered=np.bool_(True)),
+        Adagrad(initial_accumulator_value=0.0),
+        Adadelta(rho=0.0),
         LBFGS(),
     ],
     ids=repr,
@@ -638,18 +844,56 @@ def test_adam_auto_learning_rate(param_scale, amsgrad):
         assert lr == pytest.approx(0.01 * param_scale, rel=1e-15)
 
 
+@pytest.mark.parametrize(
+    "opt, factor",
+    [
+        (AdamW(), 0.01),
+        (AdamW(weight_decay=0.5, amsgrad=True), 0.01),
+        (NAdam(), 0.01),
+        (NAdam(beta_1=0.5, momentum_decay=0.1), 0.01),
+        (Adamax(), 0.01),
+        (RMSprop(), 0.01),
+        (RMSprop(momentum=0.5), 0.005),
+        (RMSprop(momentum=0.9, centered=True), 0.001),
+        (Adagrad(), 0.1),
+        (Adagrad(initial_accumulator_value=1.0), 0.1),
+        (Adadelta(), 1.0),
+        (Adadelta(rho=0.5), 1.0),
+    ],
+    ids=repr,
+)
+@pytest.mark.parametrize("param_scale", [1.0, 3.0, 0.02])
+def test_adaptive_auto_learning_rate(opt, factor, param_scale):
+    # In parameter units: proportional to param_scale, independent of smoothness.
+    for smoothness in [0.5, 100.0]:
+        scale = ProblemScale(smoothness=smoothness, param_scale=param_scale)
+        lr = clone(opt).auto_learning_rate(scale)
+        assert lr == pytest.approx(factor * param_scale, rel=1e-14)
+
+
 def test_registered_auto_learning_rates():
     scale = ProblemScale(smoothness=2.0, param_scale=5.0)
-    lr = {n: OPTIMIZERS.create(n, "o").auto_learning_rate(scale) for n in ["sgd"]}
-    lr.update(
-        (n, OPTIMIZERS.create(n, "o").auto_learning_rate(scale))
-        for n in ["momentum", "nesterov", "adam", "amsgrad"]
+    lr = {
+        n: OPTIMIZERS.create(n, "o").auto_learning_rate(scale)
+        for n in OPTIMIZERS.names()
+        if n != "lbfgs"
+    }
+    assert lr == pytest.approx(
+        {
+            "sgd": 0.5,
+            "momentum": 0.05,
+            "nesterov": 0.05,
+            "adam": 0.05,
+            "amsgrad": 0.05,
+            "adamw": 0.05,
+            "nadam": 0.05,
+            "adamax": 0.05,
+            "rmsprop": 0.05,
+            "adagrad": 0.5,
+            "adadelta": 5.0,
+        },
+        rel=1e-14,
     )
-    assert lr["sgd"] == pytest.approx(0.5)
-    assert lr["momentum"] == pytest.approx(0.05)
-    assert lr["nesterov"] == pytest.approx(0.05)
-    assert lr["adam"] == pytest.approx(0.05)
-    assert lr["amsgrad"] == pytest.approx(0.05)
 
 
 # ---------------------------------------------------------------------------
@@ -733,6 +977,11 @@ NEW_VALUES = {
     "beta_2": 0.75,
     "epsilon": 1e-4,
     "amsgrad": True,
+    "weight_decay": 0.5,
+    "momentum_decay": 0.01,
+    "rho": 0.5,
+    "centered": True,
+    "initial_accumulator_value": 0.25,
 }
 
 
@@ -741,7 +990,7 @@ def test_estimator_api(opt):
     assert isinstance(opt, BaseEstimator)
     params = opt.get_params()
     # repr round-trips.
-    namespace = {"SGD": SGD, "Adam": Adam, "LBFGS": LBFGS}
+    namespace = {cls.__name__: cls for _, cls, _ in OPTIMIZERS.items()}
     rebuilt = eval(repr(opt), namespace)
     assert type(rebuilt) is type(opt)
     assert rebuilt.get_params() == params
@@ -764,11 +1013,17 @@ def test_estimator_api(opt):
 def test_repr_of_registered_names():
     reprs = {n: repr(OPTIMIZERS.create(n, "optimizer")) for n in OPTIMIZERS.names()}
     assert reprs == {
+        "adadelta": "Adadelta()",
+        "adagrad": "Adagrad()",
         "adam": "Adam()",
+        "adamax": "Adamax()",
+        "adamw": "AdamW()",
         "amsgrad": "Adam(amsgrad=True)",
         "lbfgs": "LBFGS()",
         "momentum": "SGD(momentum=0.9)",
+        "nadam": "NAdam()",
         "nesterov": "SGD(momentum=0.9, nesterov=True)",
+        "rmsprop": "RMSprop()",
         "sgd": "SGD()",
     }
 
@@ -789,6 +1044,35 @@ def test_repr_of_registered_names():
             Adam,
             {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8, "amsgrad": True},
         ),
+        (
+            "adamw",
+            AdamW,
+            {
+                "beta_1": 0.9,
+                "beta_2": 0.999,
+                "epsilon": 1e-8,
+                "weight_decay": 0.01,
+                "amsgrad": False,
+            },
+        ),
+        (
+            "nadam",
+            NAdam,
+            {
+                "beta_1": 0.9,
+                "beta_2": 0.999,
+                "epsilon": 1e-8,
+                "momentum_decay": 0.004,
+            },
+        ),
+        ("adamax", Adamax, {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8}),
+        (
+            "rmsprop",
+            RMSprop,
+            {"rho": 0.99, "epsilon": 1e-8, "momentum": 0.0, "centered": False},
+        ),
+        ("adagrad", Adagrad, {"epsilon": 1e-10, "initial_accumulator_value": 0.0}),
+        ("adadelta", Adadelta, {"rho": 0.9, "epsilon": 1e-6}),
         ("lbfgs", LBFGS, {}),
     ],
 )
@@ -827,7 +1111,15 @@ def test_create_rejects_non_optimizers(spec):
 
 
 @pytest.mark.parametrize(
-    "spec", [SGD(momentum=0.5, nesterov=True), Adam(beta_2=0.9), LBFGS()], ids=repr
+    "spec",
+    [
+        SGD(momentum=0.5, nesterov=True),
+        Adam(beta_2=0.9),
+        AdamW(weight_decay=0.1),
+        RMSprop(momentum=0.5, centered=True),
+        LBFGS(),
+    ],
+    ids=repr,
 )
 def test_create_with_instance_returns_clone(spec):
     # Give the instance some state: the created optimizer must not share it.
