@@ -431,14 +431,16 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
     def _check_explosion(self, epoch_loss):
         """Raise DivergenceError when the objective blows up while staying finite.
 
-        A run whose objective grows 10^4-fold over both its first epoch and its
-        best later epoch is diverging (too large a step), even before it
-        overflows; stopping on the stall rule would return that model silently.
+        A run whose objective grows 10^4-fold over its first epoch, its best
+        later epoch and 1 (a loss of 10^4 per sample is far from any sensible
+        fit; the floor keeps near-zero objectives, e.g. separable data, from
+        tripping it) is diverging, even before it overflows; stopping on the
+        stall rule would return that model silently.
         """
         if not self.loss_curve_:
             return
-        reference = max(self.loss_curve_[0], self._best_loss_for_stopping)
-        if reference > 0 and epoch_loss > 1e4 * reference:
+        reference = max(self.loss_curve_[0], self._best_loss_for_stopping, 1.0)
+        if epoch_loss > 1e4 * reference:
             self._check_finite(np.inf, [])
 
     def _fit_stochastic(self, X, y, Y, sw, params, b, objective, rng, incremental):

@@ -321,3 +321,23 @@ def test_average_is_the_mean_of_iterates(data):
 def test_invalid_average(data):
     with pytest.raises(ValueError, match="average"):
         LinearNNClassifier(average=-1).fit(*data)
+
+
+def test_warm_start_with_a_new_optimizer_gets_its_own_automatic_step():
+    from sklearn_nnopt import AdamW
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 3))
+    y = 1000.0 * (X @ [1.0, -2.0, 0.5])
+    est = LinearNNRegressor(
+        optimizer="sgd", warm_start=True, max_iter=3, tol=None, random_state=0
+    ).fit(X, y)
+    sgd_step = est.learning_rate_init_
+    est.set_params(optimizer=AdamW(weight_decay=0.2)).fit(X, y)
+    assert est.learning_rate_init_ != sgd_step
+    assert est.optimizer_.lr_unit_ > 0
+    fresh = LinearNNRegressor(
+        optimizer=AdamW(weight_decay=0.2), max_iter=3, tol=None, random_state=0
+    ).fit(X, y)
+    assert est.learning_rate_init_ == fresh.learning_rate_init_
+    assert est.score(X, y) > 0
