@@ -369,5 +369,10 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         -------
         ndarray of shape (n_samples, n_classes)
         """
+        loss = self.loss_function_
+        if hasattr(loss, "predict_log_proba"):
+            scores = self.decision_function(X)
+            return loss.predict_log_proba(scores.reshape(len(scores), -1))
         with np.errstate(divide="ignore"):
+            # modified_huber gives exact zeros: their log is -inf.
             return np.log(self.predict_proba(X))

@@ -13,7 +13,7 @@ Adding a loss means writing one small class here, decorated with
 import numbers
 
 import numpy as np
-from scipy.special import expit, logit, logsumexp
+from scipy.special import expit, log_expit, logit, logsumexp
 from sklearn.base import BaseEstimator
 
 from ._registry import Registry
@@ -418,10 +418,13 @@ class LogLoss(Loss):
 
     def predict_proba(self, raw_prediction):
         """Class probabilities: sigmoid (binary) or softmax (multiclass)."""
+        return np.exp(self.predict_log_proba(raw_prediction))
+
+    def predict_log_proba(self, raw_prediction):
+        """Log-probabilities, computed in log space (finite for any raw value)."""
         if raw_prediction.shape[1] == 1:
-            p = expit(raw_prediction)
-            return np.hstack([1 - p, p])
-        return np.exp(raw_prediction - logsumexp(raw_prediction, axis=1)[:, None])
+            return np.hstack([log_expit(-raw_prediction), log_expit(raw_prediction)])
+        return raw_prediction - logsumexp(raw_prediction, axis=1)[:, None]
 
 
 class _MarginLoss(Loss):
