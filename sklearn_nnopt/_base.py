@@ -462,6 +462,9 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         optimizer = self.optimizer_
         averager = self._averager
         W = params[0]
+        # Equal weights (the usual case) need no per-sample weighting at all.
+        weighted = not np.all(sw == sw[0])
+        may_skip = not np.all(sw > 0)
         stopped = False
         for _ in range(1 if incremental else self.max_iter):
             task = self._begin_epoch_task(X, y)
@@ -480,9 +483,12 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
                         Xb = X[idx]
                     else:
                         Xb = np.take(X, idx, axis=0, out=buffer[: len(idx)])
-                    Yb, swb = Y[idx], sw[idx]
-                if not swb.any():
+                    Yb = Y.take(idx, axis=0)
+                    swb = sw.take(idx) if weighted or may_skip else None
+                if may_skip and not swb.any():
                     continue  # an all-zero-weight batch has no weighted mean
+                if not weighted:
+                    swb = None
                 batch_loss, batch_weight = objective.batch(Xb, Yb, swb, W, b, grads)
                 lr = schedule.rate(getattr(optimizer, "t_", 0) + 1)
                 optimizer.step(params, grads, lr)

@@ -75,8 +75,8 @@ class Objective:
         ----------
         X : ndarray or sparse matrix of shape (n_batch, n_features)
         Y : ndarray of shape (n_batch, n_outputs)
-        sw : ndarray of shape (n_batch,)
-            Sample weights of the batch (not all zero).
+        sw : ndarray of shape (n_batch,) or None
+            Sample weights of the batch (not all zero); None for equal weights.
         W : ndarray of shape (n_outputs, n_features)
         b : ndarray of shape (n_outputs,)
         grads : list of ndarray
@@ -90,9 +90,14 @@ class Objective:
             ``sum_i s_i`` over the batch.
         """
         loss, G = self.loss.loss_gradient(Y, self.raw(X, W, b))
-        weight_sum = float(sw.sum())
-        weighted_loss = float(np.dot(sw, loss))
-        G *= (sw / weight_sum)[:, None]
+        if sw is None:
+            weight_sum = float(len(loss))
+            weighted_loss = float(loss.sum())
+            G *= 1.0 / weight_sum
+        else:
+            weight_sum = float(sw.sum())
+            weighted_loss = float(np.dot(sw, loss))
+            G *= (sw / weight_sum)[:, None]
         dW = grads[0]
         if isinstance(X, np.ndarray):
             np.dot(G.T, X, out=dW)
