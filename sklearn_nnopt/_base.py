@@ -1,6 +1,7 @@
 """The training loop shared by the classifier and the regressor."""
 
 import copy
+import math
 import numbers
 import time
 import warnings
@@ -465,6 +466,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         # Equal weights (the usual case) need no per-sample weighting at all.
         weighted = not np.all(sw == sw[0])
         may_skip = not np.all(sw > 0)
+        l1 = objective.l1
         stopped = False
         for _ in range(1 if incremental else self.max_iter):
             task = self._begin_epoch_task(X, y)
@@ -492,11 +494,11 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
                 batch_loss, batch_weight = objective.batch(Xb, Yb, swb, W, b, grads)
                 lr = schedule.rate(getattr(optimizer, "t_", 0) + 1)
                 optimizer.step(params, grads, lr)
-                if objective.l1:
+                if l1:
                     objective.prox_l1(W, optimizer.coef_step_size(lr))
                 if averager is not None:
                     averager.update(params, optimizer.t_)
-                if not np.isfinite(batch_loss):
+                if not math.isfinite(batch_loss):
                     self._check_finite(batch_loss, params)
                 total_loss += batch_loss
                 total_weight += batch_weight

@@ -369,6 +369,7 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         -------
         ndarray of shape (n_samples, n_classes)
         """
+        check_is_fitted(self)
         loss = self.loss_function_
         if hasattr(loss, "predict_log_proba"):
             scores = self.decision_function(X)

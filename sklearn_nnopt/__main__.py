@@ -1,0 +1,301 @@
+"""Command line: ``python -m sklearn_nnopt compare ...`` (see ``--help``)."""
+
+import argparse
+import math
+import os
+import sys
+import textwrap
+import warnings
+
+from ._compare import (
+    DATASETS,
+    DEFAULT_LOSSES,
+    DEFAULT_OPTIMIZERS,
+    PLOT_MESSAGE,
+    TASKS,
+    CompareError,
+    check_plot_path,
+    compare,
+)
+
+PROG = "python -m sklearn_nnopt"
+
+COMPARE_DESCRIPTION = """\
+Cross-validate LinearNNClassifier / LinearNNRegressor for every combination of
+loss x optimizer (x learning rate) in Pipeline([StandardScaler(), model]), the
+way GridSearchCV(refit=False, error_score=np.nan) would, and print a table ranked
+by mean CV score (accuracy for classification, R^2 for regression) with the
+score's standard deviation, the mean fit time per fold, the mean number of
+epochs (L-BFGS: iterations) and a status: ok, not converged (a fold reached
+--max-iter with a ConvergenceWarning) or failed: <ErrorType> (a fold raised,
+e.g. DivergenceError for a too-large learning rate).
+"""
+
+
+def _description():
+    grid = (
+        "Default grid: every loss of the task (classification: "
+        f"{', '.join(DEFAULT_LOSSES['classification'])}; regression: "
+        f"{', '.join(DEFAULT_LOSSES['regression'])}, the latter if y >= 0) x the "
+        f"optimizers {', '.join(DEFAULT_OPTIMIZERS)}. 'all' selects every "
+        "registered name (aliases once). Progress (one line per candidate) goes "
+        "to stderr, the table to stdout."
+    )
+    return COMPARE_DESCRIPTION + "\n" + textwrap.fill(grid, 79)
+
+
+COMPARE_EPILOG = """\
+examples:
+  # the bundled default (breast_cancer, classification), 36 candidates, 5 folds
+  python -m sklearn_nnopt compare
+
+  # a regression dataset, every registered optimizer, in parallel
+  python -m sklearn_nnopt compare --dataset diabetes --optimizers all --n-jobs -1
+
+  # a few candidates, with learning_rate_init as a third axis, and a plot
+  python -m sklearn_nnopt compare --dataset iris --losses log_loss,hinge \\
+      --optimizers sgd,adam --learning-rates 0.001,0.01,0.1 --plot curves.png
+
+  # your own data: numeric feature columns, a target column (numbers or labels)
+  python -m sklearn_nnopt compare --csv data.csv --target label --cv 10
+
+  # an integer-valued quantity is taken for class labels unless you say so
+  python -m sklearn_nnopt compare --csv houses.csv --target price --task regression
+
+exit status: 0 on success; 2 for an invalid argument or unreadable input (a
+one-line message on stderr); 1 if the figure cannot be written.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line: ``prog: error: message``."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _names(text):
+    """Comma-separated names, or "all"."""
+    names = [part.strip() for part in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"empty name in {text!r}")
+    return names
+
+
+def _rates(text):
+    """Comma-separated learning rates: numbers > 0 or "auto"."""
+    rates = []
+    for part in text.split(","):
+        part = part.strip()
+        if part == "auto":
+            rates.append(part)
+            continue
+        try:
+            rate = float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{part!r} is not a number (expected e.g. 0.001,0.01,0.1)"
+            ) from None
+        if not (math.isfinite(rate) and rate > 0):
+            raise argparse.ArgumentTypeError(f"{part!r} is not a number > 0")
+        rates.append(rate)
+    return rates
+
+
+def _int_at_least(low):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text} is less than {low}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _int(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+_names.__name__ = "names"
+_rates.__name__ = "learning rates"
+_int.__name__ = "integer"
+
+
+def build_parser():
+    """The ``python -m sklearn_nnopt`` argument parser."""
+    parser = _Parser(
+        prog=PROG,
+        description="Tools for sklearn-nnopt (linear models with a choice of loss "
+        "and optimizer).",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    p = commands.add_parser(
+        "compare",
+        help="cross-validate and rank losses x optimizers on a dataset",
+        description=_description(),
+        epilog=COMPARE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    data_group = p.add_argument_group("data (--dataset, or --csv with --target)")
+    data = data_group.add_mutually_exclusive_group()
+    data.add_argument(
+        "--dataset",
+        metavar="NAME",
+        default=None,
+        help=f"a dataset bundled with scikit-learn: {', '.join(DATASETS)} "
+        f"(default: breast_cancer; diabetes is regression)",
+    )
+    data.add_argument(
+        "--csv",
+        metavar="PATH",
+        help="a CSV file with a header row; every column but --target must be "
+        "numeric (no missing values)",
+    )
+    data_group.add_argument(
+        "--target",
+        metavar="COL",
+        help="the target column of --csv (required with it): numbers or labels",
+    )
+    data_group.add_argument(
+        "--task",
+        choices=TASKS,
+        help="default: inferred from the target (labels -> classification, "
+        "non-integer numbers -> regression)",
+    )
+    grid = p.add_argument_group("grid")
+    grid.add_argument(
+        "--losses",
+        metavar="A,B",
+        type=_names,
+        help="comma-separated loss names, or 'all' (default: every loss of the task)",
+    )
+    grid.add_argument(
+        "--optimizers",
+        metavar="A,B",
+        type=_names,
+        help=f"comma-separated optimizer names, or 'all' "
+        f"(default: {','.join(DEFAULT_OPTIMIZERS)})",
+    )
+    grid.add_argument(
+        "--learning-rates",
+        metavar="R,S",
+        type=_rates,
+        help="comma-separated learning_rate_init values (numbers > 0 or 'auto') "
+        "searched as a third axis (default: each optimizer's automatic step)",
+    )
+    run = p.add_argument_group("cross-validation")
+    run.add_argument(
+        "--cv",
+        metavar="K",
+        type=_int_at_least(2),
+        default=5,
+        help="number of folds, (stratified) KFold without shuffling (default: 5)",
+    )
+    run.add_argument(
+        "--max-iter",
+        metavar="N",
+        type=_int_at_least(1),
+        default=200,
+        help="epochs (L-BFGS: iterations) per fit (default: 200)",
+    )
+    run.add_argument(
+        "--random-state",
+        metavar="SEED",
+        type=_int,
+        default=0,
+        help="the estimators' random_state, for minibatch shuffling (default: 0)",
+    )
+    run.add_argument(
+        "--n-jobs",
+        metavar="N",
+        type=_int,
+        default=None,
+        help="candidates cross-validated in parallel; -1 for all cores (default: 1)",
+    )
+    out = p.add_argument_group("output")
+    out.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="save the training objective per epoch of one fit per candidate on "
+        "the whole standardized data (log scale); needs matplotlib",
+    )
+    out.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress lines on stderr, only the table",
+    )
+    p.set_defaults(handler=_run_compare, parser=p)
+    return parser
+
+
+def _one_line_warning(message, category, filename, lineno, line=None):
+    return f"warning: {message}\n"
+
+
+def _run_compare(args):
+    sub = args.parser
+    if args.csv is None and args.target is not None:
+        sub.error("--target needs --csv")
+    if args.csv is not None and args.target is None:
+        sub.error("--csv needs --target COLUMN (the name of the target column)")
+    if args.plot is not None:
+        try:
+            check_plot_path(args.plot)
+        except ImportError:
+            sub.error(PLOT_MESSAGE)
+        except CompareError as exc:
+            sub.error(f"--plot: {exc}")
+    warnings.formatwarning = _one_line_warning
+    try:
+        result = compare(
+            dataset=args.dataset or "breast_cancer",
+            csv=args.csv,
+            target=args.target,
+            task=args.task,
+            losses=args.losses,
+            optimizers=args.optimizers,
+            learning_rates=args.learning_rates,
+            cv=args.cv,
+            max_iter=args.max_iter,
+            random_state=args.random_state,
+            n_jobs=args.n_jobs,
+            plot=args.plot,
+            verbose=not args.quiet,
+        )
+    except CompareError as exc:
+        sub.error(str(exc))
+    except KeyboardInterrupt:
+        print(f"{sub.prog}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:  # e.g. the figure could not be written
+        print(f"{sub.prog}: error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        print(result.to_text())
+        if result.plot is not None:
+            print(f"\nTraining curves saved to {result.plot}")
+        print(f"\n({len(result.rows)} candidates in {result.elapsed:.1f} s)")
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. piped into head: not an error worth a traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    return 0
+
+
+def main(argv=None):
+    """Run the command line; return the exit status."""
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
