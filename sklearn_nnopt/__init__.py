@@ -2,6 +2,7 @@
 
 from ._base import DivergenceError
 from ._classifier import LinearNNClassifier
+from ._compare import CompareResult, compare
 from ._regressor import LinearNNRegressor
 from .losses import (
     LOSSES,
@@ -39,6 +40,8 @@ __version__ = "0.1.0"
 __all__ = [
     "LinearNNClassifier",
     "LinearNNRegressor",
+    "compare",
+    "CompareResult",
     "DivergenceError",
     "Loss",
     "LOSSES",

@@ -36,6 +36,22 @@ except ImportError:  # pragma: no cover - older scikit-learn
 _CALLBACK_ATTRIBUTES = ("_skl_callbacks", "_callback_fit_ctx", "_parent_callback_ctx")
 
 
+def _row_nnz(X):
+    """Non-zero entries per row, without allocating anything of ``X``'s size."""
+    if sp.issparse(X):
+        counts = np.diff(X.indptr)
+        if X.nnz and not np.all(X.data):
+            # Explicitly stored zeros are not entries of the data.
+            starts = np.minimum(X.indptr[:-1], X.nnz - 1)
+            nonzero = np.add.reduceat(X.data != 0, starts, dtype=np.int64)
+            counts = np.where(counts > 0, nonzero, 0)
+        return counts
+    # By blocks of rows: count_nonzero(X, axis=1) would allocate X's shape.
+    return np.concatenate(
+        [np.count_nonzero(X[rows], axis=1) for rows in gen_batches(len(X), 256)]
+    )
+
+
 class DivergenceError(RuntimeError):
     """Training produced a non-finite objective or non-finite parameters."""
 
@@ -240,6 +256,12 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         self._validate_hyperparameters()
         loss = self._resolve_loss()
         optimizer = self._resolve_optimizer()
+        if not optimizer.stochastic and not loss.full_batch:
+            raise ValueError(
+                f"loss={self.loss!r} needs a stochastic optimizer: the zero model "
+                f"minimizes it, so {self.optimizer!r} would return a constant "
+                f"model. Use e.g. optimizer='sgd'."
+            )
         if incremental and self.early_stopping:
             raise ValueError(
                 "partial_fit does not support early_stopping=True; use fit, or "
@@ -394,22 +416,41 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
     def _problem_scale(self, X, Y, sw, loss):
         # Statistics of the weighted sample, so that integer weights and repeated
         # rows give the same step size.
-        sq_norms = row_norms(X, squared=True)
-        if sp.issparse(X):
-            row_nnz = np.diff(X.indptr)
-        else:
-            # By blocks of rows: count_nonzero(X, axis=1) would allocate X's shape.
-            row_nnz = np.concatenate(
-                [np.count_nonzero(X[rows], axis=1) for rows in gen_batches(len(X), 256)]
-            )
+        sq_norms = row_norms(X, squared=True).astype(np.float64)
+        row_nnz = _row_nnz(X)
+        rel_weight = sw / np.mean(sw)
         mean_sq_norm = float(np.average(sq_norms, weights=sw))
         mean_nnz = float(np.average(row_nnz, weights=sw))
         x_scale = np.sqrt(mean_sq_norm / mean_nnz) if mean_nnz > 0 else 1.0
+        if not 0 < x_scale < np.inf:
+            # Squares under- or overflowed: fall back to the largest entry.
+            x_scale = float(abs(X).max()) or 1.0
+        # Expected smoothness of a minibatch gradient (Gower et al., 2019, sampling
+        # without replacement): the mean curvature for the full batch, the
+        # largest single row's for batch 1.
         l2 = self.alpha if self.penalty == "l2" else 0.0
-        smoothness = loss.smoothness(Y, sw) * (mean_sq_norm + self.fit_intercept) + l2
+        row_curvature = loss.sample_curvature(Y, sw) * (sq_norms + self.fit_intercept)
+        mean_curvature = float(np.average(row_curvature, weights=sw))
+        max_curvature = float(np.max(row_curvature * rel_weight))
+        n, batch = X.shape[0], self._batch_size(X.shape[0])
+        if batch >= n:
+            smoothness = mean_curvature + l2
+        else:
+            smoothness = (
+                n * (batch - 1) / (batch * (n - 1)) * mean_curvature
+                + (n - batch) / (batch * (n - 1)) * max_curvature
+                + l2
+            )
+        # A coefficient's natural size is target / x_scale; the l2 penalty caps
+        # it near target * x_scale / alpha (its gradient balances the loss's),
+        # which matters for features far below unit scale.
+        target = loss.target_scale(Y, sw)
+        param_scale = target / x_scale
+        if l2 > 0:
+            param_scale = min(param_scale, target * x_scale / l2)
         return ProblemScale(
             smoothness=max(smoothness, np.finfo(np.float64).tiny),
-            param_scale=loss.target_scale(Y, sw) / x_scale,
+            param_scale=param_scale,
         )
 
     def _batch_size(self, n_samples):

@@ -364,7 +364,8 @@ class CompareResult:
     Attributes
     ----------
     rows : list of dict
-        One dict per candidate, best first, with the keys ``rank``, ``loss``,
+        One dict per candidate, best first, with the keys ``rank``, ``index``
+        (the candidate's position in the grid, as in ``cv_results_``), ``loss``,
         ``optimizer``, ``learning_rate`` (``"auto"`` unless learning rates were
         compared), ``mean_score``, ``std_score``, ``scores`` (one per fold),
         ``mean_fit_time`` (seconds per fold), ``mean_n_iter`` (epochs, or
@@ -388,6 +389,9 @@ class CompareResult:
         Wall time of the run in seconds.
     plot : str or None
         The figure's path if one was saved.
+    notes : list of str
+        Lines printed under the table (e.g. a default loss skipped because the
+        target is outside its domain).
     """
 
     rows: list
@@ -523,7 +527,9 @@ def _evaluate(index, estimator, X, y, splits, curve):
     """Cross-validate one candidate (runs in a joblib worker with ``n_jobs``).
 
     Warnings are recorded here, inside the process that fits, so that
-    ``ConvergenceWarning`` is seen whatever the joblib backend.
+    ``ConvergenceWarning`` is seen with process-based joblib backends (loky, the
+    default, multiprocessing, dask). ``warnings.catch_warnings`` is not
+    thread-safe: under a forced ``threading`` backend the flags may be wrong.
     """
     start = time.perf_counter()
     result = {"index": index, "error": None, "error_type": None, "curve": None}
@@ -656,6 +662,11 @@ def _save_plot(path, rows, title):
     fig.savefig(path, dpi=120)
 
 
+def _count(n, word):
+    plural = word + ("es" if word.endswith("s") else "s")
+    return f"{n} {word if n == 1 else plural}"
+
+
 def _progress(message, verbose):
     if verbose:
         print(message, file=sys.stderr, flush=True)
@@ -773,9 +784,9 @@ def compare(
         X, y, known_task = load_dataset(dataset)
         task = known_task if task is None else task
         data, extra = str(dataset).strip().lower().replace("-", "_"), ""
-    n_samples = len(y)
-    if hasattr(X, "shape") and len(X.shape) == 2:
-        data += f" ({n_samples} samples x {X.shape[1]} features{extra})"
+    shape = np.shape(X)
+    if len(shape) == 2:
+        data += f" ({shape[0]} samples x {shape[1]} features{extra})"
     task = _infer_task(y, task)
     loss_specs, skipped = _resolve_losses(losses, task, y)
     optimizer_specs = _resolve_optimizers(optimizers)
@@ -784,6 +795,10 @@ def compare(
         raise CompareError(f"max_iter must be an int >= 1; got {max_iter!r}")
     if isinstance(cv, numbers.Integral) and not isinstance(cv, bool) and cv < 2:
         raise CompareError(f"cv must be >= 2; got {cv!r}")
+    if n_jobs is not None and not (
+        isinstance(n_jobs, numbers.Integral) and not isinstance(n_jobs, bool) and n_jobs
+    ):
+        raise CompareError(f"n_jobs must be None or a non-zero int; got {n_jobs!r}")
 
     Model = LinearNNClassifier if task == "classification" else LinearNNRegressor
     pipe = Pipeline(
@@ -795,7 +810,13 @@ def compare(
     grid = {"model__loss": loss_specs, "model__optimizer": optimizer_specs}
     if rates is not None:
         grid["model__learning_rate_init"] = rates
-    candidates = list(ParameterGrid(grid))
+    candidates = [
+        params
+        for params in ParameterGrid(grid)
+        # Pairs the estimator refuses (the perceptron with L-BFGS) are left out.
+        if LOSSES.create(params["model__loss"], "loss").full_batch
+        or OPTIMIZERS.create(params["model__optimizer"], "optimizer").stochastic
+    ]
     try:
         splitter = check_cv(cv, y, classifier=is_classifier(pipe))
         splits = list(splitter.split(X, y))
@@ -810,9 +831,10 @@ def compare(
 
     n = len(candidates)
     _progress(
-        f"Cross-validating {n} candidates ({len(loss_specs)} losses x "
-        f"{len(optimizer_specs)} optimizers"
-        + (f" x {len(rates)} learning rates" if rates is not None else "")
+        f"Cross-validating {_count(n, 'candidate')} "
+        f"({_count(len(loss_specs), 'loss')} x "
+        f"{_count(len(optimizer_specs), 'optimizer')}"
+        + (f" x {_count(len(rates), 'learning rate')}" if rates is not None else "")
         + f") with {len(splits)} folds each on {data} ...",
         verbose,
     )
@@ -823,7 +845,9 @@ def compare(
         for i, params in enumerate(candidates)
     )
     results = [None] * n
-    parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+    parallel = Parallel(
+        n_jobs=n_jobs, prefer="processes", return_as="generator_unordered"
+    )
     for done, result in enumerate(parallel(jobs), 1):
         results[result["index"]] = result
         params = candidates[result["index"]]

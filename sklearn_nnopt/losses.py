@@ -63,11 +63,15 @@ class Loss(BaseEstimator):
         An upper bound of the second derivative in each raw column (for
         non-smooth losses, a unit scale); it sets the automatic step size of
         plain gradient methods.
+    full_batch : bool
+        Whether minimizing the objective with a full-batch optimizer (L-BFGS)
+        gives a useful model.
     """
 
     tasks = frozenset()
     classification_target = "sign"
     curvature = 1.0
+    full_batch = True
 
     def loss_gradient(self, y_true, raw_prediction):
         """Per-sample loss and its gradient with respect to ``raw_prediction``.
@@ -115,6 +119,15 @@ class Loss(BaseEstimator):
     def smoothness(self, y_true, sample_weight=None):
         """Curvature bound for the data (``curvature`` unless overridden)."""
         return self.curvature
+
+    def sample_curvature(self, y_true, sample_weight=None):
+        """Curvature bound per sample (``smoothness`` for every sample by default).
+
+        Returns
+        -------
+        float or ndarray of shape (n_samples,)
+        """
+        return self.smoothness(y_true, sample_weight)
 
     def check_target(self, y_true):
         """Raise ``ValueError`` if ``y_true`` is outside the loss's domain."""
@@ -359,6 +372,12 @@ class Poisson(Loss):
         mean = _weighted_mean(y_true, sample_weight)
         return float(max(np.max(mean), np.finfo(y_true.dtype).eps))
 
+    def sample_curvature(self, y_true, sample_weight=None):
+        # exp(z) is unbounded: a sample pulls z towards log(y_i), where the
+        # curvature is y_i, so large counts need small steps on small batches.
+        rows = np.max(y_true, axis=1).astype(np.float64)
+        return np.maximum(rows, self.smoothness(y_true, sample_weight))
+
     def check_target(self, y_true):
         if np.any(y_true < 0):
             raise ValueError(
@@ -535,6 +554,10 @@ class Perceptron(_MarginLoss):
     ``Perceptron``): with the subgradient 0 the zero start, where every margin
     is 0, would be a fixed point and training would never move.
     """
+
+    # The zero model minimizes the perceptron criterion (with l2, uniquely): only
+    # the stochastic update dynamics learn something, so L-BFGS is refused.
+    full_batch = False
 
     def _phi(self, m):
         return np.maximum(-m, 0), -(m <= 0).astype(m.dtype)

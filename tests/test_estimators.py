@@ -566,3 +566,8 @@ def test_divergence_raises_and_keeps_previous_coefficients(regression):
     with pytest.raises(DivergenceError, match="smaller learning_rate_init"):
         est.fit(X, y)
     assert_array_equal(est.coef_, coef)
+
+
+def test_perceptron_with_lbfgs_is_refused(binary):
+    with pytest.raises(ValueError, match="stochastic optimizer"):
+        LinearNNClassifier(loss="perceptron", optimizer="lbfgs").fit(*binary)

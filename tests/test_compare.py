@@ -1,0 +1,419 @@
+"""``sklearn_nnopt.compare`` and ``python -m sklearn_nnopt compare``.
+
+Small grids on iris (or a few dozen synthetic rows), ``cv=3``, ``max_iter=20``.
+Bad command lines run in-process through ``main`` (a traceback there would be
+an uncaught exception, not ``SystemExit(2)``); one good run uses a real
+``python -m sklearn_nnopt compare`` subprocess.
+"""
+
+import importlib.util
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_nnopt import LinearNNClassifier
+from sklearn_nnopt.__main__ import main
+from sklearn_nnopt._compare import PLOT_MESSAGE, CompareError, _infer_task, compare
+
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+
+ROW_KEYS = {
+    "rank",
+    "index",
+    "loss",
+    "optimizer",
+    "learning_rate",
+    "mean_score",
+    "std_score",
+    "scores",
+    "mean_fit_time",
+    "mean_n_iter",
+    "not_converged_folds",
+    "status",
+    "error",
+    "params",
+    "loss_curve",
+}
+
+FAST = dict(cv=3, max_iter=20, verbose=False)
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "sklearn_nnopt", "compare", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def iris_result():
+    return compare(
+        dataset="iris",
+        losses=["log_loss", "hinge", "squared_error"],
+        optimizers=["sgd", "adam", "lbfgs"],
+        **FAST,
+    )
+
+
+def test_rows_have_the_expected_keys(iris_result):
+    assert len(iris_result.rows) == 9
+    for row in iris_result.rows:
+        assert set(row) == ROW_KEYS
+        assert len(row["scores"]) == 3
+        assert row["status"] in ("ok", "not converged")
+        assert row["mean_n_iter"] > 0 or row["optimizer"] == "lbfgs"
+        assert row["mean_fit_time"] >= 0
+    pairs = {(r["loss"], r["optimizer"]) for r in iris_result.rows}
+    assert len(pairs) == 9
+    assert iris_result.task == "classification"
+    assert iris_result.scoring == "accuracy"
+
+
+def test_rows_are_ranked_by_mean_score(iris_result):
+    rows = iris_result.rows
+    means = [r["mean_score"] for r in rows]
+    assert means == sorted(means, reverse=True)
+    assert rows[0]["rank"] == 1
+    for previous, row in zip(rows, rows[1:], strict=False):
+        if row["mean_score"] == previous["mean_score"]:
+            assert row["rank"] == previous["rank"]
+        else:
+            assert row["rank"] == rows.index(row) + 1
+
+
+def test_table(iris_result):
+    text = str(iris_result)
+    assert text == iris_result.to_text()
+    assert "mean accuracy" in text and "epochs" in text and "status" in text
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("rank"))
+    best = iris_result.rows[0]
+    assert lines[first + 2].split()[:3] == ["1", best["loss"], best["optimizer"]]
+    assert "learning rate" not in text  # no learning-rate axis requested
+
+
+def test_scores_equal_grid_search_cv():
+    """Same estimators, folds and scores as the documented GridSearchCV."""
+    X, y = load_iris(return_X_y=True)
+    grid = {"model__loss": ["log_loss", "hinge"], "model__optimizer": ["sgd", "adam"]}
+    result = compare(
+        X, y, losses=grid["model__loss"], optimizers=grid["model__optimizer"], **FAST
+    )
+    pipe = Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("model", LinearNNClassifier(max_iter=20, random_state=0)),
+        ]
+    )
+    with pytest.warns(Warning):  # ConvergenceWarning at max_iter=20
+        search = GridSearchCV(pipe, grid, cv=3, refit=False, error_score=np.nan).fit(
+            X, y
+        )
+    expected = {
+        (p["model__loss"], p["model__optimizer"]): s
+        for p, s in zip(
+            search.cv_results_["params"],
+            search.cv_results_["mean_test_score"],
+            strict=True,
+        )
+    }
+    for row in result.rows:
+        assert row["params"] == search.cv_results_["params"][row["index"]]
+        assert row["mean_score"] == pytest.approx(
+            expected[row["loss"], row["optimizer"]]
+        )
+        assert row["rank"] == search.cv_results_["rank_test_score"][row["index"]]
+
+
+def test_diverging_candidate_is_reported_as_failed():
+    result = compare(
+        dataset="iris",
+        losses=["log_loss"],
+        optimizers=["sgd", "adam"],
+        learning_rates=[0.01, 1e6],
+        **FAST,
+    )
+    failed = [r for r in result.rows if r["status"].startswith("failed")]
+    assert [(r["optimizer"], r["learning_rate"]) for r in failed] == [("sgd", 1e6)]
+    row = failed[0]
+    assert row["status"] == "failed: DivergenceError"
+    assert "diverged" in row["error"]
+    assert math.isnan(row["mean_score"]) and row["scores"] == []
+    assert result.rows[-1] is row and row["rank"] == len(result.rows)
+    text = result.to_text()
+    assert "learning rate" in text and "failed: DivergenceError" in text
+
+
+def test_not_converged_candidate_is_flagged():
+    result = compare(
+        dataset="iris",
+        losses=["log_loss"],
+        optimizers=["sgd"],
+        cv=3,
+        max_iter=2,
+        verbose=False,
+    )
+    (row,) = result.rows
+    assert row["status"] == "not converged"
+    assert row["not_converged_folds"] == 3
+    assert row["mean_n_iter"] == 2
+    assert "not converged (3/3)" in result.to_text()
+
+
+def test_warnings_are_seen_in_parallel_workers():
+    """With n_jobs, ConvergenceWarning is recorded inside the worker processes."""
+    result = compare(
+        dataset="iris",
+        losses=["log_loss", "hinge"],
+        optimizers=["sgd"],
+        cv=3,
+        max_iter=2,
+        n_jobs=2,
+        verbose=False,
+    )
+    assert [r["status"] for r in result.rows] == ["not converged"] * 2
+
+
+def test_progress_lines_and_quiet(capsys):
+    compare(
+        dataset="iris", losses=["hinge"], optimizers=["sgd", "adam"], cv=3, max_iter=20
+    )
+    err = capsys.readouterr().err
+    assert "[1/2] hinge x sgd ... " in err and "[2/2] hinge x adam ... " in err
+    compare(dataset="iris", losses=["hinge"], optimizers=["sgd"], **FAST)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_default_and_all_grids():
+    X, y = load_iris(return_X_y=True)
+    X, y = X[::3], y[::3]
+    result = compare(X, y, optimizers=["lbfgs"], **FAST)
+    assert [r["loss"] for r in sorted(result.rows, key=lambda r: r["index"])] == [
+        "log_loss",
+        "hinge",
+        "squared_hinge",
+        "modified_huber",
+        "perceptron",
+        "squared_error",
+    ]
+    result = compare(X, y, losses="all", optimizers=["lbfgs"], **FAST)
+    assert "cross_entropy" not in {r["loss"] for r in result.rows}  # an alias
+    assert len(result.rows) == 6
+
+
+def test_regression_task_is_inferred_and_poisson_skipped_for_negative_y():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = X @ [1.0, -2.0, 0.5] + rng.normal(scale=0.1, size=60)  # negative values
+    result = compare(X, y, optimizers=["lbfgs"], **FAST)
+    assert result.task == "regression" and result.scoring == "R^2"
+    losses = {r["loss"] for r in result.rows}
+    assert "poisson" not in losses and "huber" in losses
+    assert any("poisson" in note for note in result.notes)
+    assert result.rows[0]["mean_score"] > 0.9
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(dataset="nope"), "unknown dataset"),
+        (dict(losses=["hinj"]), "unknown loss"),
+        (dict(losses=["huber"]), "not valid for classification"),
+        (dict(optimizers=["adma"]), "unknown optimizer"),
+        (dict(learning_rates=[-1.0]), "learning rate"),
+        (dict(csv="x.csv"), "target"),
+        (dict(n_jobs=0), "n_jobs"),
+    ],
+)
+def test_api_rejects_bad_arguments(kwargs, match):
+    kwargs = {"dataset": "iris", **kwargs}
+    with pytest.raises(CompareError, match=match):
+        compare(**kwargs, **FAST)
+
+
+def test_integer_quantity_is_taken_for_labels_with_a_warning():
+    y = np.arange(60) % 30  # 30 distinct integers
+    with pytest.warns(UserWarning, match="30 distinct integer values"):
+        assert _infer_task(y, None) == "classification"
+    assert _infer_task(y, "regression") == "regression"
+
+
+def test_forced_classification_on_a_continuous_target():
+    rng = np.random.default_rng(0)
+    with pytest.raises(CompareError, match="needs class labels"):
+        compare(rng.normal(size=(20, 2)), rng.normal(size=20), task="classification")
+
+
+# ------------------------------------------------------------------ the CLI
+def test_cli_prints_the_table():
+    proc = run_cli(
+        "--dataset",
+        "iris",
+        "--losses",
+        "log_loss,hinge",
+        "--optimizers",
+        "adam,lbfgs",
+        "--cv",
+        "3",
+        "--max-iter",
+        "20",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "mean accuracy" in proc.stdout
+    assert "[1/4]" not in proc.stdout  # progress goes to stderr
+    for name in ("log_loss", "hinge", "adam", "lbfgs"):
+        assert name in proc.stdout
+    assert "[4/4]" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_help_documents_every_option(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["compare", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for option in (
+        "--dataset",
+        "--csv",
+        "--target",
+        "--task",
+        "--losses",
+        "--optimizers",
+        "--learning-rates",
+        "--cv",
+        "--max-iter",
+        "--random-state",
+        "--n-jobs",
+        "--plot",
+        "--quiet",
+        "examples:",
+    ):
+        assert option in out, option
+
+
+def test_cli_csv_with_string_target(tmp_path, capsys):
+    X, y = load_iris(return_X_y=True)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    path = tmp_path / "flowers.csv"
+    lines = ["sepal length,sepal width,petal length,petal width,species"]
+    lines += [
+        ",".join([*map(str, row), name]) for row, name in zip(X, names, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    status = main(
+        [
+            "compare",
+            "--csv",
+            str(path),
+            "--target",
+            "species",
+            "--losses",
+            "log_loss",
+            "--optimizers",
+            "lbfgs",
+            "--cv",
+            "3",
+            "--max-iter",
+            "50",
+            "--quiet",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert status == 0
+    assert err == ""
+    assert "150 samples x 4 features, target 'species'" in out
+    assert "log_loss" in out and "lbfgs" in out
+
+
+def _write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--dataset", "nope"], "unknown dataset"),
+        (["--losses", "hinj"], "unknown loss 'hinj'"),
+        (["--losses", "huber"], "not valid for classification"),
+        (["--optimizers", "adma"], "unknown optimizer 'adma'"),
+        (["--csv", "{numeric}"], "--csv needs --target"),
+        (["--target", "y"], "--target needs --csv"),
+        (["--csv", "{missing_file}", "--target", "y"], "cannot read CSV"),
+        (["--csv", "{tmp}", "--target", "y"], "cannot read CSV"),
+        (["--csv", "{text}", "--target", "y"], "'color' of"),
+        (["--csv", "{numeric}", "--target", "nope"], "is not a column"),
+        (["--csv", "{ragged}", "--target", "y"], "fields, but the header has"),
+        (["--learning-rates", "0.1,fast"], "'fast' is not a number"),
+        (["--learning-rates", "0"], "not a number > 0"),
+        (["--cv", "1"], "--cv"),
+        (["--max-iter", "ten"], "--max-iter"),
+        (["--task", "clustering"], "--task"),
+        (["--dataset", "iris", "--csv", "{numeric}"], "not allowed with"),
+        (["--n-jobs", "0"], "n_jobs"),
+        (["--bogus"], "unrecognized arguments"),
+        (["--plot", "curves.nope"], "image format"),
+    ],
+)
+def test_cli_bad_arguments_exit_2_with_one_line(tmp_path, capsys, args, message):
+    files = {
+        "numeric": _write(tmp_path, "n.csv", "a,b,y\n1,2,0\n3,4,1\n"),
+        "text": _write(tmp_path, "t.csv", "a,color,y\n1,red,0\n2,blue,1\n"),
+        "ragged": _write(tmp_path, "r.csv", "a,b,y\n1,2,0\n3,4\n"),
+        "missing_file": str(tmp_path / "absent.csv"),
+        "tmp": str(tmp_path),
+    }
+    if "--plot" in args and not HAS_MATPLOTLIB:
+        pytest.skip("the format check needs matplotlib")
+    args = [a.format(**files) for a in args]
+    with pytest.raises(SystemExit) as info:
+        main(["compare", *args])
+    assert info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and err.endswith("\n"), err
+    assert "error:" in err and message in err
+
+
+# ------------------------------------------------------------------ --plot
+@pytest.mark.skipif(not HAS_MATPLOTLIB, reason="matplotlib is not installed")
+def test_plot_writes_a_png(tmp_path):
+    path = tmp_path / "curves.png"
+    result = compare(
+        dataset="iris",
+        losses=["log_loss", "hinge"],
+        optimizers=["sgd", "lbfgs"],
+        plot=path,
+        **FAST,
+    )
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert result.plot == str(path)
+    assert all(row["loss_curve"] for row in result.rows)
+
+
+def test_plot_without_matplotlib(monkeypatch, tmp_path, capsys):
+    for module in (
+        "matplotlib",
+        "matplotlib.figure",
+        "matplotlib.backends.backend_agg",
+    ):
+        monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError
+    with pytest.raises(ImportError) as info:
+        compare(dataset="iris", plot=tmp_path / "c.png", **FAST)
+    assert str(info.value) == PLOT_MESSAGE
+    assert "pip install 'sklearn-nnopt[plot]'" in PLOT_MESSAGE
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--dataset", "iris", "--plot", str(tmp_path / "c.png")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and PLOT_MESSAGE in err
+    assert not (tmp_path / "c.png").exists()
