@@ -36,8 +36,20 @@ except ImportError:  # pragma: no cover - older scikit-learn
 _CALLBACK_ATTRIBUTES = ("_skl_callbacks", "_callback_fit_ctx", "_parent_callback_ctx")
 
 
-def _row_nnz(X):
-    """Non-zero entries per row, without allocating anything of ``X``'s size."""
+def _sample_rows(X):
+    """All rows of sparse ``X``; for dense ``X``, at most 10,000 evenly spaced.
+
+    The mean count of non-zeros per row sets a scale, not a bound, and counting
+    a dense array's non-zeros costs a pass over it.
+    """
+    n = X.shape[0]
+    if sp.issparse(X) or n <= 10_000:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, 10_000).astype(np.intp))
+
+
+def _row_nnz(X, rows):
+    """Non-zero entries of the given rows, without allocating ``X``'s size."""
     if sp.issparse(X):
         counts = np.diff(X.indptr)
         if X.nnz and not np.all(X.data):
@@ -45,10 +57,13 @@ def _row_nnz(X):
             starts = np.minimum(X.indptr[:-1], X.nnz - 1)
             nonzero = np.add.reduceat(X.data != 0, starts, dtype=np.int64)
             counts = np.where(counts > 0, nonzero, 0)
-        return counts
+        return counts[rows]
     # By blocks of rows: count_nonzero(X, axis=1) would allocate X's shape.
     return np.concatenate(
-        [np.count_nonzero(X[rows], axis=1) for rows in gen_batches(len(X), 256)]
+        [
+            np.count_nonzero(X[rows[block]], axis=1)
+            for block in gen_batches(len(rows), 256)
+        ]
     )
 
 
@@ -416,11 +431,11 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
     def _problem_scale(self, X, Y, sw, loss):
         # Statistics of the weighted sample, so that integer weights and repeated
         # rows give the same step size.
-        sq_norms = row_norms(X, squared=True).astype(np.float64)
-        row_nnz = _row_nnz(X)
-        rel_weight = sw / np.mean(sw)
-        mean_sq_norm = float(np.average(sq_norms, weights=sw))
-        mean_nnz = float(np.average(row_nnz, weights=sw))
+        sq_norms = row_norms(X, squared=True)
+        uniform = bool(np.all(sw == sw[0]))
+        mean_sq_norm = float(np.average(sq_norms, weights=None if uniform else sw))
+        rows = _sample_rows(X)
+        mean_nnz = float(np.average(_row_nnz(X, rows), weights=sw[rows]))
         x_scale = np.sqrt(mean_sq_norm / mean_nnz) if mean_nnz > 0 else 1.0
         if not 0 < x_scale < np.inf:
             # Squares under- or overflowed: fall back to the largest entry.
@@ -429,9 +444,14 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         # without replacement): the mean curvature for the full batch, the
         # largest single row's for batch 1.
         l2 = self.alpha if self.penalty == "l2" else 0.0
-        row_curvature = loss.sample_curvature(Y, sw) * (sq_norms + self.fit_intercept)
-        mean_curvature = float(np.average(row_curvature, weights=sw))
-        max_curvature = float(np.max(row_curvature * rel_weight))
+        curvature = loss.sample_curvature(Y, sw)
+        if uniform and np.ndim(curvature) == 0:
+            mean_curvature = curvature * (mean_sq_norm + self.fit_intercept)
+            max_curvature = curvature * (float(np.max(sq_norms)) + self.fit_intercept)
+        else:
+            row_curvature = curvature * (sq_norms + self.fit_intercept)
+            mean_curvature = float(np.average(row_curvature, weights=sw))
+            max_curvature = float(np.max(row_curvature * (sw / np.mean(sw))))
         n, batch = X.shape[0], self._batch_size(X.shape[0])
         if batch >= n:
             smoothness = mean_curvature + l2

@@ -220,6 +220,7 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         )
         check_classification_targets(y)
         incremental = classes is not None or not first_call
+        check_labels = not first_call or classes is not None
         if first_call:
             labels = np.unique(y) if classes is None else np.unique(classes)
             if len(labels) < 2:
@@ -244,15 +245,18 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
                 f"classes={classes!r} differs from the classes of the first "
                 f"partial_fit call, {self.classes_}."
             )
-        unknown = np.setdiff1d(np.unique(y), self.classes_)
-        if len(unknown):
-            raise ValueError(
-                f"y contains labels {unknown.tolist()} that are not in classes "
-                f"{self.classes_.tolist()}; pass every class to the first "
-                f"partial_fit call with classes=."
-            )
-        sw = self._check_sample_weight(sample_weight, X, len(y))
+        # (np.unique's return_inverse would need several times the memory.)
         idx = np.searchsorted(self.classes_, y)
+        if check_labels:
+            known = self.classes_[np.minimum(idx, len(self.classes_) - 1)] == y
+            if not np.all(known):
+                unknown = np.unique(y[~known])
+                raise ValueError(
+                    f"y contains labels {unknown.tolist()} that are not in classes "
+                    f"{self.classes_.tolist()}; pass every class to the first "
+                    f"partial_fit call with classes=."
+                )
+        sw = self._check_sample_weight(sample_weight, X, len(y))
         if self.class_weight is not None:
             if incremental and self.class_weight == "balanced":
                 raise ValueError(

@@ -95,7 +95,7 @@ class Objective:
         loss, G = self.loss.loss_gradient(Y, self.raw(X, W, b))
         if sw is None:
             weight_sum = float(len(loss))
-            weighted_loss = float(loss.sum())
+            weighted_loss = float(np.add.reduce(loss))
             G *= 1.0 / weight_sum
         else:
             weight_sum = float(sw.sum())
@@ -109,7 +109,7 @@ class Objective:
         if self.l2:
             dW += self.l2 * W
         if self.fit_intercept:
-            G.sum(axis=0, out=grads[1])
+            np.add.reduce(G, axis=0, out=grads[1])
         return weighted_loss, weight_sum
 
     def value_grad(self, X, Y, sw, W, b):
