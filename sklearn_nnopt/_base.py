@@ -36,6 +36,20 @@ except ImportError:  # pragma: no cover - older scikit-learn
 _CALLBACK_ATTRIBUTES = ("_skl_callbacks", "_callback_fit_ctx", "_parent_callback_ctx")
 
 
+def _as_views_of_one_buffer(*arrays):
+    """Copies of ``arrays`` laid out back to back in one 1-D buffer.
+
+    Optimizers then run their elementwise rules once on the buffer instead of
+    once per array (see ``Optimizer.step``).
+    """
+    buffer = np.concatenate([a.ravel() for a in arrays])
+    views, start = [], 0
+    for a in arrays:
+        views.append(buffer[start : start + a.size].reshape(a.shape))
+        start += a.size
+    return views
+
+
 def _sample_rows(X):
     """All rows of sparse ``X``; for dense ``X``, at most 10,000 evenly spaced.
 
@@ -365,7 +379,11 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         objective = Objective(
             loss, self.alpha, self.penalty, self.l1_ratio, self.fit_intercept
         )
-        params = [W, b] if self.fit_intercept else [W]
+        if self.fit_intercept:
+            W, b = _as_views_of_one_buffer(W, b)
+            params = [W, b]
+        else:
+            params = [W]
         callback_ctx = None
         if hasattr(self, "_init_callback_context"):
             callback_ctx = self._init_callback_context(
@@ -513,7 +531,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             rows, validation = self._split_validation(X, y, sw, rng)
         n_samples = X.shape[0] if rows is None else len(rows)
         batch_size = self._batch_size(n_samples)
-        grads = [np.empty_like(p) for p in params]
+        grads = list(_as_views_of_one_buffer(*(np.empty_like(p) for p in params)))
         buffer = None
         if (self.shuffle or rows is not None) and isinstance(X, np.ndarray):
             # Gathered batches go to one reused buffer.

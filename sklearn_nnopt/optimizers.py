@@ -94,10 +94,27 @@ class Optimizer(BaseEstimator):
             Step size of this update.
         """
         self.t_ = getattr(self, "t_", 0) + 1
-        self._update(params, grads, lr)
+        flat_params, flat_grads = _flat_buffer(params), _flat_buffer(grads)
+        if flat_params is not None and flat_grads is not None:
+            # The estimator keeps coef and intercept as views of one buffer: the
+            # elementwise rules then run once on it instead of once per array.
+            self._coef_layout = (params[0].size, params[0].shape)
+            self._update([flat_params], [flat_grads], lr)
+        else:
+            self._coef_layout = None
+            self._update(params, grads, lr)
 
     def _update(self, params, grads, lr):
+        """Apply the update rule in place (elementwise, to each array given)."""
         raise NotImplementedError
+
+    def _coef_part(self, array):
+        """The coefficients' part of a per-parameter state or step array."""
+        layout = getattr(self, "_coef_layout", None)
+        if layout is None or np.ndim(array) == 0:
+            return array
+        size, shape = layout
+        return array[:size].reshape(shape)
 
     def coef_step_size(self, lr):
         """Step size the last update applied to each coefficient's gradient.
@@ -129,6 +146,25 @@ class Optimizer(BaseEstimator):
 
 
 OPTIMIZERS = Registry("optimizer", Optimizer)
+
+
+def _flat_buffer(arrays):
+    """The 1-D buffer ``arrays`` tile in order, if they are views of one; else None."""
+    if len(arrays) < 2:
+        return None
+    base = arrays[0].base
+    if base is None or base.ndim != 1 or not base.flags.c_contiguous:
+        return None
+    address = base.__array_interface__["data"][0]
+    for array in arrays:
+        if array.base is not base or not array.flags.c_contiguous:
+            return None
+        if array.__array_interface__["data"][0] != address:
+            return None
+        address += array.nbytes
+    if address != base.__array_interface__["data"][0] + base.nbytes:
+        return None
+    return base
 
 
 def _check_bool(value, name):
@@ -277,7 +313,7 @@ class Adam(Optimizer):
                 self._coef_denom = denom
 
     def coef_step_size(self, lr):
-        return lr / (1 - self.beta_1**self.t_) / self._coef_denom
+        return lr / (1 - self.beta_1**self.t_) / self._coef_part(self._coef_denom)
 
 
 @OPTIMIZERS.register("adamw")
@@ -328,9 +364,11 @@ class AdamW(Adam):
         self.lr_unit_ = scale.param_scale
         return super().auto_learning_rate(scale)
 
-    def _update(self, params, grads, lr):
+    def step(self, params, grads, lr):
+        # The decay acts on coef (params[0]) before the Adam step, which may run
+        # on one buffer holding coef and intercept.
         params[0] *= 1 - lr / getattr(self, "lr_unit_", 1.0) * self.weight_decay
-        super()._update(params, grads, lr)
+        super().step(params, grads, lr)
 
 
 @OPTIMIZERS.register("nadam")
@@ -404,7 +442,7 @@ class NAdam(Optimizer):
     def coef_step_size(self, lr):
         # A gradient's whole effect, directly (1 - mu) and through the momentum
         # average (mu), is lr / denom.
-        return lr / self._coef_denom
+        return lr / self._coef_part(self._coef_denom)
 
 
 @OPTIMIZERS.register("adamax")
@@ -458,7 +496,7 @@ class Adamax(Optimizer):
             p -= step_size * (m / u)
 
     def coef_step_size(self, lr):
-        return lr / (1 - self.beta_1**self.t_) / self.exp_inf_[0]
+        return lr / (1 - self.beta_1**self.t_) / self._coef_part(self.exp_inf_[0])
 
 
 @OPTIMIZERS.register("rmsprop")
@@ -538,7 +576,7 @@ class RMSprop(Optimizer):
 
     def coef_step_size(self, lr):
         # With momentum a gradient's whole effect is scaled by 1 / (1 - mu).
-        return lr / (1.0 - self.momentum) / self._coef_denom
+        return lr / (1.0 - self.momentum) / self._coef_part(self._coef_denom)
 
 
 @OPTIMIZERS.register("adagrad")
@@ -587,7 +625,7 @@ class Adagrad(Optimizer):
                 self._coef_denom = denom
 
     def coef_step_size(self, lr):
-        return lr / self._coef_denom
+        return lr / self._coef_part(self._coef_denom)
 
 
 @OPTIMIZERS.register("adadelta")
@@ -645,7 +683,7 @@ class Adadelta(Optimizer):
                 self._coef_scale = scale
 
     def coef_step_size(self, lr):
-        return lr * self._coef_scale
+        return lr * self._coef_part(self._coef_scale)
 
 
 @OPTIMIZERS.register("lbfgs")

@@ -15,7 +15,7 @@ import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose, assert_array_equal
@@ -125,9 +125,13 @@ def regression_data(draw, nonnegative=False):
 @st.composite
 def estimator_params(draw, losses):
     optimizer = draw(st.sampled_from(OPTIMIZER_NAMES))
+    loss = draw(st.sampled_from(losses))
+    if not LOSSES.create(loss, "loss").full_batch:
+        # The estimator refuses the perceptron with L-BFGS (tested elsewhere).
+        optimizer = draw(st.sampled_from(STOCHASTIC))
     batch_sizes = ["auto", 1, 7]
     return dict(
-        loss=draw(st.sampled_from(losses)),
+        loss=loss,
         optimizer=optimizer,
         batch_size=draw(st.sampled_from(batch_sizes)),
         max_iter=3,
@@ -228,18 +232,35 @@ def _comparable(params, X):
 
 
 def _assert_same_fit(a, b, dtype):
-    """Dense and sparse fits agree to the precision of ``dtype``."""
+    """Dense and sparse fits agree to the precision of ``dtype``.
+
+    For the adaptive optimizers, a gradient coordinate that is exactly zero in
+    exact arithmetic (e.g. identical rows with different labels and the
+    intercept at its best constant) turns rounding noise into steps of up to
+    ``lr * noise / epsilon``: on such degenerate data the fits agree only to a
+    small fraction of the step size.
+    """
     scale = max(1.0, float(np.abs(a.coef_).max()), float(np.abs(a.intercept_).max()))
     tol = (2e-4 if dtype == np.float32 else 1e-6) * scale
+    if a.get_params()["optimizer"] in ADAPTIVE:
+        tol = max(tol, 1e-2 * a.learning_rate_init_)
     assert_allclose(b.coef_, a.coef_, rtol=0, atol=tol)
     assert_allclose(b.intercept_, a.intercept_, rtol=0, atol=tol)
     assert a.learning_rate_init_ == pytest.approx(b.learning_rate_init_)
+
+
+def _assume_generic(params, X):
+    """Adaptive optimizers: skip data with duplicate rows (see _assert_same_fit)."""
+    if params["optimizer"] in ADAPTIVE:
+        dense = X.toarray() if sp.issparse(X) else X
+        assume(len(np.unique(dense, axis=0)) == len(dense))
 
 
 @given(problem=classification_problems())
 def test_classifier_sparse_and_dense_fits_agree(problem):
     params, (X, y, sw) = problem
     X = _comparable(params, X)
+    _assume_generic(params, X)
     with _strict():
         dense = LinearNNClassifier(**params).fit(X, y, sample_weight=sw)
         sparse = LinearNNClassifier(**params).fit(sp.csr_matrix(X), y, sample_weight=sw)
@@ -250,6 +271,7 @@ def test_classifier_sparse_and_dense_fits_agree(problem):
 def test_regressor_sparse_and_dense_fits_agree(problem):
     params, (X, y, sw) = problem
     X = _comparable(params, X)
+    _assume_generic(params, X)
     with _strict():
         dense = LinearNNRegressor(**params).fit(X, y, sample_weight=sw)
         sparse = LinearNNRegressor(**params).fit(sp.csr_matrix(X), y, sample_weight=sw)
