@@ -36,18 +36,18 @@ except ImportError:  # pragma: no cover - older scikit-learn
 _CALLBACK_ATTRIBUTES = ("_skl_callbacks", "_callback_fit_ctx", "_parent_callback_ctx")
 
 
-def _as_views_of_one_buffer(*arrays):
-    """Copies of ``arrays`` laid out back to back in one 1-D buffer.
+def _one_buffer(*arrays):
+    """A 1-D buffer holding copies of ``arrays`` back to back, and views of them.
 
     Optimizers then run their elementwise rules once on the buffer instead of
-    once per array (see ``Optimizer.step``).
+    once per array (``Optimizer.step(..., flat=...)``).
     """
     buffer = np.concatenate([a.ravel() for a in arrays])
     views, start = [], 0
     for a in arrays:
         views.append(buffer[start : start + a.size].reshape(a.shape))
         start += a.size
-    return views
+    return buffer, views
 
 
 def _sample_rows(X):
@@ -380,9 +380,10 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             loss, self.alpha, self.penalty, self.l1_ratio, self.fit_intercept
         )
         if self.fit_intercept:
-            W, b = _as_views_of_one_buffer(W, b)
+            theta, (W, b) = _one_buffer(W, b)
             params = [W, b]
         else:
+            theta, (W,) = _one_buffer(W)
             params = [W]
         callback_ctx = None
         if hasattr(self, "_init_callback_context"):
@@ -393,7 +394,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if optimizer.stochastic:
                 self._fit_stochastic(
-                    X, y, Y, sw, params, b, objective, rng, incremental
+                    X, y, Y, sw, theta, params, b, objective, rng, incremental
                 )
             else:
                 self._fit_full_batch(X, Y, sw, params, b, objective)
@@ -523,7 +524,9 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         if epoch_loss > 1e4 * reference:
             self._check_finite(np.inf, [])
 
-    def _fit_stochastic(self, X, y, Y, sw, params, b, objective, rng, incremental):
+    def _fit_stochastic(
+        self, X, y, Y, sw, theta, params, b, objective, rng, incremental
+    ):
         # Training rows are addressed by index, so that neither shuffling nor the
         # validation split copies X.
         rows, validation = None, None
@@ -531,7 +534,8 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             rows, validation = self._split_validation(X, y, sw, rng)
         n_samples = X.shape[0] if rows is None else len(rows)
         batch_size = self._batch_size(n_samples)
-        grads = list(_as_views_of_one_buffer(*(np.empty_like(p) for p in params)))
+        grad_buffer, grads = _one_buffer(*(np.empty_like(p) for p in params))
+        flat = (theta, grad_buffer)
         buffer = None
         if (self.shuffle or rows is not None) and isinstance(X, np.ndarray):
             # Gathered batches go to one reused buffer.
@@ -572,7 +576,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
                     swb = None
                 batch_loss, batch_weight = objective.batch(Xb, Yb, swb, W, b, grads)
                 lr = schedule.rate(getattr(optimizer, "t_", 0) + 1)
-                optimizer.step(params, grads, lr)
+                optimizer.step(params, grads, lr, flat=flat)
                 if l1:
                     objective.prox_l1(W, optimizer.coef_step_size(lr))
                 if averager is not None:

@@ -81,7 +81,7 @@ class Optimizer(BaseEstimator):
         """
         raise NotImplementedError
 
-    def step(self, params, grads, lr):
+    def step(self, params, grads, lr, *, flat=None):
         """Update ``params`` in place from ``grads`` with step size ``lr``.
 
         Parameters
@@ -92,14 +92,15 @@ class Optimizer(BaseEstimator):
             Gradients of the objective, same shapes as ``params``.
         lr : float
             Step size of this update.
+        flat : tuple of two 1-D ndarrays, optional
+            Buffers that hold ``params`` and ``grads`` back to back (the arrays
+            above are views of them). The elementwise rule then runs once on
+            each buffer instead of once per array; the result is the same.
         """
         self.t_ = getattr(self, "t_", 0) + 1
-        flat_params, flat_grads = _flat_buffer(params), _flat_buffer(grads)
-        if flat_params is not None and flat_grads is not None:
-            # The estimator keeps coef and intercept as views of one buffer: the
-            # elementwise rules then run once on it instead of once per array.
+        if flat is not None:
             self._coef_layout = (params[0].size, params[0].shape)
-            self._update([flat_params], [flat_grads], lr)
+            self._update([flat[0]], [flat[1]], lr)
         else:
             self._coef_layout = None
             self._update(params, grads, lr)
@@ -146,25 +147,6 @@ class Optimizer(BaseEstimator):
 
 
 OPTIMIZERS = Registry("optimizer", Optimizer)
-
-
-def _flat_buffer(arrays):
-    """The 1-D buffer ``arrays`` tile in order, if they are views of one; else None."""
-    if len(arrays) < 2:
-        return None
-    base = arrays[0].base
-    if base is None or base.ndim != 1 or not base.flags.c_contiguous:
-        return None
-    address = base.__array_interface__["data"][0]
-    for array in arrays:
-        if array.base is not base or not array.flags.c_contiguous:
-            return None
-        if array.__array_interface__["data"][0] != address:
-            return None
-        address += array.nbytes
-    if address != base.__array_interface__["data"][0] + base.nbytes:
-        return None
-    return base
 
 
 def _check_bool(value, name):
@@ -364,11 +346,11 @@ class AdamW(Adam):
         self.lr_unit_ = scale.param_scale
         return super().auto_learning_rate(scale)
 
-    def step(self, params, grads, lr):
+    def step(self, params, grads, lr, *, flat=None):
         # The decay acts on coef (params[0]) before the Adam step, which may run
         # on one buffer holding coef and intercept.
         params[0] *= 1 - lr / getattr(self, "lr_unit_", 1.0) * self.weight_decay
-        super().step(params, grads, lr)
+        super().step(params, grads, lr, flat=flat)
 
 
 @OPTIMIZERS.register("nadam")
