@@ -51,12 +51,14 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         Margin losses are one-vs-rest on multiclass problems.
     optimizer : str or Optimizer, default="adam"
         ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adam"``, ``"amsgrad"``,
-        ``"lbfgs"``, or an :class:`~sklearn_nnopt.optimizers.Optimizer` instance
+        ``"adamw"``, ``"nadam"``, ``"adamax"``, ``"rmsprop"``, ``"adagrad"``,
+        ``"adadelta"``, ``"lbfgs"``, or an
+        :class:`~sklearn_nnopt.optimizers.Optimizer` instance
         (whose hyperparameters are then searchable as ``optimizer__<name>``).
-    learning_rate : {"constant", "invscaling", "optimal", "adaptive", "cosine"}, \
-            default="constant"
-        Step-size schedule (see :mod:`sklearn_nnopt.schedules`); ignored by
-        ``"lbfgs"``.
+    learning_rate : str, default="constant"
+        Step-size schedule: ``"constant"``, ``"invscaling"``, ``"optimal"``,
+        ``"adaptive"`` or ``"cosine"`` (see :mod:`sklearn_nnopt.schedules`);
+        ignored by ``"lbfgs"``.
     learning_rate_init : float or "auto", default="auto"
         Initial step size; ``"auto"`` lets the optimizer choose it from the
         data (see the optimizer's notes).
@@ -112,7 +114,7 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         Intercepts.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` has string column names.
     n_iter_ : int
         Epochs run (L-BFGS: iterations).

@@ -47,12 +47,15 @@ class ProblemScale:
     Attributes
     ----------
     smoothness : float
-        An upper bound ``L`` of the curvature of the training objective: the
-        loss's curvature times the mean squared row norm of ``[X, 1]`` plus the
-        l2 strength. ``1 / L`` is a stable plain gradient step.
+        An upper bound ``L`` of the curvature of a minibatch step: the expected
+        smoothness of Gower et al. (2019), which interpolates between the mean
+        over rows (full batch) and the largest row (batch of one) of the loss's
+        curvature times the squared norm of ``[x_i, 1]``, plus the l2 strength.
+        ``1 / L`` is a stable plain gradient step.
     param_scale : float
         The typical size of a coefficient: the target's scale (in link space)
-        divided by the typical size of a non-zero entry of ``X``.
+        divided by the typical size of a non-zero entry of ``X``, capped at
+        ``target * x_scale / alpha`` under an l2 penalty.
     """
 
     smoothness: float
@@ -309,7 +312,7 @@ class AdamW(Adam):
     of the gradient).
 
     .. math::
-        W_t &= (1 - \eta_t \lambda) W_{t-1}
+        W_t = (1 - \eta_t \lambda) W_{t-1}
               - \eta_t \frac{m_t / (1 - \beta_1^t)}
                 {\sqrt{\hat v_t / (1 - \beta_2^t)} + \epsilon}
 
