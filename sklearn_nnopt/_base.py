@@ -82,7 +82,20 @@ def _row_nnz(X, rows):
 
 
 class DivergenceError(RuntimeError):
-    """Training produced a non-finite objective or non-finite parameters."""
+    """Training produced a non-finite objective or non-finite parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nnopt import DivergenceError, LinearNNRegressor
+    >>> X, y = np.array([[1.0], [2.0], [3.0]]), np.array([1.0, 2.0, 3.0])
+    >>> reg = LinearNNRegressor(optimizer="sgd", learning_rate_init=100.0)
+    >>> try:
+    ...     reg.fit(X, y)
+    ... except DivergenceError:
+    ...     print("diverged; fitted:", hasattr(reg, "coef_"))
+    diverged; fitted: False
+    """
 
 
 class _Averager:

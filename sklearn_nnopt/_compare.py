@@ -392,6 +392,18 @@ class CompareResult:
     notes : list of str
         Lines printed under the table (e.g. a default loss skipped because the
         target is outside its domain).
+
+    Examples
+    --------
+    >>> from sklearn_nnopt import compare
+    >>> result = compare(
+    ...     dataset="iris", losses=["log_loss"], optimizers=["adam", "lbfgs"],
+    ...     cv=2, max_iter=50, verbose=False,
+    ... )
+    >>> result.data, result.scoring
+    ('iris (150 samples x 4 features)', 'accuracy')
+    >>> [(row["rank"], row["optimizer"], row["status"]) for row in result.rows]
+    [(1, 'lbfgs', 'ok'), (2, 'adam', 'not converged')]
     """
 
     rows: list
@@ -763,6 +775,18 @@ def compare(
         (a ``ValueError``) for an invalid argument or unreadable data.
     ImportError
         If ``plot`` is given and matplotlib is not installed.
+
+    Examples
+    --------
+    >>> from sklearn_nnopt import compare
+    >>> result = compare(
+    ...     dataset="iris", losses=["log_loss", "hinge"], optimizers=["adam", "lbfgs"],
+    ...     cv=2, max_iter=50, verbose=False,
+    ... )
+    >>> len(result.rows), result.task, result.n_splits
+    (4, 'classification', 2)
+    >>> result.best["mean_score"] > 0.9
+    True
     """
     start = time.perf_counter()
     if plot is not None:

@@ -66,6 +66,21 @@ class Loss(BaseEstimator):
     full_batch : bool
         Whether minimizing the objective with a full-batch optimizer (L-BFGS)
         gives a useful model.
+
+    Examples
+    --------
+    A custom loss needs ``tasks`` and :meth:`loss_gradient`, here log-cosh:
+
+    >>> import numpy as np
+    >>> from sklearn_nnopt import Loss
+    >>> class LogCosh(Loss):
+    ...     tasks = frozenset({"regression"})
+    ...     def loss_gradient(self, y_true, raw_prediction):
+    ...         r = raw_prediction - y_true
+    ...         return np.log(np.cosh(r)).sum(axis=1), np.tanh(r)
+    >>> y, raw = np.zeros((2, 1)), np.array([[1.0], [-3.0]])
+    >>> LogCosh().gradient(y, raw).round(4).tolist()
+    [[0.7616], [-0.9951]]
     """
 
     tasks = frozenset()
@@ -192,6 +207,16 @@ class SquaredError(_ResidualLoss):
         \frac{\partial \ell}{\partial z} = z - y
 
     In a classifier, ``y`` is the one-vs-rest target :math:`t \in \{-1, +1\}`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nnopt import SquaredError
+    >>> y, raw = np.array([[1.0], [2.0]]), np.array([[0.0], [2.5]])
+    >>> SquaredError().loss(y, raw).tolist()
+    [0.5, 0.125]
+    >>> SquaredError().gradient(y, raw).tolist()
+    [[-1.0], [0.5]]
     """
 
     tasks = frozenset({"regression", "classification"})
@@ -213,6 +238,18 @@ class AbsoluteError(_MedianBaseline, _ResidualLoss):
     .. math::
         \ell(y, z) = |y - z|, \qquad
         \frac{\partial \ell}{\partial z} = -\operatorname{sign}(y - z)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nnopt import AbsoluteError
+    >>> y, raw = np.array([[1.0], [2.0]]), np.array([[0.0], [2.5]])
+    >>> AbsoluteError().loss(y, raw).tolist()
+    [1.0, 0.5]
+    >>> AbsoluteError().gradient(y, raw).tolist()
+    [[-1.0], [1.0]]
+    >>> AbsoluteError().baseline(np.array([[1.0], [2.0], [10.0]])).tolist()  # median
+    [2.0]
     """
 
     def _phi(self, r):
@@ -234,6 +271,24 @@ class Huber(_MedianBaseline, _ResidualLoss):
     ----------
     delta : float, default=1.0
         Residual size where the loss turns from quadratic to linear, > 0.
+
+    Examples
+    --------
+    The gradient is the residual clipped to ``delta``, so an outlier pulls the
+    fit far less than with the squared error:
+
+    >>> import numpy as np
+    >>> from sklearn_nnopt import Huber, LinearNNRegressor
+    >>> Huber(delta=2.0).gradient(np.zeros((2, 1)), np.array([[1.0], [5.0]])).tolist()
+    [[1.0], [2.0]]
+    >>> X = np.arange(10.0).reshape(-1, 1)
+    >>> y = 2 * X.ravel() + 1
+    >>> y[-1] = 100.0  # one outlier
+    >>> for loss in ["squared_error", Huber(delta=2.0)]:
+    ...     reg = LinearNNRegressor(loss=loss, optimizer="lbfgs", alpha=0.0).fit(X, y)
+    ...     print(reg.coef_.round(1).tolist())
+    [6.4]
+    [2.2]
     """
 
     def __init__(self, delta=1.0):
@@ -262,6 +317,17 @@ class EpsilonInsensitive(_MedianBaseline, _ResidualLoss):
     ----------
     epsilon : float, default=0.1
         Half-width of the zone where residuals cost nothing, >= 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nnopt import EpsilonInsensitive
+    >>> loss = EpsilonInsensitive(epsilon=0.5)
+    >>> y, raw = np.zeros((3, 1)), np.array([[0.3], [2.0], [-1.0]])
+    >>> loss.loss(y, raw).tolist()
+    [0.0, 1.5, 0.5]
+    >>> loss.gradient(y, raw).tolist()
+    [[0.0], [1.0], [-1.0]]
     """
 
     def __init__(self, epsilon=0.1):
@@ -289,6 +355,17 @@ class SquaredEpsilonInsensitive(_MedianBaseline, _ResidualLoss):
     ----------
     epsilon : float, default=0.1
         Half-width of the zone where residuals cost nothing, >= 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nnopt import SquaredEpsilonInsensitive
+    >>> loss = SquaredEpsilonInsensitive(epsilon=0.5)
+    >>> y, raw = np.zeros((3, 1)), np.array([[0.3], [2.0], [-1.0]])
+    >>> loss.loss(y, raw).tolist()
+    [0.0, 2.25, 0.25]
+    >>> loss.gradient(y, raw).tolist()
+    [[0.0], [3.0], [-1.0]]
     """
 
     curvature = 2.0
@@ -318,6 +395,20 @@ class Quantile(_MedianBaseline, _ResidualLoss):
     ----------
     quantile : float, default=0.5
         The quantile ``q`` to estimate, in (0, 1).
+
+    Examples
+    --------
+    With ``quantile=0.9``, predicting 1 too low costs nine times as much as 1 too
+    high, and the starting intercept is the 0.9-quantile of ``y``:
+
+    >>> import numpy as np
+    >>> from sklearn_nnopt import Quantile
+    >>> loss = Quantile(quantile=0.9)
+    >>> y, raw = np.array([[1.0], [1.0]]), np.array([[0.0], [2.0]])
+    >>> loss.loss(y, raw).round(4).tolist()
+    [0.9, 0.1]
+    >>> loss.baseline(np.arange(10.0).reshape(-1, 1)).tolist()
+    [8.0]
     """
 
     def __init__(self, quantile=0.5):
@@ -348,6 +439,18 @@ class Poisson(Loss):
         \hat y = e^{z}
 
     ``y`` must be non-negative.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nnopt import Poisson
+    >>> y, raw = np.array([[0.0], [2.0]]), np.array([[0.0], [1.0]])
+    >>> Poisson().loss(y, raw).round(4).tolist()
+    [1.0, 0.7183]
+    >>> Poisson().gradient(y, raw).round(4).tolist()
+    [[1.0], [0.7183]]
+    >>> Poisson().inverse_link(raw).round(4).tolist()  # the predicted mean
+    [[1.0], [2.7183]]
     """
 
     tasks = frozenset({"regression"})
@@ -402,6 +505,18 @@ class LogLoss(Loss):
     .. math::
         \ell(y, z) = \log \sum_{k} e^{z_k} - z_{y}, \qquad
         \frac{\partial \ell}{\partial z_k} = \operatorname{softmax}(z)_k - y_k
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nnopt import LogLoss
+    >>> y, raw = np.array([[1.0], [0.0]]), np.array([[2.0], [0.0]])
+    >>> LogLoss().loss(y, raw).round(4).tolist()
+    [0.1269, 0.6931]
+    >>> LogLoss().gradient(y, raw).round(4).tolist()
+    [[-0.1192], [0.5]]
+    >>> LogLoss().predict_proba(raw).round(4).tolist()
+    [[0.1192, 0.8808], [0.5, 0.5]]
     """
 
     tasks = frozenset({"classification"})
@@ -469,6 +584,16 @@ class Hinge(_MarginLoss):
     .. math::
         \ell(t, z) = \max(0, 1 - t z), \qquad
         \frac{\partial \ell}{\partial z} = -t\,[t z < 1]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nnopt import Hinge
+    >>> t, raw = np.array([[-1.0], [1.0], [-1.0]]), np.array([[-2.0], [0.5], [0.5]])
+    >>> Hinge().loss(t, raw).tolist()
+    [0.0, 0.5, 1.5]
+    >>> Hinge().gradient(t, raw).tolist()
+    [[0.0], [-1.0], [1.0]]
     """
 
     def _phi(self, m):
@@ -487,6 +612,16 @@ class SquaredHinge(_MarginLoss):
     .. math::
         \ell(t, z) = \max(0, 1 - t z)^2, \qquad
         \frac{\partial \ell}{\partial z} = -2 t \max(0, 1 - t z)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nnopt import SquaredHinge
+    >>> t, raw = np.array([[-1.0], [1.0], [-1.0]]), np.array([[-2.0], [0.5], [0.5]])
+    >>> SquaredHinge().loss(t, raw).tolist()
+    [0.0, 0.25, 2.25]
+    >>> SquaredHinge().gradient(t, raw).tolist()
+    [[0.0], [-1.0], [3.0]]
     """
 
     curvature = 2.0
@@ -513,6 +648,18 @@ class ModifiedHuber(_MarginLoss):
 
     ``predict_proba`` is ``(clip(z, -1, 1) + 1) / 2`` per column, normalized
     over classes for multiclass problems, as in ``SGDClassifier``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nnopt import ModifiedHuber
+    >>> t, raw = np.array([[-1.0], [1.0], [1.0]]), np.array([[-2.0], [0.5], [-3.0]])
+    >>> ModifiedHuber().loss(t, raw).tolist()
+    [0.0, 0.25, 12.0]
+    >>> ModifiedHuber().gradient(t, raw).tolist()
+    [[0.0], [-1.0], [-4.0]]
+    >>> ModifiedHuber().predict_proba(raw).tolist()
+    [[1.0, 0.0], [0.25, 0.75], [1.0, 0.0]]
     """
 
     curvature = 2.0
@@ -553,6 +700,19 @@ class Perceptron(_MarginLoss):
     :math:`-t` (the perceptron's classic update rule, as in scikit-learn's
     ``Perceptron``): with the subgradient 0 the zero start, where every margin
     is 0, would be a fixed point and training would never move.
+
+    Examples
+    --------
+    The last sample sits on the kink, :math:`t z = 0`, and gets the gradient
+    :math:`-t`:
+
+    >>> import numpy as np
+    >>> from sklearn_nnopt import Perceptron
+    >>> t, raw = np.array([[-1.0], [1.0], [-1.0]]), np.array([[-2.0], [-0.5], [0.0]])
+    >>> Perceptron().loss(t, raw).tolist()
+    [0.0, 0.5, 0.0]
+    >>> Perceptron().gradient(t, raw).tolist()
+    [[0.0], [-1.0], [1.0]]
     """
 
     # The zero model minimizes the perceptron criterion (with l2, uniquely): only

@@ -56,6 +56,16 @@ class ProblemScale:
         The typical size of a coefficient: the target's scale (in link space)
         divided by the typical size of a non-zero entry of ``X``, capped at
         ``target * x_scale / alpha`` under an l2 penalty.
+
+    Examples
+    --------
+    >>> from sklearn_nnopt import SGD, Adam
+    >>> from sklearn_nnopt.optimizers import ProblemScale
+    >>> scale = ProblemScale(smoothness=4.0, param_scale=2.0)
+    >>> SGD(momentum=0.5).auto_learning_rate(scale)  # (1 - momentum) / smoothness
+    0.125
+    >>> Adam().auto_learning_rate(scale)  # 0.01 * param_scale
+    0.02
     """
 
     smoothness: float
@@ -67,6 +77,21 @@ class Optimizer(BaseEstimator):
 
     Stochastic optimizers implement :meth:`_update`; full-batch optimizers set
     ``stochastic = False`` and implement :meth:`minimize` instead.
+
+    Examples
+    --------
+    A custom optimizer implements :meth:`_update`; :meth:`step` counts ``t_``:
+
+    >>> import numpy as np
+    >>> from sklearn_nnopt import Optimizer
+    >>> class SignSGD(Optimizer):
+    ...     def _update(self, params, grads, lr):
+    ...         for p, g in zip(params, grads, strict=True):
+    ...             p -= lr * np.sign(g)
+    >>> opt, params = SignSGD(), [np.array([1.0, 1.0])]
+    >>> opt.step(params, [np.array([0.5, -3.0])], lr=0.1)
+    >>> params[0].round(4).tolist(), opt.t_
+    ([0.9, 1.1], 1)
     """
 
     stochastic = True
@@ -186,6 +211,20 @@ class SGD(Optimizer):
     ``learning_rate_init="auto"`` is :math:`(1 - \mu) / L`, ``L`` the curvature
     bound of :class:`ProblemScale`: a stable step whose effective size with
     momentum, :math:`\eta / (1 - \mu)`, is the same.
+
+    Examples
+    --------
+    With momentum, the second step of the same gradient goes 1.9 times as far:
+
+    >>> import numpy as np
+    >>> from sklearn_nnopt import SGD
+    >>> opt = SGD(momentum=0.9)
+    >>> params, grads = [np.array([1.0, 1.0])], [np.array([1.0, -2.0])]
+    >>> for _ in range(2):
+    ...     opt.step(params, grads, lr=0.1)
+    ...     print(params[0].round(4).tolist())
+    [0.9, 1.2]
+    [0.71, 1.58]
     """
 
     def __init__(self, momentum=0.0, nesterov=False):
@@ -257,6 +296,22 @@ class Adam(Optimizer):
     ``0.01`` times the typical coefficient size of :class:`ProblemScale`
     (``0.01`` on standardized ``X`` with a classification loss; scaled with
     the standard deviation of ``y`` for regression).
+
+    Examples
+    --------
+    The first step moves every entry by about ``lr``, whatever its gradient's
+    size; in an estimator, the fitted copy ``optimizer_`` keeps the state:
+
+    >>> import numpy as np
+    >>> from sklearn_nnopt import Adam, LinearNNClassifier
+    >>> params, grads = [np.array([1.0, 1.0])], [np.array([0.5, -100.0])]
+    >>> Adam(beta_1=0.8).step(params, grads, lr=0.1)
+    >>> params[0].round(4).tolist()
+    [0.9, 1.1]
+    >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
+    >>> clf = LinearNNClassifier(optimizer=Adam(beta_1=0.8), max_iter=20, tol=None)
+    >>> clf.fit(X, y).optimizer_.t_  # one step per epoch: 4 samples, one batch
+    20
     """
 
     def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8, amsgrad=False):
@@ -330,6 +385,19 @@ class AdamW(Adam):
     ``lr / s``, i.e. :math:`W \leftarrow (1 - 0.01 \lambda) W`, so that it
     shrinks coefficients by the same factor whatever the scale of ``y``. With a
     numeric ``learning_rate_init`` the rule is exactly torch's.
+
+    Examples
+    --------
+    With a zero gradient only the decay acts: ``coef`` shrinks by
+    ``1 - lr * weight_decay``, the intercept does not:
+
+    >>> import numpy as np
+    >>> from sklearn_nnopt import AdamW
+    >>> coef, intercept = np.array([[2.0, -4.0]]), np.array([2.0])
+    >>> grads = [np.zeros_like(coef), np.zeros_like(intercept)]
+    >>> AdamW(weight_decay=0.5).step([coef, intercept], grads, lr=0.1)
+    >>> coef.round(4).tolist(), intercept.tolist()
+    ([[1.9, -3.8]], [2.0])
     """
 
     def __init__(
@@ -385,6 +453,18 @@ class NAdam(Optimizer):
     Notes
     -----
     ``learning_rate_init="auto"`` is as :class:`Adam`'s.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nnopt import NAdam
+    >>> opt = NAdam()
+    >>> params, grads = [np.array([1.0, 1.0])], [np.array([0.5, -100.0])]
+    >>> for _ in range(2):
+    ...     opt.step(params, grads, lr=0.1)
+    ...     print(params[0].round(4).tolist())
+    [0.8944, 1.1056]
+    [0.816, 1.184]
     """
 
     def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8, momentum_decay=0.004):
@@ -453,6 +533,17 @@ class Adamax(Optimizer):
     Notes
     -----
     ``learning_rate_init="auto"`` is as :class:`Adam`'s.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nnopt import Adamax
+    >>> opt, params = Adamax(), [np.array([0.0])]
+    >>> for g in [1.0, 4.0]:
+    ...     opt.step(params, [np.array([g])], lr=0.1)
+    ...     print(params[0].round(4).tolist(), opt.exp_inf_[0].round(4).tolist())
+    [-0.1] [1.0]
+    [-0.1645] [4.0]
     """
 
     def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
@@ -516,6 +607,21 @@ class RMSprop(Optimizer):
     -----
     ``learning_rate_init="auto"`` is ``0.01 * (1 - momentum)`` times the typical
     coefficient size (its step, like Adam's, is in parameter units).
+
+    Examples
+    --------
+    The average of squared gradients starts at 0, so the first steps are larger
+    than ``lr`` (here 10 times, as ``1 - rho = 0.01``):
+
+    >>> import numpy as np
+    >>> from sklearn_nnopt import RMSprop
+    >>> opt = RMSprop()
+    >>> params, grads = [np.array([1.0, 1.0])], [np.array([0.5, -100.0])]
+    >>> for _ in range(2):
+    ...     opt.step(params, grads, lr=0.01)
+    ...     print(params[0].round(4).tolist())
+    [0.9, 1.1]
+    [0.8291, 1.1709]
     """
 
     def __init__(self, rho=0.99, epsilon=1e-8, momentum=0.0, centered=False):
@@ -586,6 +692,21 @@ class Adagrad(Optimizer):
     Its steps shrink as :math:`1/\sqrt{t}` by construction, so
     ``learning_rate_init="auto"`` is ten times Adam's: ``0.1`` times the
     typical coefficient size.
+
+    Examples
+    --------
+    Steps shrink as :math:`1/\sqrt{t}` for a constant gradient, whatever its size:
+
+    >>> import numpy as np
+    >>> from sklearn_nnopt import Adagrad
+    >>> opt = Adagrad()
+    >>> params, grads = [np.array([0.0, 0.0])], [np.array([3.0, -0.01])]
+    >>> for _ in range(3):
+    ...     opt.step(params, grads, lr=0.1)
+    ...     print(params[0].round(4).tolist())
+    [-0.1, 0.1]
+    [-0.1707, 0.1707]
+    [-0.2284, 0.2284]
     """
 
     def __init__(self, epsilon=1e-10, initial_accumulator_value=0.0):
@@ -638,6 +759,20 @@ class Adadelta(Optimizer):
     parameter units, so ``learning_rate_init="auto"`` is the typical
     coefficient size (``1.0``, torch's default, on standardized ``X`` with a
     classification loss).
+
+    Examples
+    --------
+    The first steps are about :math:`\sqrt{\epsilon / (1 - \rho)}` times ``lr``:
+
+    >>> import numpy as np
+    >>> from sklearn_nnopt import Adadelta
+    >>> opt = Adadelta()
+    >>> params, grads = [np.array([0.0, 0.0])], [np.array([1.0, -100.0])]
+    >>> for _ in range(2):
+    ...     opt.step(params, grads, lr=1.0)
+    ...     print(params[0].round(4).tolist())
+    [-0.0032, 0.0032]
+    [-0.0064, 0.0064]
     """
 
     def __init__(self, rho=0.9, epsilon=1e-6):
@@ -680,6 +815,16 @@ class LBFGS(Optimizer):
     learning-rate schedule are ignored and ``partial_fit`` is unavailable.
     The estimator's ``tol`` is the gradient tolerance (``gtol``) and
     ``max_iter`` the iteration limit, as in ``LogisticRegression``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nnopt import LBFGS
+    >>> def fun(x):
+    ...     return np.sum((x - 3.0) ** 2), 2 * (x - 3.0)
+    >>> result = LBFGS().minimize(fun, np.zeros(2), max_iter=100, tol=1e-8)
+    >>> result.x.round(4).tolist(), bool(result.success)
+    ([3.0, 3.0], True)
     """
 
     stochastic = False

@@ -40,6 +40,18 @@ class Schedule:
         (``power_t``, ``alpha``, ``max_iter``) and the epoch count ``n_iter_``.
     loss : Loss
         The loss being minimized.
+
+    Examples
+    --------
+    ``SCHEDULES`` maps the names the estimators' ``learning_rate`` takes to the
+    classes:
+
+    >>> from sklearn_nnopt import SCHEDULES, LinearNNRegressor, SquaredError
+    >>> sorted(SCHEDULES)
+    ['adaptive', 'constant', 'cosine', 'invscaling', 'optimal']
+    >>> schedule = SCHEDULES["constant"](0.1, LinearNNRegressor(), SquaredError())
+    >>> schedule.on_stall()  # by default, a stall stops training
+    True
     """
 
     def __init__(self, learning_rate_init, estimator, loss):
@@ -63,7 +75,16 @@ class Schedule:
 
 @_register("constant")
 class Constant(Schedule):
-    r""":math:`\eta_t = \eta_0`."""
+    r""":math:`\eta_t = \eta_0`.
+
+    Examples
+    --------
+    >>> from sklearn_nnopt import LinearNNRegressor, SquaredError
+    >>> from sklearn_nnopt.schedules import Constant
+    >>> schedule = Constant(0.1, LinearNNRegressor(), SquaredError())
+    >>> [schedule.rate(t) for t in (1, 10, 1000)]
+    [0.1, 0.1, 0.1]
+    """
 
     def rate(self, t):
         return self.learning_rate_init
@@ -71,7 +92,17 @@ class Constant(Schedule):
 
 @_register("invscaling")
 class InvScaling(Schedule):
-    r""":math:`\eta_t = \eta_0 / t^{p}`, ``p`` the estimator's ``power_t``."""
+    r""":math:`\eta_t = \eta_0 / t^{p}`, ``p`` the estimator's ``power_t``.
+
+    Examples
+    --------
+    >>> from sklearn_nnopt import LinearNNRegressor, SquaredError
+    >>> from sklearn_nnopt.schedules import InvScaling
+    >>> estimator = LinearNNRegressor(learning_rate="invscaling", power_t=0.5)
+    >>> schedule = InvScaling(0.1, estimator, SquaredError())
+    >>> [round(schedule.rate(t), 4) for t in (1, 4, 100)]
+    [0.1, 0.05, 0.01]
+    """
 
     def rate(self, t):
         return self.learning_rate_init / t**self.estimator.power_t
@@ -87,6 +118,15 @@ class Optimal(Schedule):
     counts optimizer steps); ``learning_rate_init`` is not used.
     Requires ``alpha > 0``. Designed for plain SGD: with adaptive optimizers
     (whose step is in parameter units) these rates are usually far too large.
+
+    Examples
+    --------
+    >>> from sklearn_nnopt import Hinge, LinearNNClassifier
+    >>> from sklearn_nnopt.schedules import Optimal
+    >>> estimator = LinearNNClassifier(learning_rate="optimal", alpha=1e-4)
+    >>> schedule = Optimal(None, estimator, Hinge())
+    >>> round(schedule.t0, 4), [round(schedule.rate(t), 4) for t in (1, 1001)]
+    (1000.0, [10.0, 5.0])
     """
 
     def __init__(self, learning_rate_init, estimator, loss):
@@ -112,6 +152,18 @@ class Adaptive(Schedule):
     the validation score with early stopping) fails to improve by ``tol`` for
     ``n_iter_no_change`` epochs, :math:`\eta \leftarrow \eta / 5`, and training
     stops once :math:`\eta < 10^{-6}`.
+
+    Examples
+    --------
+    >>> from sklearn_nnopt import LinearNNRegressor, SquaredError
+    >>> from sklearn_nnopt.schedules import Adaptive
+    >>> schedule = Adaptive(0.1, LinearNNRegressor(), SquaredError())
+    >>> schedule.rate(1)
+    0.1
+    >>> schedule.on_stall()  # divide by 5 and go on training
+    False
+    >>> round(schedule.rate(2), 4)
+    0.02
     """
 
     def __init__(self, learning_rate_init, estimator, loss):
@@ -137,6 +189,23 @@ class Cosine(Schedule):
 
     .. math::
         \eta = \tfrac12 \eta_0 \left(1 + \cos\frac{\pi e}{T_{max}}\right).
+
+    Examples
+    --------
+    The rate depends on the epoch, ``estimator.n_iter_``, which ``fit`` counts:
+
+    >>> from sklearn_nnopt import LinearNNRegressor, SquaredError
+    >>> from sklearn_nnopt.schedules import Cosine
+    >>> estimator = LinearNNRegressor(learning_rate="cosine", max_iter=4)
+    >>> estimator.n_iter_ = 0  # as at the start of fit
+    >>> schedule = Cosine(0.1, estimator, SquaredError())
+    >>> for epoch in range(4):
+    ...     estimator.n_iter_ = epoch
+    ...     print(round(schedule.rate(t=1), 4))
+    0.1
+    0.0854
+    0.05
+    0.0146
     """
 
     def __init__(self, learning_rate_init, estimator, loss):
