@@ -533,9 +533,15 @@ class LogLoss(Loss):
             grad = expit(raw_prediction)
             grad -= y_true
             return loss, grad
-        lse = logsumexp(raw_prediction, axis=1)
-        loss = lse - np.einsum("ij,ij->i", y_true, raw_prediction)
-        grad = np.exp(raw_prediction - lse[:, None])
+        # The max-shift form of logsumexp, written out: scipy.special.logsumexp
+        # costs ~100 us on a 256 x 10 batch, 3x the whole batch's matrix products.
+        z_max = raw_prediction.max(axis=1, keepdims=True)
+        grad = raw_prediction - z_max
+        np.exp(grad, out=grad)
+        total = grad.sum(axis=1, keepdims=True)
+        grad /= total
+        loss = np.log(total[:, 0]) + z_max[:, 0]
+        loss -= np.einsum("ij,ij->i", y_true, raw_prediction)
         grad -= y_true
         return loss, grad
 
