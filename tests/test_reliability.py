@@ -256,26 +256,24 @@ def _assume_generic(params, X):
         assume(len(np.unique(dense, axis=0)) == len(dense))
 
 
-@given(problem=classification_problems())
-def test_classifier_sparse_and_dense_fits_agree(problem):
+def _check_sparse_matches_dense(Estimator, problem):
     params, (X, y, sw) = problem
     X = _comparable(params, X)
     _assume_generic(params, X)
     with _strict():
-        dense = LinearNNClassifier(**params).fit(X, y, sample_weight=sw)
-        sparse = LinearNNClassifier(**params).fit(sp.csr_matrix(X), y, sample_weight=sw)
+        dense = Estimator(**params).fit(X, y, sample_weight=sw)
+        sparse = Estimator(**params).fit(sp.csr_matrix(X), y, sample_weight=sw)
     _assert_same_fit(dense, sparse, X.dtype)
+
+
+@given(problem=classification_problems())
+def test_classifier_sparse_and_dense_fits_agree(problem):
+    _check_sparse_matches_dense(LinearNNClassifier, problem)
 
 
 @given(problem=regression_problems())
 def test_regressor_sparse_and_dense_fits_agree(problem):
-    params, (X, y, sw) = problem
-    X = _comparable(params, X)
-    _assume_generic(params, X)
-    with _strict():
-        dense = LinearNNRegressor(**params).fit(X, y, sample_weight=sw)
-        sparse = LinearNNRegressor(**params).fit(sp.csr_matrix(X), y, sample_weight=sw)
-    _assert_same_fit(dense, sparse, X.dtype)
+    _check_sparse_matches_dense(LinearNNRegressor, problem)
 
 
 # -------------------------------------------------- properties: invalid input
