@@ -511,9 +511,11 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         return min(self.batch_size, n_samples)
 
     def _check_finite(self, value, params):
-        if np.isfinite(value) and all(np.all(np.isfinite(p)) for p in params):
-            return
-        raise DivergenceError(
+        if not (np.isfinite(value) and all(np.all(np.isfinite(p)) for p in params)):
+            raise self._divergence_error()
+
+    def _divergence_error(self):
+        return DivergenceError(
             f"Training diverged in epoch {self.n_iter_ + 1}: the objective exploded "
             f"or the coefficients became non-finite with learning rate "
             f"{self.learning_rate_init_:.3g} and optimizer {self.optimizer_!r}. "
@@ -535,7 +537,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             return
         reference = max(self.loss_curve_[0], self._best_loss_for_stopping, 1.0)
         if epoch_loss > 1e4 * reference:
-            self._check_finite(np.inf, [])
+            raise self._divergence_error()
 
     def _fit_stochastic(
         self, X, y, Y, sw, theta, params, b, objective, rng, incremental

@@ -221,8 +221,9 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
             dtype=[np.float64, np.float32],
         )
         check_classification_targets(y)
+        # Labels may be outside the known classes only when classes were given
+        # (or fixed by an earlier partial_fit call) instead of read from y.
         incremental = classes is not None or not first_call
-        check_labels = not first_call or classes is not None
         if first_call:
             labels = np.unique(y) if classes is None else np.unique(classes)
             if len(labels) < 2:
@@ -249,7 +250,7 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
             )
         # (np.unique's return_inverse would need several times the memory.)
         idx = np.searchsorted(self.classes_, y)
-        if check_labels:
+        if incremental:
             known = self.classes_[np.minimum(idx, len(self.classes_) - 1)] == y
             if not np.all(known):
                 unknown = np.unique(y[~known])
