@@ -14,7 +14,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    assert_all_finite,
+    validate_data,
+)
 
 from ._objective import Objective
 from .losses import LOSSES
@@ -331,11 +335,41 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             raise
         return self
 
+    def _validate_fit_data(self, X, y, *, reset, **kwargs):
+        """``validate_data`` for fitting, checking dense X's finiteness cheaply.
+
+        The squared row norms, which the automatic step size needs, are finite
+        for finite rows unless squares overflow; computing them first makes one
+        pass over ``X`` do the work of two. Kept in ``_row_sq_norms`` for the
+        fit to take.
+        """
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=reset,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+            **kwargs,
+        )
+        name = type(self).__name__
+        if sp.issparse(X):
+            assert_all_finite(X.data, input_name="X", estimator_name=name)
+            self._row_sq_norms = None
+        else:
+            sq_norms = row_norms(X, squared=True)
+            if not np.isfinite(np.add.reduce(sq_norms)):
+                assert_all_finite(X, input_name="X", estimator_name=name)
+            self._row_sq_norms = sq_norms
+        return X, y
+
     def _fit_validated(
         self, X, y, sample_weight, loss, optimizer, incremental, classes, init
     ):
         first_call = not (incremental and hasattr(self, "coef_"))
         X, y, Y, sw = self._prepare_data(X, y, sample_weight, first_call, classes, loss)
+        sq_norms = vars(self).pop("_row_sq_norms", None)
         loss.check_target(Y)
         n_outputs = Y.shape[1]
         warm = hasattr(self, "coef_") and (incremental or self.warm_start)
@@ -380,7 +414,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
                 self, "learning_rate_init_"
             ):
                 self.learning_rate_init_ = optimizer.auto_learning_rate(
-                    self._problem_scale(X, Y, sw, loss)
+                    self._problem_scale(X, Y, sw, loss, sq_norms)
                 )
         else:
             self.learning_rate_init_ = float(self.learning_rate_init)
@@ -460,10 +494,11 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             b = np.array(intercept_init, dtype=X.dtype).reshape(n_outputs)
         return W, b.copy()
 
-    def _problem_scale(self, X, Y, sw, loss):
+    def _problem_scale(self, X, Y, sw, loss, sq_norms=None):
         # Statistics of the weighted sample, so that integer weights and repeated
         # rows give the same step size.
-        sq_norms = row_norms(X, squared=True)
+        if sq_norms is None:
+            sq_norms = row_norms(X, squared=True)
         uniform = bool(np.all(sw == sw[0]))
         mean_sq_norm = float(np.average(sq_norms, weights=None if uniform else sw))
         rows = _sample_rows(X)
@@ -579,10 +614,12 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
                     Xb, Yb, swb = X[batch], Y[batch], sw[batch]
                 else:
                     idx = order[batch]
+                    # The indices are valid by construction; mode="raise" would make
+                    # numpy gather into a temporary and copy it (2x the time).
                     if buffer is None:
                         Xb = X[idx]
                     else:
-                        Xb = np.take(X, idx, axis=0, out=buffer[: len(idx)])
+                        Xb = X.take(idx, axis=0, out=buffer[: len(idx)], mode="clip")
                     Yb = Y.take(idx, axis=0)
                     swb = sw.take(idx) if weighted or may_skip else None
                 if may_skip and not swb.any():

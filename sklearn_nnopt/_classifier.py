@@ -28,6 +28,36 @@ def _has_proba(estimator):
     return True
 
 
+def _small_int_range(y):
+    """``(min, max)`` of integer labels spanning at most a few times len(y)."""
+    if y.ndim != 1 or y.dtype.kind not in "iu" or len(y) == 0:
+        return None
+    lo, hi = int(y.min()), int(y.max())
+    return (lo, hi) if hi - lo <= 4 * len(y) + 1024 else None
+
+
+def _unique(y):
+    """``np.unique(y)``; by counting for small-range integers (no sort)."""
+    bounds = _small_int_range(y)
+    if bounds is None:
+        return np.unique(y)
+    lo, _ = bounds
+    return (np.flatnonzero(np.bincount(y - lo)) + lo).astype(y.dtype)
+
+
+def _positions(classes, y):
+    """``np.searchsorted(classes, y)``; by table lookup for small-range integers.
+
+    (``np.unique``'s ``return_inverse`` would need several times the memory.)
+    """
+    bounds = _small_int_range(y)
+    if bounds is None or classes.dtype.kind not in "iu":
+        return np.searchsorted(classes, y)
+    lo, hi = bounds
+    table = np.searchsorted(classes, np.arange(lo, hi + 1, dtype=y.dtype))
+    return table[y - lo]
+
+
 class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
     r"""Linear classifier trained like a one-layer neural network.
 
@@ -212,20 +242,15 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         return tags
 
     def _prepare_data(self, X, y, sample_weight, first_call, classes, loss):
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=first_call,
-            accept_sparse="csr",
-            dtype=[np.float64, np.float32],
-        )
-        check_classification_targets(y)
+        X, y = self._validate_fit_data(X, y, reset=first_call)
+        if not (y.ndim == 1 and y.dtype.kind in "iub"):
+            # 1-D integer labels are always binary or multiclass: skip the scan.
+            check_classification_targets(y)
         # Labels may be outside the known classes only when classes were given
         # (or fixed by an earlier partial_fit call) instead of read from y.
         incremental = classes is not None or not first_call
         if first_call:
-            labels = np.unique(y) if classes is None else np.unique(classes)
+            labels = _unique(y) if classes is None else np.unique(classes)
             if len(labels) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs samples of at least 2 classes in "
@@ -248,8 +273,7 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
                 f"classes={classes!r} differs from the classes of the first "
                 f"partial_fit call, {self.classes_}."
             )
-        # (np.unique's return_inverse would need several times the memory.)
-        idx = np.searchsorted(self.classes_, y)
+        idx = _positions(self.classes_, y)
         if incremental:
             known = self.classes_[np.minimum(idx, len(self.classes_) - 1)] == y
             if not np.all(known):

@@ -197,15 +197,8 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
         return tags
 
     def _prepare_data(self, X, y, sample_weight, first_call, classes, loss):
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=first_call,
-            accept_sparse="csr",
-            dtype=[np.float64, np.float32],
-            multi_output=True,
-            y_numeric=True,
+        X, y = self._validate_fit_data(
+            X, y, reset=first_call, multi_output=True, y_numeric=True
         )
         if first_call:
             self._single_output = y.ndim == 1
