@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
 )
 
 from ._objective import Objective
+from ._sparse import SparseColumnSteps
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS, ProblemScale
 from .schedules import SCHEDULES
@@ -600,6 +601,16 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         weighted = not np.all(sw == sw[0])
         may_skip = not np.all(sw > 0)
         l1 = objective.l1
+        columns = None
+        if (
+            sp.issparse(X)
+            and optimizer.sparse_update() != "dense"
+            and not l1
+            and averager is None
+        ):
+            columns = SparseColumnSteps(
+                X, n_samples, batch_size, objective, optimizer, theta, W, b
+            )
         stopped = False
         for _ in range(1 if incremental else self.max_iter):
             task = self._begin_epoch_task(X, y)
@@ -626,9 +637,12 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
                     continue  # an all-zero-weight batch has no weighted mean
                 if not weighted:
                     swb = None
-                batch_loss, batch_weight = objective.batch(Xb, Yb, swb, W, b, grads)
                 lr = schedule.rate(getattr(optimizer, "t_", 0) + 1)
-                optimizer.step(params, grads, lr, flat=flat)
+                if columns is not None:
+                    batch_loss, batch_weight = columns.step(Xb, Yb, swb, lr)
+                else:
+                    batch_loss, batch_weight = objective.batch(Xb, Yb, swb, W, b, grads)
+                    optimizer.step(params, grads, lr, flat=flat)
                 if l1:
                     objective.prox_l1(W, optimizer.coef_step_size(lr))
                 if averager is not None:
@@ -637,6 +651,8 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
                     self._check_finite(batch_loss, params)
                 total_loss += batch_loss
                 total_weight += batch_weight
+            if columns is not None:
+                columns.finish()
             if total_weight == 0:
                 raise ValueError("All training samples have zero sample_weight.")
             self.n_iter_ += 1

@@ -40,12 +40,14 @@ class Objective:
         self.l1 = strength * r
         self.fit_intercept = fit_intercept
 
-    def raw(self, X, W, b):
-        """Raw prediction ``X @ W.T + b``."""
+    def raw(self, X, W, b, coef_scale=1.0):
+        """Raw prediction ``X @ (coef_scale * W).T + b``."""
         if isinstance(X, np.ndarray):
             raw = X @ W.T  # safe_sparse_dot's dispatch costs more than this product
         else:
             raw = safe_sparse_dot(X, W.T, dense_output=True)
+        if coef_scale != 1.0:
+            raw *= coef_scale
         if self.fit_intercept:
             raw += b
         return raw
@@ -71,6 +73,37 @@ class Objective:
         np.maximum(shrunk, 0, out=shrunk)
         np.copysign(shrunk, W, out=W)
 
+    def output_gradient(self, raw, Y, sw):
+        """A batch's loss and the gradient of its weighted mean loss in ``raw``.
+
+        Parameters
+        ----------
+        raw : ndarray of shape (n_batch, n_outputs)
+            Raw prediction of the batch (overwritten by the loss if it likes).
+        Y : ndarray of shape (n_batch, n_outputs)
+        sw : ndarray of shape (n_batch,) or None
+            Sample weights of the batch (not all zero); None for equal weights.
+
+        Returns
+        -------
+        weighted_loss : float
+            ``sum_i s_i loss_i`` over the batch (not normalized).
+        weight_sum : float
+            ``sum_i s_i`` over the batch.
+        G : ndarray of shape (n_batch, n_outputs)
+            ``s_i / sum(s) * d loss_i / d raw_i``.
+        """
+        loss, G = self.loss.loss_gradient(Y, raw)
+        if sw is None:
+            weight_sum = float(len(loss))
+            weighted_loss = float(np.add.reduce(loss))
+            G *= 1.0 / weight_sum
+        else:
+            weight_sum = float(sw.sum())
+            weighted_loss = float(np.dot(sw, loss))
+            G *= (sw / weight_sum)[:, None]
+        return weighted_loss, weight_sum, G
+
     def batch(self, X, Y, sw, W, b, grads):
         """Gradient of the objective restricted to a batch, written to ``grads``.
 
@@ -92,15 +125,7 @@ class Objective:
         weight_sum : float
             ``sum_i s_i`` over the batch.
         """
-        loss, G = self.loss.loss_gradient(Y, self.raw(X, W, b))
-        if sw is None:
-            weight_sum = float(len(loss))
-            weighted_loss = float(np.add.reduce(loss))
-            G *= 1.0 / weight_sum
-        else:
-            weight_sum = float(sw.sum())
-            weighted_loss = float(np.dot(sw, loss))
-            G *= (sw / weight_sum)[:, None]
+        weighted_loss, weight_sum, G = self.output_gradient(self.raw(X, W, b), Y, sw)
         dW = grads[0]
         if isinstance(X, np.ndarray):
             np.dot(G.T, X, out=dW)

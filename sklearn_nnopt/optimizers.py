@@ -163,13 +163,72 @@ class Optimizer(BaseEstimator):
         """
         return lr
 
+    def step_at(self, flat_params, grad, lr, index, *, params_at=None):
+        """One step that updates only ``flat_params[index]`` and the state there.
+
+        The rest of the parameters and of the optimizer state stay as they are
+        (``t_`` still counts the step). The estimator uses this for the lazy
+        updates of :meth:`sparse_update`.
+
+        Parameters
+        ----------
+        flat_params : 1-D ndarray
+            All parameters, updated in place at ``index``.
+        grad : 1-D ndarray
+            Gradient at ``index`` (same length as ``index``).
+        lr : float
+        index : 1-D ndarray of int
+            Distinct positions in ``flat_params``.
+        params_at : 1-D ndarray, optional
+            ``flat_params[index]`` if the caller has it already (overwritten).
+        """
+        self.t_ = getattr(self, "t_", 0) + 1
+        self._coef_layout = None
+        self._subset = (index, flat_params.shape)
+        self._gathered = []
+        part = flat_params.take(index) if params_at is None else params_at
+        try:
+            self._update([part], [grad], lr)
+        finally:
+            self._subset = None
+        flat_params[index] = part
+        for full, state_part in self._gathered:
+            full[index] = state_part
+        self._gathered = []
+
+    def sparse_update(self):
+        """How the estimator may update coefficients on sparse ``X``.
+
+        Returns
+        -------
+        {"dense", "exact", "lazy"}
+            "dense": every coefficient, every step. "exact": only the columns
+            present in the batch, the l2 penalty's shrinkage of the others
+            folded into a global scale; the same iterates as "dense" (plain
+            SGD). "lazy": only the columns present in the batch, whose optimizer
+            state alone advances (see :class:`Adam`'s ``lazy``).
+        """
+        return "dense"
+
     def _state(self, name, params, fill=0.0):
-        """A per-parameter buffer list, created on first use."""
+        """A per-parameter buffer list, created on first use.
+
+        Inside :meth:`step_at`, the part of the (whole) buffer at the step's
+        positions, written back after the update.
+        """
+        subset = getattr(self, "_subset", None)
         buffers = getattr(self, name, None)
         if buffers is None:
-            buffers = [np.full_like(p, fill) for p in params]
+            if subset is None:
+                buffers = [np.full_like(p, fill) for p in params]
+            else:
+                buffers = [np.full(subset[1], fill, dtype=params[0].dtype)]
             setattr(self, name, buffers)
-        return buffers
+        if subset is None:
+            return buffers
+        part = buffers[0].take(subset[0])
+        self._gathered.append((buffers[0], part))
+        return [part]
 
     def _scratch(self, params):
         """Reused work buffers, one per parameter array (not optimizer state)."""
@@ -254,6 +313,12 @@ class SGD(Optimizer):
         # A gradient's whole effect through the momentum buffer is lr / (1 - mu).
         return lr / (1.0 - self.momentum)
 
+    def sparse_update(self):
+        # Plain SGD's step is linear in the gradient: a column absent from the
+        # batch only shrinks under l2, which a global scale applies exactly.
+        # Momentum moves every coordinate every step.
+        return "exact" if self.momentum == 0 else "dense"
+
     def _update(self, params, grads, lr):
         mu = self.momentum
         if mu == 0:
@@ -299,6 +364,18 @@ class Adam(Optimizer):
         Added to the denominator for numerical stability, > 0.
     amsgrad : bool, default=False
         Use the running maximum of the second moment (Reddi et al., 2018).
+    lazy : bool, default=True
+        On sparse ``X`` only (dense ``X`` is unaffected): update only the
+        coefficients of the columns present in the minibatch, with their
+        moments; the others, and their moments, wait until their column next
+        appears (as ``torch.optim.SparseAdam`` and TensorFlow's LazyAdam). A
+        step then costs O(non-zeros of the batch) instead of O(n_features).
+        With an l2 penalty, a present column's penalty gradient is divided by
+        the probability :math:`p_j` that a batch contains column ``j``, so
+        that the expected step is the full gradient's and the fixed point is
+        the objective's minimizer. ``False`` gives the rule above on every
+        coefficient every step. Applies with ``penalty="l2"`` or ``None`` and
+        ``average=False``; otherwise updates are dense.
 
     Notes
     -----
@@ -324,17 +401,24 @@ class Adam(Optimizer):
     20
     """
 
-    def __init__(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8, amsgrad=False):
+    def __init__(
+        self, beta_1=0.9, beta_2=0.999, epsilon=1e-8, amsgrad=False, lazy=True
+    ):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.amsgrad = amsgrad
+        self.lazy = lazy
 
     def _validate(self):
         _check_scalar(self.beta_1, "beta_1", 0, 1, high_open=True)
         _check_scalar(self.beta_2, "beta_2", 0, 1, high_open=True)
         _check_scalar(self.epsilon, "epsilon", 0, low_open=True)
         _check_bool(self.amsgrad, "amsgrad")
+        _check_bool(getattr(self, "lazy", False), "lazy")
+
+    def sparse_update(self):
+        return "lazy" if self.lazy else "dense"
 
     def auto_learning_rate(self, scale):
         return 0.01 * scale.param_scale
@@ -420,12 +504,20 @@ class AdamW(Adam):
     def __init__(
         self, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.01, amsgrad=False
     ):
-        super().__init__(beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, amsgrad=amsgrad)
+        # Not Adam.__init__: AdamW has no ``lazy`` parameter.
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
         self.weight_decay = weight_decay
+        self.amsgrad = amsgrad
 
     def _validate(self):
         super()._validate()
         _check_scalar(self.weight_decay, "weight_decay", 0)
+
+    def sparse_update(self):
+        # The decoupled decay moves every coefficient every step.
+        return "dense"
 
     def auto_learning_rate(self, scale):
         # The automatic step is in parameter units (param_scale); the decay

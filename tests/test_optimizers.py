@@ -977,6 +977,7 @@ NEW_VALUES = {
     "beta_2": 0.75,
     "epsilon": 1e-4,
     "amsgrad": True,
+    "lazy": False,
     "weight_decay": 0.5,
     "momentum_decay": 0.01,
     "rho": 0.5,
@@ -1037,12 +1038,24 @@ def test_repr_of_registered_names():
         (
             "adam",
             Adam,
-            {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8, "amsgrad": False},
+            {
+                "beta_1": 0.9,
+                "beta_2": 0.999,
+                "epsilon": 1e-8,
+                "amsgrad": False,
+                "lazy": True,
+            },
         ),
         (
             "amsgrad",
             Adam,
-            {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8, "amsgrad": True},
+            {
+                "beta_1": 0.9,
+                "beta_2": 0.999,
+                "epsilon": 1e-8,
+                "amsgrad": True,
+                "lazy": True,
+            },
         ),
         (
             "adamw",

@@ -1,0 +1,157 @@
+r"""Minibatch steps on sparse ``X`` that touch only the batch's columns.
+
+A CSR batch of text-like data has non-zeros in a few thousand of perhaps
+100,000 columns; a dense optimizer step costs O(n_features) per batch and
+dominates the epoch. For optimizers whose :meth:`Optimizer.sparse_update` is
+not "dense", a step here updates only the coefficients of the batch's columns
+(and the intercept):
+
+- "exact" (plain SGD): the data gradient is zero outside the batch's columns,
+  so the only change there is the l2 shrinkage :math:`W \leftarrow (1 - \eta_t
+  \alpha) W`. It is kept as a global factor, :math:`W = s U` with
+  :math:`s \leftarrow (1 - \eta_t \alpha) s` and
+  :math:`U_J \leftarrow U_J - \eta_t g_J / s`: the iterates of dense SGD.
+- "lazy" (:class:`Adam` with ``lazy=True``): only the batch's columns and their
+  optimizer state advance. Their l2 gradient is :math:`\alpha w_j / p_j`,
+  :math:`p_j` the probability that a batch holds column ``j``, so that the
+  expected step is the full gradient's.
+"""
+
+import numpy as np
+from scipy.special import gammaln
+
+# Below this, the global scale of "exact" steps is folded into the coefficients
+# (before the coefficients' own size could lose precision).
+_MIN_SCALE = 1e-6
+
+
+def batch_presence(counts, n_samples, batch_size):
+    r"""Probability that a minibatch holds a non-zero of each column.
+
+    For a batch of :math:`B` of the :math:`n` rows drawn without replacement
+    and :math:`c_j` rows with a non-zero in column ``j``:
+
+    .. math::
+        p_j = 1 - \binom{n - c_j}{B} \Big/ \binom{n}{B}
+
+    Parameters
+    ----------
+    counts : ndarray of shape (n_features,)
+        Rows with a non-zero in each column.
+    n_samples : int
+    batch_size : int
+
+    Returns
+    -------
+    ndarray of shape (n_features,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nnopt._sparse import batch_presence
+    >>> batch_presence(np.array([0, 1, 2, 4]), n_samples=4, batch_size=2).round(4)
+    array([0.    , 0.5   , 0.8333, 1.    ])
+    """
+    n, size = n_samples, min(batch_size, n_samples)
+    free = n - np.asarray(counts, dtype=np.float64)
+    log_absent = np.full_like(free, -np.inf)
+    some = free >= size
+    # Paired so that a column without non-zeros gets exactly 0.
+    log_absent[some] = (gammaln(free[some] + 1) - gammaln(n + 1)) + (
+        gammaln(n - size + 1) - gammaln(free[some] - size + 1)
+    )
+    return np.clip(-np.expm1(log_absent), 0.0, 1.0) + 0.0  # no -0.0
+
+
+def _distinct(values):
+    """Sorted distinct values (``np.unique`` costs ~20x this on int32 indices)."""
+    values = np.sort(values)
+    keep = np.empty(len(values), dtype=bool)
+    keep[:1] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
+
+
+class SparseColumnSteps:
+    """Training steps on CSR batches that update only the batch's columns.
+
+    Parameters
+    ----------
+    X : sparse matrix of shape (n_samples, n_features)
+        The training data (for the column frequencies of "lazy" steps).
+    n_train : int
+        Rows trained on (fewer than ``X``'s with early stopping).
+    batch_size : int
+    objective : Objective
+    optimizer : Optimizer
+        ``sparse_update()`` is "exact" or "lazy".
+    theta : 1-D ndarray
+        The parameters ``[coef, intercept]``, back to back.
+    W, b : ndarray
+        Views of ``theta``: coef (n_outputs, n_features) and intercept.
+    """
+
+    def __init__(self, X, n_train, batch_size, objective, optimizer, theta, W, b):
+        self.mode = optimizer.sparse_update()
+        self.objective = objective
+        self.optimizer = optimizer
+        self.theta = theta
+        self.W, self.b = W, b
+        n_outputs, n_features = W.shape
+        self.n_features = n_features
+        self.output_offsets = np.arange(n_outputs)[:, None] * n_features
+        self.intercept_index = W.size + np.arange(
+            b.size if objective.fit_intercept else 0
+        )
+        self.scale = 1.0
+        self.penalty_weight = None
+        if self.mode == "lazy" and objective.l2:
+            counts = np.bincount(X.indices, minlength=n_features) * (
+                n_train / X.shape[0]
+            )
+            presence = batch_presence(counts, n_train, batch_size)
+            with np.errstate(divide="ignore"):
+                # Columns never present are never stepped: their inf is unused.
+                self.penalty_weight = objective.l2 / presence
+
+    def step(self, Xb, Yb, swb, lr):
+        """One training step on a CSR batch; returns its loss and weight sums."""
+        objective = self.objective
+        batch_loss, batch_weight, G = objective.output_gradient(
+            objective.raw(Xb, self.W, self.b, self.scale), Yb, swb
+        )
+        cols = _distinct(Xb.indices)
+        n_outputs = len(self.output_offsets)
+        n_coef = len(cols) * n_outputs
+        coef_index = (self.output_offsets + cols).ravel()
+        index = np.concatenate([coef_index, self.intercept_index])
+        grad = np.empty(len(index), dtype=self.theta.dtype)
+        # The product is (n_features, n_outputs), zero outside the batch's
+        # columns; the output-major order matches coef_index.
+        grad[:n_coef] = (Xb.T @ G).take(cols, axis=0).T.ravel()
+        if objective.fit_intercept:
+            np.add.reduce(G, axis=0, out=grad[n_coef:])
+        if self.mode == "exact":
+            if objective.l2:
+                scale = self.scale * (1.0 - lr * objective.l2)
+                if not scale >= _MIN_SCALE:
+                    self.W *= scale
+                    scale = 1.0
+                self.scale = scale
+                if scale != 1.0:
+                    grad[:n_coef] /= scale
+        params_at = self.theta.take(index)
+        if self.mode == "lazy" and self.penalty_weight is not None:
+            weight = self.penalty_weight.take(cols)
+            if n_outputs > 1:
+                weight = np.tile(weight, n_outputs)
+            weight *= params_at[:n_coef]
+            grad[:n_coef] += weight
+        self.optimizer.step_at(self.theta, grad, lr, index, params_at=params_at)
+        return batch_loss, batch_weight
+
+    def finish(self):
+        """Fold the global scale into the coefficients (end of an epoch)."""
+        if self.scale != 1.0:
+            self.W *= self.scale
+            self.scale = 1.0
