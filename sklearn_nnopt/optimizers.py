@@ -43,7 +43,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ProblemScale:
-    """What an optimizer may use to choose its automatic step size.
+    r"""What an optimizer may use to choose its automatic step size.
 
     Attributes
     ----------
@@ -55,7 +55,10 @@ class ProblemScale:
         ``1 / L`` is a stable plain gradient step.
     param_scale : float
         The typical size of a coefficient: the target's scale (in link space)
-        divided by the typical size of a non-zero entry of ``X``, capped at
+        divided by the typical size ``x_scale`` of a non-zero entry of ``X``
+        and by :math:`\sqrt{1 + k (1 - k / d)}`, ``k`` of the ``d`` features
+        non-zero per row (1 on dense data, about :math:`\sqrt{k}` on sparse
+        data, whose many rare features share the prediction); capped at
         ``target * x_scale / alpha`` under an l2 penalty.
 
     Examples
