@@ -57,7 +57,8 @@ def _gather(X, order, start, stop, buffer):
     idx = order[start:stop]
     if buffer is None:
         return X[idx]
-    return np.take(X, idx, axis=0, out=buffer[: len(idx)])
+    # mode="clip": with out=, the default "raise" gathers into a temporary first.
+    return np.take(X, idx, axis=0, out=buffer[: len(idx)], mode="clip")
 
 
 def floor_time(X, *, n_outputs, batch_size, epochs, shuffle, seed=0):

@@ -337,12 +337,9 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         return self
 
     def _validate_fit_data(self, X, y, *, reset, **kwargs):
-        """``validate_data`` for fitting, checking dense X's finiteness cheaply.
+        """``validate_data`` for fitting; dense X's finiteness is left to the fit.
 
-        The squared row norms, which the automatic step size needs, are finite
-        for finite rows unless squares overflow; computing them first makes one
-        pass over ``X`` do the work of two. Kept in ``_row_sq_norms`` for the
-        fit to take.
+        See :meth:`_finite_rows`: the check comes at no extra pass over ``X``.
         """
         X, y = validate_data(
             self,
@@ -354,23 +351,37 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             ensure_all_finite=False,
             **kwargs,
         )
-        name = type(self).__name__
         if sp.issparse(X):
-            assert_all_finite(X.data, input_name="X", estimator_name=name)
-            self._row_sq_norms = None
-        else:
-            sq_norms = row_norms(X, squared=True)
-            if not np.isfinite(np.add.reduce(sq_norms)):
-                assert_all_finite(X, input_name="X", estimator_name=name)
-            self._row_sq_norms = sq_norms
+            self._assert_finite_X(X.data)
         return X, y
+
+    def _assert_finite_X(self, X):
+        assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
+
+    def _finite_rows(self, X, stochastic):
+        """Check dense ``X`` for NaN and inf; its squared row norms or None.
+
+        The row norms, which the automatic step size needs, are finite for
+        finite rows unless squares overflow: computing them makes one pass over
+        ``X`` do the work of two. L-BFGS needs neither pass: its first objective
+        is not finite when ``X`` is not, and ``_fit_full_batch`` checks it.
+        """
+        if sp.issparse(X) or not stochastic:
+            return None
+        sq_norms = row_norms(X, squared=True)
+        if not np.isfinite(np.add.reduce(sq_norms)):
+            self._assert_finite_X(X)
+        return sq_norms
 
     def _fit_validated(
         self, X, y, sample_weight, loss, optimizer, incremental, classes, init
     ):
         first_call = not (incremental and hasattr(self, "coef_"))
         X, y, Y, sw = self._prepare_data(X, y, sample_weight, first_call, classes, loss)
-        sq_norms = vars(self).pop("_row_sq_norms", None)
+        sq_norms = self._finite_rows(X, optimizer.stochastic)
+        # Targets column-major like the raw predictions (Objective.raw), so that
+        # the losses' elementwise work runs on matching layouts.
+        Y = np.asfortranarray(Y)
         loss.check_target(Y)
         n_outputs = Y.shape[1]
         warm = hasattr(self, "coef_") and (incremental or self.warm_start)
@@ -411,7 +422,9 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             self._random_state = rng
         if self.learning_rate_init == "auto":
             # A replaced optimizer needs its own automatic step (and AdamW its unit).
-            if not (warm and optimizer is self.optimizer_) or not hasattr(
+            if not optimizer.stochastic:
+                self.learning_rate_init_ = optimizer.auto_learning_rate(None)
+            elif not (warm and optimizer is self.optimizer_) or not hasattr(
                 self, "learning_rate_init_"
             ):
                 self.learning_rate_init_ = optimizer.auto_learning_rate(
@@ -639,7 +652,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
                         Xb = X[idx]
                     else:
                         Xb = X.take(idx, axis=0, out=buffer[: len(idx)], mode="clip")
-                    Yb = Y.take(idx, axis=0)
+                    Yb = Y.T.take(idx, axis=1).T  # column-major, as Y
                     swb = sw.take(idx) if weighted or may_skip else None
                 if may_skip and not swb.any():
                     continue  # an all-zero-weight batch has no weighted mean
@@ -801,11 +814,18 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
                 for part, s in zip(parts, shapes, strict=True)
             ]
 
+        # Equal weights need no per-sample weighting (the same mean).
+        weights = None if np.all(sw == sw[0]) else sw
+
         def fun(theta):
             current = unpack(theta)
             Wt = current[0]
             bt = current[1] if self.fit_intercept else b
-            value, grads = objective.value_grad(X, Y, sw, Wt, bt)
+            value, grads = objective.value_grad(X, Y, weights, Wt, bt)
+            if not math.isfinite(value):
+                # NaN or inf in X (not checked before: see _finite_rows), or an
+                # overflow that L-BFGS's line search handles.
+                self._assert_finite_X(X if not sp.issparse(X) else X.data)
             flat = np.concatenate([g.ravel() for g in grads]).astype(np.float64)
             return float(value), flat
 

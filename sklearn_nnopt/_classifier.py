@@ -303,7 +303,8 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         if n_classes == 2:
             Y = (idx == 1).astype(dtype)[:, None]
         else:
-            Y = np.zeros((len(idx), n_classes), dtype=dtype)
+            # Column-major, as the estimator keeps targets (see _fit_validated).
+            Y = np.zeros((len(idx), n_classes), dtype=dtype, order="F")
             Y[np.arange(len(idx)), idx] = 1
         if loss.classification_target == "sign":
             Y *= 2
