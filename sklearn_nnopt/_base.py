@@ -606,8 +606,28 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             rows, validation = self._split_validation(X, y, sw, rng)
         n_samples = X.shape[0] if rows is None else len(rows)
         batch_size = self._batch_size(n_samples)
-        grad_buffer, grads = _one_buffer(*(np.empty_like(p) for p in params))
-        flat = (theta, grad_buffer)
+        W = params[0]
+        columns = grads = flat = None
+        if (
+            sp.issparse(X)
+            and self.optimizer_.sparse_update() != "dense"
+            and not objective.l1
+            and self._averager is None
+        ):
+            # Steps on the batch's columns, which gather their own gradient.
+            columns = SparseColumnSteps(
+                X,
+                n_samples,
+                batch_size,
+                objective,
+                self.optimizer_,
+                theta,
+                params[0],
+                b,
+            )
+        else:
+            grad_buffer, grads = _one_buffer(*(np.empty_like(p) for p in params))
+            flat = (theta, grad_buffer)
         buffer = None
         if (self.shuffle or rows is not None) and isinstance(X, np.ndarray):
             # Gathered batches go to one reused buffer.
@@ -622,16 +642,6 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         weighted = not np.all(sw == sw[0])
         may_skip = not np.all(sw > 0)
         l1 = objective.l1
-        columns = None
-        if (
-            sp.issparse(X)
-            and optimizer.sparse_update() != "dense"
-            and not l1
-            and averager is None
-        ):
-            columns = SparseColumnSteps(
-                X, n_samples, batch_size, objective, optimizer, theta, W, b
-            )
         stopped = False
         for _ in range(1 if incremental else self.max_iter):
             task = self._begin_epoch_task(X, y)

@@ -37,7 +37,10 @@ __all__ = [
 
 
 def _weighted_mean(y, sample_weight):
-    return np.average(y, axis=0, weights=sample_weight)
+    # A product with the weights: np.average would allocate y's size.
+    if sample_weight is None:
+        return y.mean(axis=0)
+    return (sample_weight @ y) / sample_weight.sum()
 
 
 def _weighted_quantile(y, q, sample_weight):

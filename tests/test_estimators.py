@@ -271,8 +271,11 @@ def test_sample_weight_two_equals_duplicated_rows(regression, optimizer):
     params = dict(optimizer=optimizer, max_iter=30, tol=None, shuffle=False)
     weighted = LinearNNRegressor(batch_size=1000, **params).fit(X, y, sample_weight=w)
     duplicated = LinearNNRegressor(batch_size=1000, **params).fit(X_dup, y_dup)
-    assert_allclose(weighted.coef_, duplicated.coef_, rtol=1e-8)
-    assert_allclose(weighted.intercept_, duplicated.intercept_, rtol=1e-8)
+    # The intercept starts at the weighted mean, whose last bit depends on the
+    # summation order; Adam turns that rounding residue into a first step of
+    # about lr * 1e-6, hence not 1e-8.
+    assert_allclose(weighted.coef_, duplicated.coef_, rtol=1e-6)
+    assert_allclose(weighted.intercept_, duplicated.intercept_, rtol=1e-6)
 
 
 def test_tol_none_runs_exactly_max_iter(binary):
