@@ -19,6 +19,7 @@ not "dense", a step here updates only the coefficients of the batch's columns
 
 import numpy as np
 from scipy.special import gammaln
+from sklearn.utils import gen_batches
 
 # Below this, the global scale of "exact" steps is folded into the coefficients
 # (before the coefficients' own size could lose precision).
@@ -53,14 +54,27 @@ def batch_presence(counts, n_samples, batch_size):
     array([0.    , 0.5   , 0.8333, 1.    ])
     """
     n, size = n_samples, min(batch_size, n_samples)
-    free = n - np.asarray(counts, dtype=np.float64)
-    log_absent = np.full_like(free, -np.inf)
-    some = free >= size
-    # Paired so that a column without non-zeros gets exactly 0.
-    log_absent[some] = (gammaln(free[some] + 1) - gammaln(n + 1)) + (
-        gammaln(n - size + 1) - gammaln(free[some] - size + 1)
-    )
-    return np.clip(-np.expm1(log_absent), 0.0, 1.0) + 0.0  # no -0.0
+    counts = np.asarray(counts)
+    presence = np.empty(counts.shape, dtype=np.float64)
+    # By blocks, so that the temporaries stay small next to X.
+    for block in gen_batches(len(counts), 8192):
+        free = n - counts[block].astype(np.float64)
+        log_absent = np.full_like(free, -np.inf)
+        some = free >= size
+        # Paired so that a column without non-zeros gets exactly 0.
+        log_absent[some] = (gammaln(free[some] + 1) - gammaln(n + 1)) + (
+            gammaln(n - size + 1) - gammaln(free[some] - size + 1)
+        )
+        presence[block] = np.clip(-np.expm1(log_absent), 0.0, 1.0) + 0.0  # no -0.0
+    return presence
+
+
+def _column_counts(indices, n_features):
+    """``np.bincount(indices)`` by chunks: it would copy int32 indices as intp."""
+    counts = np.zeros(n_features, dtype=np.intp)
+    for chunk in gen_batches(len(indices), 1 << 18):
+        counts += np.bincount(indices[chunk], minlength=n_features)
+    return counts
 
 
 def _distinct(values):
@@ -106,13 +120,15 @@ class SparseColumnSteps:
         self.scale = 1.0
         self.penalty_weight = None
         if self.mode == "lazy" and objective.l2:
-            counts = np.bincount(X.indices, minlength=n_features) * (
-                n_train / X.shape[0]
-            )
-            presence = batch_presence(counts, n_train, batch_size)
+            counts = _column_counts(X.indices, n_features)
+            if n_train != X.shape[0]:  # early stopping holds rows out
+                counts = counts * (n_train / X.shape[0])
+            weight = batch_presence(counts, n_train, batch_size)
+            del counts
             with np.errstate(divide="ignore"):
                 # Columns never present are never stepped: their inf is unused.
-                self.penalty_weight = objective.l2 / presence
+                np.divide(objective.l2, weight, out=weight)
+            self.penalty_weight = weight
 
     def step(self, Xb, Yb, swb, lr):
         """One training step on a CSR batch; returns its loss and weight sums."""
