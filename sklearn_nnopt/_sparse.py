@@ -19,7 +19,6 @@ not "dense", a step here updates only the coefficients of the batch's columns
 
 import numpy as np
 from scipy.special import gammaln
-from sklearn.utils import gen_batches
 
 # Below this, the global scale of "exact" steps is folded into the coefficients
 # (before the coefficients' own size could lose precision).
@@ -57,7 +56,8 @@ def batch_presence(counts, n_samples, batch_size):
     counts = np.asarray(counts)
     presence = np.empty(counts.shape, dtype=np.float64)
     # By blocks, so that the temporaries stay small next to X.
-    for block in gen_batches(len(counts), 8192):
+    for start in range(0, len(counts), 8192):
+        block = slice(start, start + 8192)
         free = n - counts[block].astype(np.float64)
         log_absent = np.full_like(free, -np.inf)
         some = free >= size
@@ -72,8 +72,9 @@ def batch_presence(counts, n_samples, batch_size):
 def _column_counts(indices, n_features):
     """``np.bincount(indices)`` by chunks: it would copy int32 indices as intp."""
     counts = np.zeros(n_features, dtype=np.intp)
-    for chunk in gen_batches(len(indices), 1 << 18):
-        counts += np.bincount(indices[chunk], minlength=n_features)
+    chunk = 1 << 18
+    for start in range(0, len(indices), chunk):
+        counts += np.bincount(indices[start : start + chunk], minlength=n_features)
     return counts
 
 
