@@ -560,6 +560,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         return ProblemScale(
             smoothness=max(smoothness, np.finfo(np.float64).tiny),
             param_scale=param_scale,
+            steps_per_epoch=-(-n // batch),
         )
 
     def _batch_size(self, n_samples):
