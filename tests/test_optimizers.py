@@ -871,6 +871,20 @@ def test_adaptive_auto_learning_rate(opt, factor, param_scale):
         assert lr == pytest.approx(factor * param_scale, rel=1e-14)
 
 
+@pytest.mark.parametrize(
+    "opt, shrinks",
+    [(Adam(), True), (AdamW(), True), (NAdam(), True), (Adamax(), True)]
+    + [(RMSprop(), True), (Adagrad(), False), (Adadelta(), False), (SGD(), False)],
+    ids=repr,
+)
+def test_parameter_steps_shrink_beyond_100_steps_per_epoch(opt, shrinks):
+    base = ProblemScale(smoothness=2.0, param_scale=3.0)
+    for steps, factor in [(1, 1.0), (100, 1.0), (400, 0.5), (10_000, 0.1)]:
+        scale = ProblemScale(smoothness=2.0, param_scale=3.0, steps_per_epoch=steps)
+        expected = clone(opt).auto_learning_rate(base) * (factor if shrinks else 1.0)
+        assert clone(opt).auto_learning_rate(scale) == pytest.approx(expected)
+
+
 def test_registered_auto_learning_rates():
     scale = ProblemScale(smoothness=2.0, param_scale=5.0)
     lr = {
