@@ -617,14 +617,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         ):
             # Steps on the batch's columns, which gather their own gradient.
             columns = SparseColumnSteps(
-                X,
-                n_samples,
-                batch_size,
-                objective,
-                self.optimizer_,
-                theta,
-                params[0],
-                b,
+                X, n_samples, batch_size, objective, self.optimizer_, theta, W, b
             )
         else:
             grad_buffer, grads = _one_buffer(*(np.empty_like(p) for p in params))
@@ -638,7 +631,6 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         )
         optimizer = self.optimizer_
         averager = self._averager
-        W = params[0]
         # Equal weights (the usual case) need no per-sample weighting at all.
         weighted = not np.all(sw == sw[0])
         may_skip = not np.all(sw > 0)
@@ -833,10 +825,10 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             Wt = current[0]
             bt = current[1] if self.fit_intercept else b
             value, grads = objective.value_grad(X, Y, weights, Wt, bt)
-            if not math.isfinite(value):
-                # NaN or inf in X (not checked before: see _finite_rows), or an
-                # overflow that L-BFGS's line search handles.
-                self._assert_finite_X(X if not sp.issparse(X) else X.data)
+            if not math.isfinite(value) and not sp.issparse(X):
+                # NaN or inf in dense X (not checked before: see _finite_rows),
+                # or an overflow, which L-BFGS's line search handles.
+                self._assert_finite_X(X)
             flat = np.concatenate([g.ravel() for g in grads]).astype(np.float64)
             return float(value), flat
 
