@@ -1162,3 +1162,31 @@ def test_create_with_instance_returns_clone(spec):
     assert opt.get_params() == spec.get_params()
     assert _state_attributes(opt) == []
     assert spec.t_ == 2
+
+
+# ---------------------------------------------------------------------------
+# Steps at a subset of the positions (the sparse column steps).
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", [n for n, cls, _ in OPTIMIZERS.items() if cls.stochastic]
+)
+def test_step_at_updates_only_its_positions_as_step_would(name):
+    # The rules are elementwise: positions stepped every time follow step()'s
+    # rule exactly, and the others (and their state) do not move.
+    rng = np.random.RandomState(0)
+    theta0 = rng.normal(size=12)
+    index = np.array([0, 3, 4, 9, 11])
+    full = OPTIMIZERS.create(name, "optimizer")
+    sub = OPTIMIZERS.create(name, "optimizer")
+    theta_full, theta_sub = theta0.copy(), theta0.copy()
+    for t in range(1, 5):
+        g = rng.normal(size=12)
+        full.step([theta_full], [g], 0.1)
+        sub.step_at(theta_sub, g[index], 0.1, index)
+        assert sub.t_ == t
+    untouched = np.setdiff1d(np.arange(12), index)
+    assert_array_equal(theta_sub[untouched], theta0[untouched])
+    if name != "adamw":  # AdamW's decay lives in step() (it is never lazy)
+        assert_allclose(theta_sub[index], theta_full[index], rtol=1e-12)
