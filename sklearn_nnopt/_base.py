@@ -607,17 +607,20 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             rows, validation = self._split_validation(X, y, sw, rng)
         n_samples = X.shape[0] if rows is None else len(rows)
         batch_size = self._batch_size(n_samples)
+        optimizer = self.optimizer_
+        averager = self._averager
         W = params[0]
+        l1 = objective.l1
         columns = grads = flat = None
         if (
             sp.issparse(X)
-            and self.optimizer_.sparse_update() != "dense"
-            and not objective.l1
-            and self._averager is None
+            and optimizer.sparse_update() != "dense"
+            and not l1
+            and averager is None
         ):
             # Steps on the batch's columns, which gather their own gradient.
             columns = SparseColumnSteps(
-                X, n_samples, batch_size, objective, self.optimizer_, theta, W, b
+                X, n_samples, batch_size, objective, optimizer, theta, W, b
             )
         else:
             grad_buffer, grads = _one_buffer(*(np.empty_like(p) for p in params))
@@ -629,12 +632,9 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         schedule = SCHEDULES[self.learning_rate](
             self.learning_rate_init_, self, objective.loss
         )
-        optimizer = self.optimizer_
-        averager = self._averager
         # Equal weights (the usual case) need no per-sample weighting at all.
         weighted = not np.all(sw == sw[0])
         may_skip = not np.all(sw > 0)
-        l1 = objective.l1
         stopped = False
         for _ in range(1 if incremental else self.max_iter):
             task = self._begin_epoch_task(X, y)

@@ -113,7 +113,6 @@ class SparseColumnSteps:
         self.theta = theta
         self.W, self.b = W, b
         n_outputs, n_features = W.shape
-        self.n_features = n_features
         self.output_offsets = np.arange(n_outputs)[:, None] * n_features
         self.intercept_index = W.size + np.arange(
             b.size if objective.fit_intercept else 0
@@ -158,7 +157,7 @@ class SparseColumnSteps:
                 if scale != 1.0:
                     grad[:n_coef] /= scale
         params_at = self.theta.take(index)
-        if self.mode == "lazy" and self.penalty_weight is not None:
+        if self.penalty_weight is not None:  # set for "lazy" steps only
             weight = self.penalty_weight.take(cols)
             if n_outputs > 1:
                 weight = np.tile(weight, n_outputs)

@@ -90,9 +90,9 @@ class ProblemScale:
         leaves the iterates jittering by about :math:`\eta` per coordinate;
         beyond 100 steps per epoch, one epoch still moves
         :math:`N \eta = 10 \sqrt{N} f s` (at least the coefficient size
-        :math:`s` for :math:`f = 0.01`), and the jitter shrinks. On the benchmark sets
-        (400-800 steps per epoch) this took the default Adam from a noise ball
-        1% short of the best test score to within it.
+        :math:`s` for :math:`f = 0.01`), and the jitter shrinks. On the
+        benchmark sets (400-800 steps per epoch) this took the default Adam
+        from a noise ball 1% short of the best test score to within it.
 
         Parameters
         ----------
