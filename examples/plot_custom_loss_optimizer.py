@@ -31,6 +31,7 @@ from sklearn_nnopt import (
     Loss,
     Optimizer,
 )
+from sklearn_nnopt.optimizers import StepSize
 
 # %%
 # A loss
@@ -85,18 +86,20 @@ class LogCosh(Loss):
 #     \theta_t = \theta_{t-1} - \eta_t \operatorname{sign}(\beta_1 m_{t-1}
 #     + (1 - \beta_1) g_t), \qquad m_t = \beta_2 m_{t-1} + (1 - \beta_2) g_t
 #
-# ``_update(params, grads, lr)`` updates the arrays of ``params``
-# (``[coef, intercept]``) in place; buffers are attributes ending in ``_``,
-# created on the first step with ``self._state`` (so ``clone`` gives a fresh
-# optimizer and ``warm_start``/``partial_fit`` continue it). The step count
-# ``self.t_`` is kept by the base class. Hyperparameters are ``__init__``
-# arguments stored unchanged, as for any scikit-learn estimator, so they are
-# searchable as ``optimizer__beta_1``. Lion's step is in parameter units, like
-# Adam's, so its automatic step is a fraction of the typical coefficient size
-# that :class:`~sklearn_nnopt.optimizers.ProblemScale` provides; its authors
-# advise a step 3 to 10 times smaller than Adam's. ``coef_step_size`` tells the
-# l1 proximal step how far each coefficient's gradient moved it: ``lr`` here,
-# which is also the base class's default.
+# ``_update(params, grads, lr, state)`` updates the arrays of ``params``
+# (``[coef, intercept]``) in place. Its buffers live in ``state`` (the
+# optimizer's one :class:`~sklearn_nnopt.optimizers.OptimizerState`):
+# ``state.buffers("exp_avg", params)`` creates them on the first step, so
+# ``clone`` gives a fresh optimizer and ``warm_start``/``partial_fit``
+# continue it. The step count ``state.step`` (``self.t_``) is kept by the base
+# class. Hyperparameters are ``__init__`` arguments stored unchanged, as for
+# any scikit-learn estimator, so they are searchable as ``optimizer__beta_1``.
+# Lion's step is in parameter units, like Adam's, so its automatic step is a
+# fraction of the typical coefficient size that
+# :class:`~sklearn_nnopt.optimizers.ProblemScale` provides (returned as the
+# step's unit); its authors advise a step 3 to 10 times smaller than Adam's.
+# The returned :class:`~sklearn_nnopt.optimizers.StepSize` tells the l1
+# proximal step how far each coefficient's gradient moved it: ``lr`` here.
 
 
 @OPTIMIZERS.register("lion")
@@ -108,14 +111,15 @@ class Lion(Optimizer):
         self.beta_2 = beta_2
 
     def auto_learning_rate(self, scale):
-        return 0.003 * scale.param_scale
+        return 0.003 * scale.param_scale, scale.param_scale
 
-    def _update(self, params, grads, lr):
-        buffers = self._state("exp_avg_", params)
+    def _update(self, params, grads, lr, state):
+        buffers = state.buffers("exp_avg", params)
         for p, g, m in zip(params, grads, buffers, strict=True):
             p -= lr * np.sign(self.beta_1 * m + (1 - self.beta_1) * g)
             m *= self.beta_2
             m += (1 - self.beta_2) * g
+        return StepSize(lr)
 
 
 # %%

@@ -27,12 +27,10 @@ from sklearn_nnopt import SGD, LinearNNClassifier
 class RecordingSGD(SGD):
     """SGD that also records the step size ``lr`` of every update."""
 
-    def _update(self, params, grads, lr):
-        # Fitted state ends in "_" and is created on the first step.
-        if not hasattr(self, "lr_history_"):
-            self.lr_history_ = []
-        self.lr_history_.append(lr)
-        super()._update(params, grads, lr)
+    def _update(self, params, grads, lr, state):
+        # All of an optimizer's state lives in `state` (its `state_`).
+        state.values.setdefault("lr_history", []).append(lr)
+        return super()._update(params, grads, lr, state)
 
 
 X, y = load_breast_cancer(return_X_y=True)
@@ -57,7 +55,7 @@ for schedule, params in settings.items():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X, y)
     fits[schedule] = est
-    lrs = est.optimizer_.lr_history_
+    lrs = est.optimizer_.state_["lr_history"]
     print(
         f"{schedule:<10} epochs {est.n_iter_:3d}  first step {lrs[0]:8.4f}  "
         f"last step {lrs[-1]:9.2e}  final objective {est.loss_:.4f}"
@@ -74,7 +72,7 @@ for schedule, params in settings.items():
 
 fig, (ax_lr, ax_obj) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
 for schedule, est in fits.items():
-    lrs = np.asarray(est.optimizer_.lr_history_)
+    lrs = np.asarray(est.optimizer_.state_["lr_history"])
     ax_lr.semilogy(np.arange(1, len(lrs) + 1), lrs, label=schedule)
     epochs = np.arange(1, len(est.loss_curve_) + 1)
     ax_obj.semilogy(epochs, est.loss_curve_, label=schedule)

@@ -2,6 +2,7 @@
 
 import numpy as np
 from sklearn.base import ClassifierMixin
+from sklearn.metrics import accuracy_score
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
@@ -56,6 +57,20 @@ def _positions(classes, y):
     lo, hi = bounds
     table = np.searchsorted(classes, np.arange(lo, hi + 1, dtype=y.dtype))
     return table[y - lo]
+
+
+def _one_hot(idx, n_classes, dtype, loss):
+    """One-hot targets (one column if binary), +-1 for margin losses."""
+    if n_classes == 2:
+        Y = (idx == 1).astype(dtype)[:, None]
+    else:
+        # Column-major, as the estimator keeps targets.
+        Y = np.zeros((len(idx), n_classes), dtype=dtype, order="F")
+        Y[np.arange(len(idx)), idx] = 1
+    if loss.classification_target == "sign":
+        Y *= 2
+        Y -= 1
+    return Y
 
 
 class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
@@ -241,14 +256,23 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         tags.input_tags.sparse = True
         return tags
 
-    def _prepare_data(self, X, y, sample_weight, first_call, classes, loss):
-        X, y = self._validate_fit_data(X, y, reset=first_call)
+    def _encode_targets(self, y, sw, *, first_call, classes, loss, dtype):
+        """Targets as the loss wants them, weights with ``class_weight``.
+
+        Returns
+        -------
+        Y : ndarray of shape (n_samples, 1) or (n_samples, n_classes)
+        sw : ndarray of shape (n_samples,)
+        fitted : dict
+            ``{"classes_": ...}`` on a first call, else empty.
+        """
         if not (y.ndim == 1 and y.dtype.kind in "iub"):
             # 1-D integer labels are always binary or multiclass: skip the scan.
             check_classification_targets(y)
         # Labels may be outside the known classes only when classes were given
         # (or fixed by an earlier partial_fit call) instead of read from y.
         incremental = classes is not None or not first_call
+        fitted = {}
         if first_call:
             labels = _unique(y) if classes is None else np.unique(classes)
             if len(labels) < 2:
@@ -265,7 +289,7 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
                     f"warm_start can only be used where y has the same classes as "
                     f"in the previous fit: previously {self.classes_}, now {labels}."
                 )
-            self.classes_ = labels
+            fitted["classes_"] = labels
         elif classes is not None and not np.array_equal(
             np.unique(classes), self.classes_
         ):
@@ -273,17 +297,17 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
                 f"classes={classes!r} differs from the classes of the first "
                 f"partial_fit call, {self.classes_}."
             )
-        idx = _positions(self.classes_, y)
+        known_classes = fitted.get("classes_", getattr(self, "classes_", None))
+        idx = _positions(known_classes, y)
         if incremental:
-            known = self.classes_[np.minimum(idx, len(self.classes_) - 1)] == y
+            known = known_classes[np.minimum(idx, len(known_classes) - 1)] == y
             if not np.all(known):
                 unknown = np.unique(y[~known])
                 raise ValueError(
                     f"y contains labels {unknown.tolist()} that are not in classes "
-                    f"{self.classes_.tolist()}; pass every class to the first "
+                    f"{known_classes.tolist()}; pass every class to the first "
                     f"partial_fit call with classes=."
                 )
-        sw = self._check_sample_weight(sample_weight, X, len(y))
         if self.class_weight is not None:
             if incremental and self.class_weight == "balanced":
                 raise ValueError(
@@ -291,28 +315,24 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
                     "class frequencies of the whole stream are unknown. Pass a "
                     "dict of class weights instead."
                 )
-            cw = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
-            sw = sw * cw[idx].astype(X.dtype)
+            cw = compute_class_weight(self.class_weight, classes=known_classes, y=y)
+            sw = sw * cw[idx].astype(dtype)
             if not np.any(sw > 0):
                 raise ValueError("class_weight makes every sample weight zero.")
-        return X, y, self._encode(idx, X.dtype, loss), sw
+        return _one_hot(idx, len(known_classes), dtype, loss), sw, fitted
 
-    def _encode(self, idx, dtype, loss):
-        """One-hot targets (one column if binary), as the loss wants them."""
-        n_classes = len(self.classes_)
-        if n_classes == 2:
-            Y = (idx == 1).astype(dtype)[:, None]
-        else:
-            # Column-major, as the estimator keeps targets (see _fit_validated).
-            Y = np.zeros((len(idx), n_classes), dtype=dtype, order="F")
-            Y[np.arange(len(idx)), idx] = 1
-        if loss.classification_target == "sign":
-            Y *= 2
-            Y -= 1
-        return Y
-
-    def _coef_attributes(self, W, b):
+    def _coef_attributes(self, W, b, fitted=None):
         return {"coef_": W, "intercept_": b}
+
+    def _decode(self, raw, fitted):
+        """Predicted labels from raw predictions (``fitted`` holds ``classes_``)."""
+        classes = fitted["classes_"]
+        if raw.shape[1] == 1:
+            return classes[(raw[:, 0] > 0).astype(int)]
+        return classes[raw.argmax(axis=1)]
+
+    def _score_predictions(self, y, predictions, sample_weight):
+        return accuracy_score(y, predictions, sample_weight=sample_weight)
 
     @available_if(_stochastic_optimizer)
     @with_callbacks
@@ -370,9 +390,7 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         ndarray of shape (n_samples,)
         """
         scores = self.decision_function(X)
-        if scores.ndim == 1:
-            return self.classes_[(scores > 0).astype(int)]
-        return self.classes_[scores.argmax(axis=1)]
+        return self._decode(scores.reshape(len(scores), -1), vars(self))
 
     @available_if(_has_proba)
     def predict_proba(self, X):

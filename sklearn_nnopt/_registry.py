@@ -60,3 +60,10 @@ class Registry:
             f"instance of {self.base.__name__}; got {spec!r} of type "
             f"{type(spec).__name__}."
         )
+
+    def __iter__(self):
+        """Iterate over the registered names, sorted (``sorted(SCHEDULES)``)."""
+        return iter(self.names())
+
+    def __contains__(self, name):
+        return isinstance(name, str) and name in self._entries

@@ -2,6 +2,7 @@
 
 import numpy as np
 from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseLinearNN
@@ -182,6 +183,8 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
             verbose=verbose,
         )
 
+    _target_validation = {"multi_output": True, "y_numeric": True}
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
@@ -196,22 +199,34 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
             tags.target_tags.positive_only = True
         return tags
 
-    def _prepare_data(self, X, y, sample_weight, first_call, classes, loss):
-        X, y = self._validate_fit_data(
-            X, y, reset=first_call, multi_output=True, y_numeric=True
-        )
-        if first_call:
-            self._single_output = y.ndim == 1
-        Y = np.asarray(y, dtype=X.dtype).reshape(len(y), -1)
+    def _encode_targets(self, y, sw, *, first_call, classes, loss, dtype):
+        """Targets as a 2-D array of ``X``'s dtype.
+
+        Returns
+        -------
+        Y : ndarray of shape (n_samples, n_outputs)
+        sw : ndarray of shape (n_samples,)
+        fitted : dict
+            ``{"_single_output": ...}`` on a first call, else empty.
+        """
+        Y = np.asarray(y, dtype=dtype).reshape(len(y), -1)
         if not np.all(np.isfinite(Y)):
             raise ValueError("y contains NaN or infinity.")
-        sw = self._check_sample_weight(sample_weight, X, len(y))
-        return X, y, Y, sw
+        return Y, sw, {"_single_output": y.ndim == 1} if first_call else {}
 
-    def _coef_attributes(self, W, b):
-        if self._single_output:
+    def _coef_attributes(self, W, b, fitted=None):
+        fitted = vars(self) if fitted is None else fitted
+        if fitted["_single_output"]:
             return {"coef_": W[0], "intercept_": b[0]}
         return {"coef_": W, "intercept_": b}
+
+    def _decode(self, raw, fitted):
+        """Predictions (the inverse link) from raw predictions."""
+        pred = fitted["loss_function_"].inverse_link(raw)
+        return pred[:, 0] if fitted["_single_output"] else pred
+
+    def _score_predictions(self, y, predictions, sample_weight):
+        return r2_score(y, predictions, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted targets, the inverse link of the raw prediction.
@@ -228,5 +243,4 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
         X = validate_data(
             self, X, reset=False, accept_sparse="csr", dtype=[np.float64, np.float32]
         )
-        pred = self.loss_function_.inverse_link(self._raw(X))
-        return pred[:, 0] if self._single_output else pred
+        return self._decode(self._raw(X), vars(self))

@@ -2,9 +2,9 @@ r"""Minibatch steps on sparse ``X`` that touch only the batch's columns.
 
 A CSR batch of text-like data has non-zeros in a few thousand of perhaps
 100,000 columns; a dense optimizer step costs O(n_features) per batch and
-dominates the epoch. For optimizers whose :meth:`Optimizer.sparse_update` is
-not "dense", a step here updates only the coefficients of the batch's columns
-(and the intercept):
+dominates the epoch. For optimizers whose ``sparse_mode`` is not "dense", a
+step of :class:`SparseColumnStepper` updates only the coefficients of the
+batch's columns (and the intercept):
 
 - "exact" (plain SGD): the data gradient is zero outside the batch's columns,
   so the only change there is the l2 shrinkage :math:`W \leftarrow (1 - \eta_t
@@ -87,8 +87,10 @@ def _distinct(values):
     return values[keep]
 
 
-class SparseColumnSteps:
+class SparseColumnStepper:
     """Training steps on CSR batches that update only the batch's columns.
+
+    A batch stepper (see :mod:`sklearn_nnopt._steppers`).
 
     Parameters
     ----------
@@ -99,18 +101,17 @@ class SparseColumnSteps:
     batch_size : int
     objective : Objective
     optimizer : Optimizer
-        ``sparse_update()`` is "exact" or "lazy".
-    theta : 1-D ndarray
-        The parameters ``[coef, intercept]``, back to back.
-    W, b : ndarray
-        Views of ``theta``: coef (n_outputs, n_features) and intercept.
+        Its ``sparse_mode`` is "exact" or "lazy".
+    params : Parameters
+        Updated in place.
     """
 
-    def __init__(self, X, n_train, batch_size, objective, optimizer, theta, W, b):
-        self.mode = optimizer.sparse_update()
+    def __init__(self, X, n_train, batch_size, objective, optimizer, params):
+        self.mode = optimizer.sparse_mode
         self.objective = objective
         self.optimizer = optimizer
-        self.theta = theta
+        self.theta = params.buffer
+        W, b = params.coef, params.intercept
         self.W, self.b = W, b
         n_outputs, n_features = W.shape
         self.output_offsets = np.arange(n_outputs)[:, None] * n_features
@@ -131,7 +132,7 @@ class SparseColumnSteps:
             self.penalty_weight = weight
 
     def step(self, Xb, Yb, swb, lr):
-        """One training step on a CSR batch; returns its loss and weight sums."""
+        """One step on a CSR batch; returns its weighted loss sum and weight sum."""
         objective = self.objective
         batch_loss, batch_weight, G = objective.output_gradient(
             objective.raw(Xb, self.W, self.b, self.scale), Yb, swb

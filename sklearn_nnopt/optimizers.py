@@ -6,10 +6,12 @@ buffers, ``epsilon`` is added after the (bias-corrected) square root and
 momentum has no dampening. ``lr`` is given by the estimator at every step
 (``learning_rate_init`` and the ``learning_rate`` schedule).
 
-State lives in attributes ending in ``_`` that are created on the first
-:meth:`Optimizer.step`, so ``clone`` gives a fresh optimizer and a fitted
+All state lives in one place, ``state_`` (an :class:`OptimizerState`, as
+``torch.optim`` keeps ``self.state``), created on the first
+:meth:`Optimizer.step`: ``clone`` gives a fresh optimizer and a fitted
 estimator's ``optimizer_`` carries the state for ``warm_start`` and
-``partial_fit``.
+``partial_fit``. ``_update`` gets that state as an argument and returns the
+:class:`StepSize` it applied (what the l1 proximal step needs).
 
 Adding an optimizer means writing one small class here, decorated with
 ``@OPTIMIZERS.register("name")``, and adding a row to the optimizer test table.
@@ -17,6 +19,7 @@ Adding an optimizer means writing one small class here, decorated with
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import minimize
@@ -37,6 +40,8 @@ __all__ = [
     "Adadelta",
     "LBFGS",
     "ProblemScale",
+    "StepSize",
+    "OptimizerState",
     "OPTIMIZERS",
 ]
 
@@ -69,11 +74,11 @@ class ProblemScale:
     >>> from sklearn_nnopt.optimizers import ProblemScale
     >>> scale = ProblemScale(smoothness=4.0, param_scale=2.0)
     >>> SGD(momentum=0.5).auto_learning_rate(scale)  # (1 - momentum) / smoothness
-    0.125
-    >>> Adam().auto_learning_rate(scale)  # 0.01 * param_scale
-    0.02
+    (0.125, 1.0)
+    >>> Adam().auto_learning_rate(scale)  # 0.01 * param_scale, in param_scale units
+    (0.02, 2.0)
     >>> Adam().auto_learning_rate(ProblemScale(4.0, 2.0, steps_per_epoch=400))
-    0.01
+    (0.01, 2.0)
     """
 
     smoothness: float
@@ -107,11 +112,134 @@ class ProblemScale:
         )
 
 
+class StepSize(NamedTuple):
+    r"""The step size an update applied to each parameter's gradient.
+
+    ``factor`` divided (or, with ``multiply=True``, multiplied) elementwise by
+    ``per_coordinate``; ``factor`` alone where the step is the same for every
+    coordinate. The l1 proximal step thresholds ``coef`` by
+    ``alpha * l1_ratio`` times it (:meth:`for_coef`), so that the penalty acts
+    in the optimizer's own metric.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nnopt.optimizers import StepSize
+    >>> StepSize(0.1).for_coef(np.zeros((1, 2)))
+    0.1
+    >>> StepSize(0.1, np.array([1.0, 2.0, 4.0])).for_coef(np.zeros((1, 2)))
+    array([[0.1 , 0.05]])
+    """
+
+    factor: float
+    per_coordinate: np.ndarray | None = None
+    multiply: bool = False
+
+    def for_coef(self, coef):
+        """The step on ``coef``'s entries: a float or an array shaped like it.
+
+        ``per_coordinate`` may cover ``coef`` alone or the buffer holding
+        ``coef`` followed by the intercept.
+        """
+        part = self.per_coordinate
+        if part is None:
+            return self.factor
+        if part.size != coef.size:
+            part = part.ravel()[: coef.size]
+        part = part.reshape(coef.shape)
+        return self.factor * part if self.multiply else self.factor / part
+
+
+class OptimizerState:
+    r"""An optimizer's state, all in one place (as ``torch.optim``'s ``state[p]``).
+
+    Attributes
+    ----------
+    step : int
+        Steps taken (:math:`t` of the update rules, from 1 at the first step).
+    values : dict
+        Name (torch's: ``"exp_avg"``, ``"momentum_buffer"``, ...) to a list of
+        per-parameter buffers, created on first use, or to a scalar.
+    """
+
+    def __init__(self):
+        self.step = 0
+        self.values = {}
+
+    def buffers(self, name, params, fill=0.0):
+        """The buffers ``name``, one shaped like each of ``params``.
+
+        Parameters
+        ----------
+        name : str
+        params : list of ndarray
+            The arrays being updated (their shapes and dtype).
+        fill : float, default=0.0
+            The buffers' value when first created.
+
+        Returns
+        -------
+        list of ndarray
+            Updated in place by the rule.
+        """
+        buffers = self.values.get(name)
+        if buffers is None:
+            buffers = self.values[name] = [np.full_like(p, fill) for p in params]
+        return buffers
+
+    def __getitem__(self, name):
+        return self.values[name]
+
+    def __contains__(self, name):
+        return name in self.values
+
+
+class _StateAt:
+    """The part of an :class:`OptimizerState` at some positions of a flat buffer.
+
+    What :meth:`Optimizer.step_at` hands to ``_update``: buffers gathered at
+    ``index`` (created whole first), scattered back by :meth:`scatter`.
+    """
+
+    def __init__(self, state, index, size, dtype):
+        self.state = state
+        self.step = state.step
+        self.values = state.values  # scalars are shared
+        self.index, self.size, self.dtype = index, size, dtype
+        self.parts = []
+
+    def buffers(self, name, params, fill=0.0):
+        whole = self.state.values.get(name)
+        if whole is None:
+            whole = self.state.values[name] = [np.full(self.size, fill, self.dtype)]
+        part = whole[0].take(self.index)
+        self.parts.append((whole[0], part))
+        return [part]
+
+    def scatter(self):
+        for whole, part in self.parts:
+            whole[self.index] = part
+
+
 class Optimizer(BaseEstimator):
     """Base class of the optimizers.
 
     Stochastic optimizers implement :meth:`_update`; full-batch optimizers set
-    ``stochastic = False`` and implement :meth:`minimize` instead.
+    ``stochastic = False`` and implement :meth:`minimize` instead. The state
+    is :attr:`state_`, an :class:`OptimizerState` created on the first step;
+    ``t_`` is its step count.
+
+    Attributes
+    ----------
+    stochastic : bool
+        Class attribute: whether the optimizer takes minibatch steps.
+    sparse_mode : {"dense", "exact", "lazy"}
+        How the training loop may update coefficients on sparse ``X``.
+        "dense": every coefficient, every step. "exact": only the columns
+        present in the batch, the l2 penalty's shrinkage of the others folded
+        into a global scale; the same iterates as "dense" (plain SGD). "lazy":
+        only the columns present in the batch, whose optimizer state alone
+        advances (see :class:`Adam`'s ``lazy``).
 
     Examples
     --------
@@ -119,20 +247,38 @@ class Optimizer(BaseEstimator):
 
     >>> import numpy as np
     >>> from sklearn_nnopt import Optimizer
+    >>> from sklearn_nnopt.optimizers import StepSize
     >>> class SignSGD(Optimizer):
-    ...     def _update(self, params, grads, lr):
+    ...     def _update(self, params, grads, lr, state):
     ...         for p, g in zip(params, grads, strict=True):
     ...             p -= lr * np.sign(g)
+    ...         return StepSize(lr)
     >>> opt, params = SignSGD(), [np.array([1.0, 1.0])]
-    >>> opt.step(params, [np.array([0.5, -3.0])], lr=0.1)
+    >>> _ = opt.step(params, [np.array([0.5, -3.0])], lr=0.1)
     >>> params[0].round(4).tolist(), opt.t_
     ([0.9, 1.1], 1)
     """
 
     stochastic = True
+    sparse_mode = "dense"
+
+    @property
+    def t_(self):
+        """Optimizer steps taken (no attribute before the first, as fitted state)."""
+        state = self.__dict__.get("state_")
+        if state is None:
+            raise AttributeError(f"{type(self).__name__} has taken no step yet.")
+        return state.step
+
+    def _begin_step(self, steps=1):
+        state = self.__dict__.get("state_")
+        if state is None:
+            state = self.state_ = OptimizerState()
+        state.step += steps
+        return state
 
     def auto_learning_rate(self, scale):
-        """Step size used for ``learning_rate_init="auto"``.
+        """Step size used for ``learning_rate_init="auto"``, and its unit.
 
         Parameters
         ----------
@@ -140,11 +286,17 @@ class Optimizer(BaseEstimator):
 
         Returns
         -------
-        float
+        lr : float
+            The step size.
+        unit : float
+            What ``lr`` is measured against: the typical coefficient size for
+            a step in parameter units, 1.0 for a step in gradient units. It is
+            handed back to every :meth:`step` as ``lr_unit`` (where
+            :class:`AdamW`'s decoupled decay uses ``lr / lr_unit``).
         """
         raise NotImplementedError
 
-    def step(self, params, grads, lr, *, flat=None):
+    def step(self, params, grads, lr, *, flat=None, lr_unit=1.0):
         """Update ``params`` in place from ``grads`` with step size ``lr``.
 
         Parameters
@@ -159,50 +311,43 @@ class Optimizer(BaseEstimator):
             Buffers that hold ``params`` and ``grads`` back to back (the arrays
             above are views of them). The elementwise rule then runs once on
             each buffer instead of once per array; the result is the same.
-        """
-        self.t_ = getattr(self, "t_", 0) + 1
-        if flat is not None:
-            self._coef_layout = (params[0].size, params[0].shape)
-            self._update([flat[0]], [flat[1]], lr)
-        else:
-            self._coef_layout = None
-            self._update(params, grads, lr)
-
-    def _update(self, params, grads, lr):
-        """Apply the update rule in place (elementwise, to each array given)."""
-        raise NotImplementedError
-
-    def _coef_part(self, array):
-        """The coefficients' part of a per-parameter state or step array."""
-        layout = getattr(self, "_coef_layout", None)
-        if layout is None or np.ndim(array) == 0:
-            return array
-        size, shape = layout
-        return array[:size].reshape(shape)
-
-    def coef_step_size(self, lr):
-        """Step size the last update applied to each coefficient's gradient.
-
-        The l1 proximal step thresholds ``coef`` by ``alpha * l1_ratio`` times
-        this, so that the penalty acts in the optimizer's own metric.
-
-        Parameters
-        ----------
-        lr : float
-            The step size of the last update.
+        lr_unit : float, default=1.0
+            The unit of ``lr`` (see :meth:`auto_learning_rate`).
 
         Returns
         -------
-        float or ndarray of the shape of ``coef``
+        StepSize
+            The step size applied to each coordinate's gradient.
         """
-        return lr
+        state = self._begin_step()
+        if flat is not None:
+            return self._update([flat[0]], [flat[1]], lr, state)
+        return self._update(params, grads, lr, state)
 
-    def step_at(self, flat_params, grad, lr, index, *, params_at=None):
+    def _update(self, params, grads, lr, state):
+        """Apply the update rule in place (elementwise, to each array given).
+
+        Parameters
+        ----------
+        params, grads : list of ndarray
+        lr : float
+        state : OptimizerState
+            Or the part of it at :meth:`step_at`'s positions: get buffers from
+            ``state.buffers(name, params)``, the step count from
+            ``state.step`` and scalars from ``state.values``.
+
+        Returns
+        -------
+        StepSize
+        """
+        raise NotImplementedError
+
+    def step_at(self, flat_params, grad, lr, index, *, params_at=None, lr_unit=1.0):
         """One step that updates only ``flat_params[index]`` and the state there.
 
         The rest of the parameters and of the optimizer state stay as they are
-        (``t_`` still counts the step). The estimator uses this for the lazy
-        updates of :meth:`sparse_update`.
+        (``t_`` still counts the step). The sparse column stepper uses this
+        for the updates of :attr:`sparse_mode` "exact" and "lazy".
 
         Parameters
         ----------
@@ -215,58 +360,24 @@ class Optimizer(BaseEstimator):
             Distinct positions in ``flat_params``.
         params_at : 1-D ndarray, optional
             ``flat_params[index]`` if the caller has it already (overwritten).
-        """
-        self.t_ = getattr(self, "t_", 0) + 1
-        self._coef_layout = None
-        self._subset = (index, flat_params.shape)
-        self._gathered = []
-        part = flat_params.take(index) if params_at is None else params_at
-        try:
-            self._update([part], [grad], lr)
-        finally:
-            self._subset = None
-        flat_params[index] = part
-        for full, state_part in self._gathered:
-            full[index] = state_part
-        self._gathered = []
-
-    def sparse_update(self):
-        """How the estimator may update coefficients on sparse ``X``.
+        lr_unit : float, default=1.0
 
         Returns
         -------
-        {"dense", "exact", "lazy"}
-            "dense": every coefficient, every step. "exact": only the columns
-            present in the batch, the l2 penalty's shrinkage of the others
-            folded into a global scale; the same iterates as "dense" (plain
-            SGD). "lazy": only the columns present in the batch, whose optimizer
-            state alone advances (see :class:`Adam`'s ``lazy``).
+        StepSize
+            On the positions ``index``.
         """
-        return "dense"
-
-    def _state(self, name, params, fill=0.0):
-        """A per-parameter buffer list, created on first use.
-
-        Inside :meth:`step_at`, the part of the (whole) buffer at the step's
-        positions, written back after the update.
-        """
-        subset = getattr(self, "_subset", None)
-        buffers = getattr(self, name, None)
-        if buffers is None:
-            if subset is None:
-                buffers = [np.full_like(p, fill) for p in params]
-            else:
-                buffers = [np.full(subset[1], fill, dtype=params[0].dtype)]
-            setattr(self, name, buffers)
-        if subset is None:
-            return buffers
-        part = buffers[0].take(subset[0])
-        self._gathered.append((buffers[0], part))
-        return [part]
+        state = self._begin_step()
+        part = flat_params.take(index) if params_at is None else params_at
+        state_at = _StateAt(state, index, flat_params.shape, flat_params.dtype)
+        step_size = self._update([part], [grad], lr, state_at)
+        flat_params[index] = part
+        state_at.scatter()
+        return step_size
 
     def _scratch(self, params):
         """Reused work buffers, one per parameter array (not optimizer state)."""
-        works = getattr(self, "_works", None)
+        works = self.__dict__.get("_works")
         if works is None or [w.shape for w in works] != [p.shape for p in params]:
             works = [np.empty_like(p) for p in params]
             self._works = works
@@ -324,7 +435,7 @@ class SGD(Optimizer):
     >>> opt = SGD(momentum=0.9)
     >>> params, grads = [np.array([1.0, 1.0])], [np.array([1.0, -2.0])]
     >>> for _ in range(2):
-    ...     opt.step(params, grads, lr=0.1)
+    ...     _ = opt.step(params, grads, lr=0.1)
     ...     print(params[0].round(4).tolist())
     [0.9, 1.2]
     [0.71, 1.58]
@@ -341,26 +452,25 @@ class SGD(Optimizer):
             raise ValueError("nesterov=True requires momentum > 0.")
 
     def auto_learning_rate(self, scale):
-        return (1.0 - self.momentum) / scale.smoothness
+        return (1.0 - self.momentum) / scale.smoothness, 1.0
 
-    def coef_step_size(self, lr):
-        # A gradient's whole effect through the momentum buffer is lr / (1 - mu).
-        return lr / (1.0 - self.momentum)
-
-    def sparse_update(self):
+    @property
+    def sparse_mode(self):
         # Plain SGD's step is linear in the gradient: a column absent from the
         # batch only shrinks under l2, which a global scale applies exactly.
         # Momentum moves every coordinate every step.
         return "exact" if self.momentum == 0 else "dense"
 
-    def _update(self, params, grads, lr):
+    def _update(self, params, grads, lr, state):
         mu = self.momentum
+        # A gradient's whole effect through the momentum buffer is lr / (1 - mu).
+        step_size = StepSize(lr / (1.0 - mu))
         if mu == 0:
             for p, g in zip(params, grads, strict=True):
                 p -= lr * g
-            return
-        first = getattr(self, "momentum_buffer_", None) is None
-        bufs = self._state("momentum_buffer_", params)
+            return step_size
+        first = "momentum_buffer" not in state.values
+        bufs = state.buffers("momentum_buffer", params)
         for p, g, buf in zip(params, grads, bufs, strict=True):
             if first:
                 buf[...] = g
@@ -369,6 +479,7 @@ class SGD(Optimizer):
                 buf += g
             d = g + mu * buf if self.nesterov else buf
             p -= lr * d
+        return step_size
 
 
 @OPTIMIZERS.register("amsgrad", amsgrad=True)
@@ -426,7 +537,7 @@ class Adam(Optimizer):
     >>> import numpy as np
     >>> from sklearn_nnopt import Adam, LinearNNClassifier
     >>> params, grads = [np.array([1.0, 1.0])], [np.array([0.5, -100.0])]
-    >>> Adam(beta_1=0.8).step(params, grads, lr=0.1)
+    >>> _ = Adam(beta_1=0.8).step(params, grads, lr=0.1)
     >>> params[0].round(4).tolist()
     [0.9, 1.1]
     >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
@@ -451,24 +562,24 @@ class Adam(Optimizer):
         _check_bool(self.amsgrad, "amsgrad")
         _check_bool(getattr(self, "lazy", False), "lazy")
 
-    def sparse_update(self):
+    @property
+    def sparse_mode(self):
         return "lazy" if self.lazy else "dense"
 
     def auto_learning_rate(self, scale):
-        return scale.parameter_step(0.01)
+        return scale.parameter_step(0.01), scale.param_scale
 
-    def _update(self, params, grads, lr):
-        b1, b2, t = self.beta_1, self.beta_2, self.t_
-        ms = self._state("exp_avg_", params)
-        vs = self._state("exp_avg_sq_", params)
-        vmaxs = self._state("max_exp_avg_sq_", params) if self.amsgrad else vs
+    def _update(self, params, grads, lr, state):
+        b1, b2, t = self.beta_1, self.beta_2, state.step
+        ms = state.buffers("exp_avg", params)
+        vs = state.buffers("exp_avg_sq", params)
+        vmaxs = state.buffers("max_exp_avg_sq", params) if self.amsgrad else vs
         works = self._scratch(params)
         # sqrt(v / c^2) + eps = (sqrt(v) + eps c) / c: folding the bias
         # correction c = sqrt(1 - beta_2^t) into eps and the step saves a pass.
         c = math.sqrt(1 - b2**t)
         step_size = lr * c / (1 - b1**t)
         eps = self.epsilon * c
-        self._coef_step_factor = step_size
         for i, (p, g, m, v, vmax, work) in enumerate(
             zip(params, grads, ms, vs, vmaxs, works, strict=True)
         ):
@@ -486,9 +597,7 @@ class Adam(Optimizer):
             np.divide(m, denom, out=work)
             work *= step_size
             p -= work
-
-    def coef_step_size(self, lr):
-        return self._coef_step_factor / self._coef_part(self._denoms[0])
+        return StepSize(step_size, self._denoms[0])
 
 
 @OPTIMIZERS.register("adamw")
@@ -530,7 +639,7 @@ class AdamW(Adam):
     >>> from sklearn_nnopt import AdamW
     >>> coef, intercept = np.array([[2.0, -4.0]]), np.array([2.0])
     >>> grads = [np.zeros_like(coef), np.zeros_like(intercept)]
-    >>> AdamW(weight_decay=0.5).step([coef, intercept], grads, lr=0.1)
+    >>> _ = AdamW(weight_decay=0.5).step([coef, intercept], grads, lr=0.1)
     >>> coef.round(4).tolist(), intercept.tolist()
     ([[1.9, -3.8]], [2.0])
     """
@@ -549,22 +658,17 @@ class AdamW(Adam):
         super()._validate()
         _check_scalar(self.weight_decay, "weight_decay", 0)
 
-    def sparse_update(self):
-        # The decoupled decay moves every coefficient every step.
-        return "dense"
+    # The decoupled decay moves every coefficient every step.
+    sparse_mode = "dense"
 
-    def auto_learning_rate(self, scale):
-        # The automatic step is in parameter units (param_scale); the decay
-        # factor 1 - lr * weight_decay must stay unit-free, or it would bound the
-        # coefficients by 1 / weight_decay whatever the scale of y.
-        self.lr_unit_ = scale.param_scale
-        return super().auto_learning_rate(scale)
-
-    def step(self, params, grads, lr, *, flat=None):
+    def step(self, params, grads, lr, *, flat=None, lr_unit=1.0):
         # The decay acts on coef (params[0]) before the Adam step, which may run
-        # on one buffer holding coef and intercept.
-        params[0] *= 1 - lr / getattr(self, "lr_unit_", 1.0) * self.weight_decay
-        super().step(params, grads, lr, flat=flat)
+        # on one buffer holding coef and intercept. The automatic step is in
+        # parameter units (lr_unit = param_scale): the decay factor
+        # 1 - lr / lr_unit * weight_decay stays unit-free, or it would bound
+        # the coefficients by 1 / weight_decay whatever the scale of y.
+        params[0] *= 1 - lr / lr_unit * self.weight_decay
+        return super().step(params, grads, lr, flat=flat)
 
 
 @OPTIMIZERS.register("nadam")
@@ -604,7 +708,7 @@ class NAdam(Optimizer):
     >>> opt = NAdam()
     >>> params, grads = [np.array([1.0, 1.0])], [np.array([0.5, -100.0])]
     >>> for _ in range(2):
-    ...     opt.step(params, grads, lr=0.1)
+    ...     _ = opt.step(params, grads, lr=0.1)
     ...     print(params[0].round(4).tolist())
     [0.8944, 1.1056]
     [0.816, 1.184]
@@ -623,18 +727,20 @@ class NAdam(Optimizer):
         _check_scalar(self.momentum_decay, "momentum_decay", 0)
 
     def auto_learning_rate(self, scale):
-        return scale.parameter_step(0.01)
+        return scale.parameter_step(0.01), scale.param_scale
 
-    def _update(self, params, grads, lr):
-        b1, b2, t, psi = self.beta_1, self.beta_2, self.t_, self.momentum_decay
+    def _update(self, params, grads, lr, state):
+        b1, b2, t, psi = self.beta_1, self.beta_2, state.step, self.momentum_decay
         mu = b1 * (1 - 0.5 * 0.96 ** (t * psi))
         mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
-        self.mu_product_ = getattr(self, "mu_product_", 1.0) * mu
-        grad_coef = lr * (1 - mu) / (1 - self.mu_product_)
-        avg_coef = lr * mu_next / (1 - self.mu_product_ * mu_next)
+        mu_product = state.values["mu_product"] = (
+            state.values.get("mu_product", 1.0) * mu
+        )
+        grad_coef = lr * (1 - mu) / (1 - mu_product)
+        avg_coef = lr * mu_next / (1 - mu_product * mu_next)
         bc2 = 1 - b2**t
-        ms = self._state("exp_avg_", params)
-        vs = self._state("exp_avg_sq_", params)
+        ms = state.buffers("exp_avg", params)
+        vs = state.buffers("exp_avg_sq", params)
         for i, (p, g, m, v) in enumerate(zip(params, grads, ms, vs, strict=True)):
             m *= b1
             m += (1 - b1) * g
@@ -645,12 +751,10 @@ class NAdam(Optimizer):
             p -= grad_coef * (g / denom)
             p -= avg_coef * (m / denom)
             if i == 0:
-                self._coef_denom = denom
-
-    def coef_step_size(self, lr):
+                coef_denom = denom
         # A gradient's whole effect, directly (1 - mu) and through the momentum
         # average (mu), is lr / denom.
-        return lr / self._coef_part(self._coef_denom)
+        return StepSize(lr, coef_denom)
 
 
 @OPTIMIZERS.register("adamax")
@@ -683,8 +787,9 @@ class Adamax(Optimizer):
     >>> from sklearn_nnopt import Adamax
     >>> opt, params = Adamax(), [np.array([0.0])]
     >>> for g in [1.0, 4.0]:
-    ...     opt.step(params, [np.array([g])], lr=0.1)
-    ...     print(params[0].round(4).tolist(), opt.exp_inf_[0].round(4).tolist())
+    ...     _ = opt.step(params, [np.array([g])], lr=0.1)
+    ...     u = opt.state_["exp_inf"][0]
+    ...     print(params[0].round(4).tolist(), u.round(4).tolist())
     [-0.1] [1.0]
     [-0.1645] [4.0]
     """
@@ -700,22 +805,20 @@ class Adamax(Optimizer):
         _check_scalar(self.epsilon, "epsilon", 0, low_open=True)
 
     def auto_learning_rate(self, scale):
-        return scale.parameter_step(0.01)
+        return scale.parameter_step(0.01), scale.param_scale
 
-    def _update(self, params, grads, lr):
+    def _update(self, params, grads, lr, state):
         b1, b2 = self.beta_1, self.beta_2
-        step_size = lr / (1 - b1**self.t_)
-        ms = self._state("exp_avg_", params)
-        us = self._state("exp_inf_", params)
+        step_size = lr / (1 - b1**state.step)
+        ms = state.buffers("exp_avg", params)
+        us = state.buffers("exp_inf", params)
         for p, g, m, u in zip(params, grads, ms, us, strict=True):
             m *= b1
             m += (1 - b1) * g
             u *= b2
             np.maximum(u, np.abs(g) + self.epsilon, out=u)
             p -= step_size * (m / u)
-
-    def coef_step_size(self, lr):
-        return lr / (1 - self.beta_1**self.t_) / self._coef_part(self.exp_inf_[0])
+        return StepSize(step_size, us[0])
 
 
 @OPTIMIZERS.register("rmsprop")
@@ -761,7 +864,7 @@ class RMSprop(Optimizer):
     >>> opt = RMSprop()
     >>> params, grads = [np.array([1.0, 1.0])], [np.array([0.5, -100.0])]
     >>> for _ in range(2):
-    ...     opt.step(params, grads, lr=0.01)
+    ...     _ = opt.step(params, grads, lr=0.01)
     ...     print(params[0].round(4).tolist())
     [0.9, 1.1]
     [0.8291, 1.1709]
@@ -780,13 +883,13 @@ class RMSprop(Optimizer):
         _check_bool(self.centered, "centered")
 
     def auto_learning_rate(self, scale):
-        return scale.parameter_step(0.01 * (1 - self.momentum))
+        return scale.parameter_step(0.01 * (1 - self.momentum)), scale.param_scale
 
-    def _update(self, params, grads, lr):
+    def _update(self, params, grads, lr, state):
         rho, mu = self.rho, self.momentum
-        vs = self._state("square_avg_", params)
-        gbars = self._state("grad_avg_", params) if self.centered else vs
-        bufs = self._state("momentum_buffer_", params) if mu > 0 else vs
+        vs = state.buffers("square_avg", params)
+        gbars = state.buffers("grad_avg", params) if self.centered else vs
+        bufs = state.buffers("momentum_buffer", params) if mu > 0 else vs
         for i, (p, g, v, gbar, buf) in enumerate(
             zip(params, grads, vs, gbars, bufs, strict=True)
         ):
@@ -806,11 +909,9 @@ class RMSprop(Optimizer):
             else:
                 p -= lr * (g / denom)
             if i == 0:
-                self._coef_denom = denom
-
-    def coef_step_size(self, lr):
+                coef_denom = denom
         # With momentum a gradient's whole effect is scaled by 1 / (1 - mu).
-        return lr / (1.0 - self.momentum) / self._coef_part(self._coef_denom)
+        return StepSize(lr / (1.0 - mu), coef_denom)
 
 
 @OPTIMIZERS.register("adagrad")
@@ -845,7 +946,7 @@ class Adagrad(Optimizer):
     >>> opt = Adagrad()
     >>> params, grads = [np.array([0.0, 0.0])], [np.array([3.0, -0.01])]
     >>> for _ in range(3):
-    ...     opt.step(params, grads, lr=0.1)
+    ...     _ = opt.step(params, grads, lr=0.1)
     ...     print(params[0].round(4).tolist())
     [-0.1, 0.1]
     [-0.1707, 0.1707]
@@ -861,20 +962,18 @@ class Adagrad(Optimizer):
         _check_scalar(self.initial_accumulator_value, "initial_accumulator_value", 0)
 
     def auto_learning_rate(self, scale):
-        return 0.1 * scale.param_scale
+        return 0.1 * scale.param_scale, scale.param_scale
 
-    def _update(self, params, grads, lr):
-        sums = self._state("sum_", params, fill=self.initial_accumulator_value)
+    def _update(self, params, grads, lr, state):
+        sums = state.buffers("sum", params, fill=self.initial_accumulator_value)
         for i, (p, g, acc) in enumerate(zip(params, grads, sums, strict=True)):
             acc += g * g
             denom = np.sqrt(acc)
             denom += self.epsilon
             p -= lr * (g / denom)
             if i == 0:
-                self._coef_denom = denom
-
-    def coef_step_size(self, lr):
-        return lr / self._coef_part(self._coef_denom)
+                coef_denom = denom
+        return StepSize(lr, coef_denom)
 
 
 @OPTIMIZERS.register("adadelta")
@@ -912,7 +1011,7 @@ class Adadelta(Optimizer):
     >>> opt = Adadelta()
     >>> params, grads = [np.array([0.0, 0.0])], [np.array([1.0, -100.0])]
     >>> for _ in range(2):
-    ...     opt.step(params, grads, lr=1.0)
+    ...     _ = opt.step(params, grads, lr=1.0)
     ...     print(params[0].round(4).tolist())
     [-0.0032, 0.0032]
     [-0.0064, 0.0064]
@@ -927,12 +1026,12 @@ class Adadelta(Optimizer):
         _check_scalar(self.epsilon, "epsilon", 0, low_open=True)
 
     def auto_learning_rate(self, scale):
-        return 1.0 * scale.param_scale
+        return 1.0 * scale.param_scale, scale.param_scale
 
-    def _update(self, params, grads, lr):
+    def _update(self, params, grads, lr, state):
         rho, eps = self.rho, self.epsilon
-        vs = self._state("square_avg_", params)
-        us = self._state("acc_delta_", params)
+        vs = state.buffers("square_avg", params)
+        us = state.buffers("acc_delta", params)
         for i, (p, g, v, u) in enumerate(zip(params, grads, vs, us, strict=True)):
             v *= rho
             v += (1 - rho) * (g * g)
@@ -943,10 +1042,8 @@ class Adadelta(Optimizer):
             u += (1 - rho) * (delta * delta)
             p -= lr * delta
             if i == 0:
-                self._coef_scale = scale
-
-    def coef_step_size(self, lr):
-        return lr * self._coef_part(self._coef_scale)
+                coef_scale = scale
+        return StepSize(lr, coef_scale, multiply=True)
 
 
 @OPTIMIZERS.register("lbfgs")
@@ -973,7 +1070,7 @@ class LBFGS(Optimizer):
     stochastic = False
 
     def auto_learning_rate(self, scale):
-        return 1.0  # unused: the line search chooses the step.
+        return 1.0, 1.0  # unused: the line search chooses the step.
 
     def minimize(self, fun, x0, *, max_iter, tol, callback=None):
         """Minimize ``fun`` from ``x0``.
@@ -1014,5 +1111,5 @@ class LBFGS(Optimizer):
                 "ftol": ftol,
             },
         )
-        self.t_ = getattr(self, "t_", 0) + int(result.nit)
+        self._begin_step(int(result.nit))
         return result

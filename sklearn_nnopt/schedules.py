@@ -1,65 +1,75 @@
 r"""Learning-rate schedules (the estimators' ``learning_rate`` parameter).
 
-A schedule gives the step size :math:`\eta_t` of optimizer step ``t``
-(counted from 1 over the whole life of the fitted estimator, like the
-optimizer's own step count ``t_``). It changes the step size only: the
-optimizer's buffers carry on unchanged, as with a ``torch.optim.lr_scheduler``.
-With ``optimizer="lbfgs"`` schedules are ignored (its line search sets the step).
+A schedule gives the step size :math:`\eta` of optimizer step ``t`` (counted
+from 1 over the whole life of the fitted estimator, like the optimizer's own
+step count ``t_``) during ``epoch`` (counted from 0 in each ``fit`` or
+``partial_fit`` call). It changes the step size only: the optimizer's buffers
+carry on unchanged, as with a ``torch.optim.lr_scheduler``. With
+``optimizer="lbfgs"`` schedules are ignored (its line search sets the step).
 
-Adding a schedule means one small class here, decorated with ``@_register``.
+A schedule carries its own hyperparameters (``InvScaling(power_t=0.5)``) and
+reads nothing from the estimator: :meth:`Schedule.start` gives it the initial
+step and what the fit knows (the loss, ``alpha``, ``max_iter``). When
+``learning_rate`` names a schedule by string, the estimator's parameters of
+the same names (``power_t``, ``alpha``) become the schedule's.
+
+Adding a schedule means one small class here, decorated with
+``@SCHEDULES.register("name")``, and a row in the schedule test table.
 """
 
 import math
 
 import numpy as np
+from sklearn.base import BaseEstimator
+
+from ._registry import Registry
 
 __all__ = ["SCHEDULES", "Schedule", "Constant", "InvScaling", "Optimal", "Adaptive"]
 __all__ += ["Cosine"]
 
-SCHEDULES = {}
 
+class Schedule(BaseEstimator):
+    r"""Base class: ``rate(t, epoch)`` is the step size of optimizer step ``t``.
 
-def _register(name):
-    def decorator(cls):
-        cls.name = name
-        SCHEDULES[name] = cls
-        return cls
-
-    return decorator
-
-
-class Schedule:
-    r"""Base class: ``rate(t)`` is the step size of optimizer step ``t``.
-
-    Parameters
-    ----------
-    learning_rate_init : float
-        The initial step size :math:`\eta_0`.
-    estimator : LinearNNClassifier or LinearNNRegressor
-        The fitted estimator, for the schedule's own hyperparameters
-        (``power_t``, ``alpha``, ``max_iter``) and the epoch count ``n_iter_``.
-    loss : Loss
-        The loss being minimized.
+    Hyperparameters are ``__init__`` arguments (``clone`` and grid searches
+    see them); :meth:`start` sets what one fit derives from them.
 
     Examples
     --------
     ``SCHEDULES`` maps the names the estimators' ``learning_rate`` takes to the
     classes:
 
-    >>> from sklearn_nnopt import SCHEDULES, LinearNNRegressor, SquaredError
+    >>> from sklearn_nnopt import SCHEDULES, SquaredError
     >>> sorted(SCHEDULES)
     ['adaptive', 'constant', 'cosine', 'invscaling', 'optimal']
-    >>> schedule = SCHEDULES["constant"](0.1, LinearNNRegressor(), SquaredError())
-    >>> schedule.on_stall()  # by default, a stall stops training
+    >>> schedule = SCHEDULES.create("constant", "learning_rate")
+    >>> schedule.start(0.1, loss=SquaredError()).on_stall()  # a stall stops
     True
     """
 
-    def __init__(self, learning_rate_init, estimator, loss):
-        self.learning_rate_init = learning_rate_init
-        self.estimator = estimator
+    def start(self, learning_rate_init, *, loss, alpha=0.0, max_iter=None):
+        """Set the schedule up for one fit; returns ``self``.
 
-    def rate(self, t):
-        """Step size of optimizer step ``t`` (from 1)."""
+        Parameters
+        ----------
+        learning_rate_init : float
+            The initial step size :math:`\\eta_0`, in the optimizer's units.
+        loss : Loss
+            The loss being minimized.
+        alpha : float, default=0.0
+            The estimator's penalty strength.
+        max_iter : int or None, default=None
+            The fit's epoch budget.
+
+        Returns
+        -------
+        self : Schedule
+        """
+        self.learning_rate_init_ = learning_rate_init
+        return self
+
+    def rate(self, t, epoch=0):
+        """Step size of optimizer step ``t`` (from 1) in ``epoch`` (from 0)."""
         raise NotImplementedError
 
     def on_stall(self):
@@ -73,42 +83,53 @@ class Schedule:
         return True
 
 
-@_register("constant")
+SCHEDULES = Registry("schedule", Schedule)
+
+
+@SCHEDULES.register("constant")
 class Constant(Schedule):
     r""":math:`\eta_t = \eta_0`.
 
     Examples
     --------
-    >>> from sklearn_nnopt import LinearNNRegressor, SquaredError
+    >>> from sklearn_nnopt import SquaredError
     >>> from sklearn_nnopt.schedules import Constant
-    >>> schedule = Constant(0.1, LinearNNRegressor(), SquaredError())
+    >>> schedule = Constant().start(0.1, loss=SquaredError())
     >>> [schedule.rate(t) for t in (1, 10, 1000)]
     [0.1, 0.1, 0.1]
     """
 
-    def rate(self, t):
-        return self.learning_rate_init
+    def rate(self, t, epoch=0):
+        return self.learning_rate_init_
 
 
-@_register("invscaling")
+@SCHEDULES.register("invscaling")
 class InvScaling(Schedule):
-    r""":math:`\eta_t = \eta_0 / t^{p}`, ``p`` the estimator's ``power_t``.
+    r""":math:`\eta_t = \eta_0 / t^{p}`.
+
+    Parameters
+    ----------
+    power_t : float, default=0.5
+        The exponent :math:`p` (the estimator's ``power_t`` when
+        ``learning_rate="invscaling"``).
 
     Examples
     --------
-    >>> from sklearn_nnopt import LinearNNRegressor, SquaredError
+    >>> from sklearn_nnopt import SquaredError
     >>> from sklearn_nnopt.schedules import InvScaling
-    >>> estimator = LinearNNRegressor(learning_rate="invscaling", power_t=0.5)
-    >>> schedule = InvScaling(0.1, estimator, SquaredError())
+    >>> schedule = InvScaling(power_t=0.5).start(0.1, loss=SquaredError())
     >>> [round(schedule.rate(t), 4) for t in (1, 4, 100)]
     [0.1, 0.05, 0.01]
     """
 
-    def rate(self, t):
-        return self.learning_rate_init / t**self.estimator.power_t
+    def __init__(self, power_t=0.5):
+        self.power_t = power_t
+
+    def rate(self, t, epoch=0):
+        return self.learning_rate_init_ / t**self.power_t
 
 
-@_register("optimal")
+@SCHEDULES.register("optimal")
 class Optimal(Schedule):
     r"""``SGDClassifier``'s "optimal" rate, :math:`\eta_t = 1 / (\alpha (t_0 + t - 1))`.
 
@@ -119,32 +140,46 @@ class Optimal(Schedule):
     Requires ``alpha > 0``. Designed for plain SGD: with adaptive optimizers
     (whose step is in parameter units) these rates are usually far too large.
 
+    Parameters
+    ----------
+    alpha : float or None, default=None
+        The :math:`\alpha` of the rate; ``None`` takes the fit's ``alpha``.
+
+    Raises
+    ------
+    ValueError
+        From :meth:`start`, if :math:`\alpha \le 0`.
+
     Examples
     --------
-    >>> from sklearn_nnopt import Hinge, LinearNNClassifier
+    >>> from sklearn_nnopt import Hinge
     >>> from sklearn_nnopt.schedules import Optimal
-    >>> estimator = LinearNNClassifier(learning_rate="optimal", alpha=1e-4)
-    >>> schedule = Optimal(None, estimator, Hinge())
-    >>> round(schedule.t0, 4), [round(schedule.rate(t), 4) for t in (1, 1001)]
+    >>> schedule = Optimal().start(None, loss=Hinge(), alpha=1e-4)
+    >>> round(schedule.t0_, 4), [round(schedule.rate(t), 4) for t in (1, 1001)]
     (1000.0, [10.0, 5.0])
     """
 
-    def __init__(self, learning_rate_init, estimator, loss):
-        super().__init__(learning_rate_init, estimator, loss)
-        alpha = estimator.alpha
+    def __init__(self, alpha=None):
+        self.alpha = alpha
+
+    def start(self, learning_rate_init, *, loss, alpha=0.0, max_iter=None):
+        super().start(learning_rate_init, loss=loss)
+        alpha = alpha if self.alpha is None else self.alpha
         if not alpha > 0:
             raise ValueError("learning_rate='optimal' requires alpha > 0.")
         typw = math.sqrt(1.0 / math.sqrt(alpha))
         # The derivative for a positive target (y = 1 in every encoding) at -typw.
         dloss = float(loss.gradient(np.ones((1, 1)), np.full((1, 1), -typw))[0, 0])
         eta0 = typw / max(1.0, dloss)
-        self.t0 = 1.0 / (eta0 * alpha)
+        self.alpha_ = alpha
+        self.t0_ = 1.0 / (eta0 * alpha)
+        return self
 
-    def rate(self, t):
-        return 1.0 / (self.estimator.alpha * (self.t0 + t - 1))
+    def rate(self, t, epoch=0):
+        return 1.0 / (self.alpha_ * (self.t0_ + t - 1))
 
 
-@_register("adaptive")
+@SCHEDULES.register("adaptive")
 class Adaptive(Schedule):
     r"""``MLPClassifier``'s "adaptive" rate: constant until the objective stalls.
 
@@ -155,9 +190,9 @@ class Adaptive(Schedule):
 
     Examples
     --------
-    >>> from sklearn_nnopt import LinearNNRegressor, SquaredError
+    >>> from sklearn_nnopt import SquaredError
     >>> from sklearn_nnopt.schedules import Adaptive
-    >>> schedule = Adaptive(0.1, LinearNNRegressor(), SquaredError())
+    >>> schedule = Adaptive().start(0.1, loss=SquaredError())
     >>> schedule.rate(1)
     0.1
     >>> schedule.on_stall()  # divide by 5 and go on training
@@ -166,56 +201,58 @@ class Adaptive(Schedule):
     0.02
     """
 
-    def __init__(self, learning_rate_init, estimator, loss):
-        super().__init__(learning_rate_init, estimator, loss)
-        self.current = learning_rate_init
+    def start(self, learning_rate_init, *, loss, alpha=0.0, max_iter=None):
+        super().start(learning_rate_init, loss=loss)
+        self.current_ = learning_rate_init
+        return self
 
-    def rate(self, t):
-        return self.current
+    def rate(self, t, epoch=0):
+        return self.current_
 
     def on_stall(self):
-        if self.current / 5.0 < 1e-6:
+        if self.current_ / 5.0 < 1e-6:
             return True
-        self.current /= 5.0
+        self.current_ /= 5.0
         return False
 
 
-@_register("cosine")
+@SCHEDULES.register("cosine")
 class Cosine(Schedule):
-    r"""Cosine annealing from :math:`\eta_0` to 0 over ``max_iter`` epochs.
+    r"""Cosine annealing from :math:`\eta_0` to 0 over ``T_max`` epochs.
 
-    As ``torch.optim.lr_scheduler.CosineAnnealingLR(T_max=max_iter)`` stepped
-    once per epoch: during epoch :math:`e = 0, 1, \dots` of the fit,
+    As ``torch.optim.lr_scheduler.CosineAnnealingLR`` stepped once per epoch:
+    during epoch :math:`e = 0, 1, \dots` of the fit,
 
     .. math::
-        \eta = \tfrac12 \eta_0 \left(1 + \cos\frac{\pi e}{T_{max}}\right).
+        \eta = \tfrac12 \eta_0 \left(1 + \cos\frac{\pi \min(e, T_{max})}{T_{max}}
+        \right).
+
+    Parameters
+    ----------
+    T_max : int or None, default=None
+        Epochs of the half cosine; ``None`` takes the fit's ``max_iter``.
 
     Examples
     --------
-    The rate depends on the epoch, ``estimator.n_iter_``, which ``fit`` counts:
-
-    >>> from sklearn_nnopt import LinearNNRegressor, SquaredError
+    >>> from sklearn_nnopt import SquaredError
     >>> from sklearn_nnopt.schedules import Cosine
-    >>> estimator = LinearNNRegressor(learning_rate="cosine", max_iter=4)
-    >>> estimator.n_iter_ = 0  # as at the start of fit
-    >>> schedule = Cosine(0.1, estimator, SquaredError())
-    >>> for epoch in range(4):
-    ...     estimator.n_iter_ = epoch
-    ...     print(round(schedule.rate(t=1), 4))
-    0.1
-    0.0854
-    0.05
-    0.0146
+    >>> schedule = Cosine(T_max=4).start(0.1, loss=SquaredError())
+    >>> [round(schedule.rate(t=1, epoch=epoch), 4) for epoch in range(4)]
+    [0.1, 0.0854, 0.05, 0.0146]
     """
 
-    def __init__(self, learning_rate_init, estimator, loss):
-        super().__init__(learning_rate_init, estimator, loss)
-        self.first_epoch = estimator.n_iter_
+    def __init__(self, T_max=None):
+        self.T_max = T_max
 
-    def rate(self, t):
-        epoch = min(self.estimator.n_iter_ - self.first_epoch, self.estimator.max_iter)
+    def start(self, learning_rate_init, *, loss, alpha=0.0, max_iter=None):
+        super().start(learning_rate_init, loss=loss)
+        self.T_max_ = max_iter if self.T_max is None else self.T_max
+        return self
+
+    def rate(self, t, epoch=0):
+        epoch = min(epoch, self.T_max_)
         return (
             0.5
-            * self.learning_rate_init
-            * (1 + math.cos(math.pi * epoch / self.estimator.max_iter))
+            * self.learning_rate_init_
+            * (1 + math.cos(math.pi * epoch / self.T_max_))
         )

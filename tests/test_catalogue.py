@@ -1,6 +1,5 @@
-"""Schedules, l1/elasticnet penalties and averaging, with every stochastic optimizer."""
+"""l1/elasticnet penalties and averaging, with every stochastic optimizer."""
 
-import math
 import warnings
 
 import numpy as np
@@ -13,21 +12,11 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_nnopt import (
     OPTIMIZERS,
-    SCHEDULES,
-    SGD,
     LinearNNClassifier,
     LinearNNRegressor,
 )
 
 STOCHASTIC = [n for n, cls, _ in OPTIMIZERS.items() if cls.stochastic]
-
-
-class RecordingSGD(SGD):
-    """Plain SGD that records the step size of every update."""
-
-    def _update(self, params, grads, lr):
-        self.rates_ = [*getattr(self, "rates_", []), lr]
-        super()._update(params, grads, lr)
 
 
 @pytest.fixture(scope="module")
@@ -54,134 +43,6 @@ def easy():
 def _objective_l1(X, y, coef, intercept, alpha):
     z = X @ coef.ravel() + intercept
     return np.mean(np.logaddexp(0, z) - y * z) + alpha * np.abs(coef).sum()
-
-
-# ---------------------------------------------------------------- schedules
-def _rates(X, y, **params):
-    est = LinearNNClassifier(optimizer=RecordingSGD(), batch_size=100, **params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        est.fit(X, y)
-    return est, np.array(est.optimizer_.rates_)
-
-
-def test_every_schedule_is_tested():
-    assert set(SCHEDULES) == {"constant", "invscaling", "optimal", "adaptive", "cosine"}
-
-
-def test_constant_schedule(data):
-    est, rates = _rates(*data, learning_rate_init=0.05, max_iter=3, tol=None)
-    assert_allclose(rates, 0.05)
-    assert len(rates) == est.t_ == 15
-
-
-def test_invscaling_schedule(data):
-    _, rates = _rates(
-        *data,
-        learning_rate="invscaling",
-        learning_rate_init=0.3,
-        power_t=0.7,
-        max_iter=4,
-        tol=None,
-    )
-    t = np.arange(1, len(rates) + 1)
-    assert_allclose(rates, 0.3 / t**0.7, rtol=1e-14)
-
-
-def test_invscaling_continues_the_step_count_across_partial_fit(data):
-    X, y = data
-    est = LinearNNClassifier(
-        optimizer=RecordingSGD(),
-        learning_rate="invscaling",
-        batch_size=100,
-        learning_rate_init=1.0,
-    )
-    est.partial_fit(X, y, classes=[0, 1])
-    est.partial_fit(X, y)
-    assert_allclose(est.optimizer_.rates_, 1.0 / np.arange(1, 11) ** 0.5)
-
-
-def test_optimal_schedule_matches_sgdclassifier_formula(data):
-    alpha = 1e-3
-    _, rates = _rates(
-        *data, loss="hinge", learning_rate="optimal", alpha=alpha, max_iter=2, tol=None
-    )
-    typw = math.sqrt(1.0 / math.sqrt(alpha))
-    eta0 = typw / max(1.0, -1.0)  # hinge: dloss(1, -typw) = -1
-    t0 = 1.0 / (eta0 * alpha)
-    t = np.arange(1, len(rates) + 1)
-    assert_allclose(rates, 1.0 / (alpha * (t0 + t - 1)), rtol=1e-14)
-    assert rates[0] == pytest.approx(eta0)
-
-
-def test_optimal_schedule_needs_alpha(data):
-    with pytest.raises(ValueError, match="alpha > 0"):
-        LinearNNClassifier(learning_rate="optimal", alpha=0).fit(*data)
-
-
-def test_adaptive_divides_by_five_on_each_stall(data):
-    # tol=10 makes every epoch after the first a stall.
-    est, rates = _rates(
-        *data,
-        learning_rate="adaptive",
-        learning_rate_init=0.1,
-        tol=10.0,
-        n_iter_no_change=2,
-        max_iter=100,
-    )
-    per_epoch = rates.reshape(-1, 5)[:, 0]
-    # Epoch 1 (the starting point) is not compared, epoch 2 sets the reference,
-    # epochs 3-4 stall, then every 2 epochs stall again.
-    expected = [0.1] * 4 + [0.1 / 5**k for k in range(1, 20) for _ in (0, 1)]
-    assert_allclose(per_epoch, expected[: len(per_epoch)])
-    assert per_epoch[-1] / 5 < 1e-6 <= per_epoch[-1]
-    assert est.n_iter_ < 100
-
-
-def test_adaptive_keeps_rate_while_improving(data):
-    _, rates = _rates(
-        *data,
-        learning_rate="adaptive",
-        learning_rate_init=0.01,
-        tol=0.0,
-        n_iter_no_change=50,
-        max_iter=10,
-    )
-    assert_allclose(rates, 0.01)
-
-
-def test_cosine_schedule(data):
-    est, rates = _rates(
-        *data, learning_rate="cosine", learning_rate_init=0.2, max_iter=6, tol=None
-    )
-    per_epoch = rates.reshape(6, 5)
-    for e in range(6):
-        assert_allclose(per_epoch[e], 0.1 * (1 + math.cos(math.pi * e / 6)))
-
-
-def test_schedules_ignored_by_lbfgs(data):
-    a = LinearNNClassifier(optimizer="lbfgs", learning_rate="cosine").fit(*data)
-    b = LinearNNClassifier(optimizer="lbfgs").fit(*data)
-    assert_allclose(a.coef_, b.coef_)
-
-
-@pytest.mark.parametrize("schedule", sorted(SCHEDULES))
-@pytest.mark.parametrize("optimizer", STOCHASTIC)
-def test_every_schedule_with_every_optimizer(easy, schedule, optimizer):
-    # "Works": trains, stays finite, well above chance (0.5). Not every pair is
-    # a good choice: "optimal" is made for plain SGD.
-    X, y = easy
-    est = LinearNNClassifier(
-        optimizer=optimizer,
-        learning_rate=schedule,
-        max_iter=40,
-        tol=None,
-        random_state=0,
-        alpha=1e-3,
-    )
-    est.fit(X, y)
-    assert np.all(np.isfinite(est.coef_))
-    assert est.score(X, y) > 0.7
 
 
 # ---------------------------------------------------------------- penalties
@@ -298,8 +159,8 @@ def test_average_works_with_every_optimizer(easy, optimizer):
         optimizer=optimizer, average=True, max_iter=40, tol=None, random_state=0
     ).fit(X, y)
     assert est.score(X, y) > 0.7
-    assert est._standard_params is not None
-    assert not np.array_equal(est.coef_, est._standard_params[0])
+    assert est._last_iterate is not None
+    assert not np.array_equal(est.coef_, est._last_iterate[0])
 
 
 def test_average_is_the_mean_of_iterates(data):
@@ -315,7 +176,7 @@ def test_average_is_the_mean_of_iterates(data):
         manual.partial_fit(X[start : start + 100], y[start : start + 100])
         steps.append(manual.coef_.copy())
     assert_allclose(avg.coef_, np.mean(steps, axis=0), rtol=1e-10)
-    assert_allclose(avg._standard_params[0], steps[-1], rtol=1e-10)
+    assert_allclose(avg._last_iterate[0], steps[-1], rtol=1e-10)
 
 
 def test_invalid_average(data):
@@ -335,7 +196,7 @@ def test_warm_start_with_a_new_optimizer_gets_its_own_automatic_step():
     sgd_step = est.learning_rate_init_
     est.set_params(optimizer=AdamW(weight_decay=0.2)).fit(X, y)
     assert est.learning_rate_init_ != sgd_step
-    assert est.optimizer_.lr_unit_ > 0
+    assert est._lr_unit > 0
     fresh = LinearNNRegressor(
         optimizer=AdamW(weight_decay=0.2), max_iter=3, tol=None, random_state=0
     ).fit(X, y)

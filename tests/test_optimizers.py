@@ -36,7 +36,7 @@ from sklearn_nnopt.optimizers import (
 # returns the new value of the scalar parameter ``key = (k, j)`` (entry ``j`` of
 # ``params[k]``; ``k == 0`` is ``coef``) at step ``t`` (1-based), and records in
 # ``update.step_size[key]`` the step size the update applied to that entry's
-# gradient (what ``Optimizer.coef_step_size`` reports for ``coef``).
+# gradient (what the ``StepSize`` that ``Optimizer.step`` returns gives for ``coef``).
 # ---------------------------------------------------------------------------
 
 
@@ -95,7 +95,8 @@ def torch_adamw(
 
     theta <- theta (1 - lr lambda), then the Adam step.  The decay applies to
     ``params[0]`` (``coef``) and never to the intercept.  With ``lr_unit`` (the
-    optimizer's ``lr_unit_``) the decay rate is ``lr / lr_unit`` instead of ``lr``.
+    ``lr_unit`` passed to each step) the decay rate is ``lr / lr_unit`` instead of
+    ``lr``.
     """
     adam = torch_adam(beta_1, beta_2, epsilon, amsgrad)
 
@@ -354,17 +355,19 @@ def _problem(fit_intercept=True, dtype=np.float64, seed=0):
     return params0, grad_seq
 
 
-def _run(opt, params0, grad_seq, lrs):
+def _run(opt, params0, grad_seq, lrs, **step_kwargs):
     params = [p.copy() for p in params0]
     trajectory = []
     for grads, lr in zip(grad_seq, lrs, strict=True):
-        opt.step(params, [g.copy() for g in grads], lr)
+        opt.step(params, [g.copy() for g in grads], lr, **step_kwargs)
         trajectory.append([p.copy() for p in params])
     return params, trajectory
 
 
-def _state_attributes(obj):
-    return sorted(a for a in vars(obj) if a.endswith("_") and not a.startswith("_"))
+def _state_names(opt):
+    """What an optimizer's state holds: its step count and its buffers, by name."""
+    state = vars(opt).get("state_")
+    return [] if state is None else sorted(["step", *state.values])
 
 
 # ---------------------------------------------------------------------------
@@ -459,21 +462,22 @@ def test_amsgrad_differs_from_adam_with_same_betas():
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("label, spec, reference", OPTIMIZER_CASES, ids=CASE_IDS)
 def test_coef_step_size_matches_reference(label, spec, reference, fit_intercept):
-    # After each step, coef_step_size(lr) is the step size the reference applied
-    # to each coefficient's gradient, computed from the state the step left.
+    # The StepSize each step returns gives the step size the reference applied
+    # to each coefficient's gradient, from the state the step left.
     params0, grad_seq = _problem(fit_intercept)
     _, expected = reference_run(reference(), params0, grad_seq, LRS)
     opt = _make(spec)
     params = [p.copy() for p in params0]
     for t, (grads, lr, want) in enumerate(zip(grad_seq, LRS, expected, strict=True)):
-        opt.step(params, [g.copy() for g in grads], lr)
-        got = opt.coef_step_size(lr)
+        step_size = opt.step(params, [g.copy() for g in grads], lr)
+        got = step_size.for_coef(params[0])
         assert np.shape(got) in [(), params0[0].shape]
         got = np.broadcast_to(got, params0[0].shape)
         assert_allclose(got, want, rtol=1e-12, atol=0, err_msg=f"step {t + 1}")
         assert np.all(got > 0)
         # A query, not an update: asking again gives the same answer.
-        assert_array_equal(np.broadcast_to(opt.coef_step_size(lr), got.shape), got)
+        again = np.broadcast_to(step_size.for_coef(params[0]), got.shape)
+        assert_array_equal(again, got)
 
 
 @pytest.mark.parametrize(
@@ -495,8 +499,7 @@ def test_coef_step_size_is_the_applied_step_without_momentum(label):
     params = [p.copy() for p in params0]
     for grads, lr in zip(grad_seq, LRS, strict=True):
         before = params[0].copy()
-        opt.step(params, [g.copy() for g in grads], lr)
-        step = opt.coef_step_size(lr)
+        step = opt.step(params, [g.copy() for g in grads], lr).for_coef(params[0])
         assert_allclose(params[0] - before, -step * grads[0], rtol=1e-9, atol=1e-15)
 
 
@@ -544,13 +547,12 @@ def test_adamw_decay_is_on_coef_only_and_uses_lr_unit(lr_unit):
     # is the decay alone: coef *= 1 - (lr / lr_unit) * weight_decay.
     params0, _ = _problem()
     opt = AdamW(weight_decay=0.5)
-    if lr_unit is not None:
-        opt.lr_unit_ = lr_unit
+    unit = {} if lr_unit is None else {"lr_unit": lr_unit}
     rate = 1.0 if lr_unit is None else 1.0 / lr_unit
     params = [p.copy() for p in params0]
     expected_coef = params0[0].copy()
     for lr in [0.2, 0.1, 0.05]:
-        opt.step(params, _zero_grads(params), lr)
+        opt.step(params, _zero_grads(params), lr, **unit)
         expected_coef = expected_coef * (1 - lr * rate * 0.5)
         assert_allclose(params[0], expected_coef, rtol=1e-14, atol=0)
         assert_array_equal(params[1], params0[1])
@@ -574,8 +576,7 @@ def test_adamw_intercept_follows_adam_exactly():
 def test_adamw_with_lr_unit_matches_reference(fit_intercept):
     params0, grad_seq = _problem(fit_intercept)
     opt = AdamW(weight_decay=0.3)
-    opt.lr_unit_ = 0.2
-    _, trajectory = _run(opt, params0, grad_seq, LRS)
+    _, trajectory = _run(opt, params0, grad_seq, LRS, lr_unit=0.2)
     expected = reference_trajectory(
         torch_adamw(weight_decay=0.3, lr_unit=0.2), params0, grad_seq, LRS
     )
@@ -588,20 +589,20 @@ def test_adamw_with_lr_unit_matches_reference(fit_intercept):
 
 
 @pytest.mark.parametrize("param_scale", [1.0, 40.0, 0.02])
-def test_adamw_auto_learning_rate_sets_lr_unit(param_scale):
+def test_adamw_auto_learning_rate_returns_its_unit(param_scale):
     opt = AdamW(weight_decay=0.1)
-    assert not hasattr(opt, "lr_unit_")
-    lr = opt.auto_learning_rate(ProblemScale(smoothness=1.0, param_scale=param_scale))
+    scale = ProblemScale(smoothness=1.0, param_scale=param_scale)
+    lr, lr_unit = opt.auto_learning_rate(scale)
     assert lr == pytest.approx(0.01 * param_scale, rel=1e-15)
-    assert opt.lr_unit_ == param_scale
+    assert lr_unit == param_scale
+    # Asking sets nothing on the optimizer.
+    assert vars(opt) == vars(clone(opt))
     # The decay is then unit-free: 1 - 0.01 * weight_decay whatever the scale.
     params0, _ = _problem()
     params = [p.copy() for p in params0]
-    opt.step(params, _zero_grads(params), lr)
+    opt.step(params, _zero_grads(params), lr, lr_unit=lr_unit)
     assert_allclose(params[0], params0[0] * (1 - 0.01 * 0.1), rtol=1e-14, atol=0)
     assert_array_equal(params[1], params0[1])
-    # lr_unit_ is state: a clone does not carry it.
-    assert not hasattr(clone(opt), "lr_unit_")
 
 
 # ---------------------------------------------------------------------------
@@ -656,7 +657,7 @@ def test_sgd_momentum_second_step_hand_computed(
     assert_allclose(params[0], expected_first, rtol=1e-14)
     opt.step(params, [np.array([-1.0, 0.25])], 0.2)
     assert_allclose(params[0], expected_second, rtol=1e-14)
-    assert_allclose(opt.momentum_buffer_[0], [-0.75, 0.75], rtol=1e-14)
+    assert_allclose(opt.state_["momentum_buffer"][0], [-0.75, 0.75], rtol=1e-14)
 
 
 def test_plain_sgd_step_and_no_buffer():
@@ -665,7 +666,7 @@ def test_plain_sgd_step_and_no_buffer():
     opt.step(params, [np.array([0.5, 1.0]), np.array([-2.0])], 0.1)
     assert_allclose(params[0], [0.95, -2.1], rtol=1e-14)
     assert_allclose(params[1], [3.2], rtol=1e-14)
-    assert _state_attributes(opt) == ["t_"]
+    assert _state_names(opt) == ["step"]
 
 
 # ---------------------------------------------------------------------------
@@ -676,14 +677,14 @@ def test_plain_sgd_step_and_no_buffer():
 @pytest.mark.parametrize("label, spec, reference", OPTIMIZER_CASES, ids=CASE_IDS)
 def test_state_is_lazy_and_clone_has_none(label, spec, reference):
     opt = _make(spec)
-    assert _state_attributes(opt) == []
+    assert _state_names(opt) == []
     params0, grad_seq = _problem()
     _, trajectory = _run(opt, params0, grad_seq[:3], LRS[:3])
     assert opt.t_ == 3
-    assert "t_" in _state_attributes(opt)
+    assert "step" in _state_names(opt)
 
     fresh = clone(opt)
-    assert _state_attributes(fresh) == []
+    assert _state_names(fresh) == []
     assert fresh.get_params() == opt.get_params()
     # The clone starts over: its first step is the original's first step.
     _, fresh_trajectory = _run(fresh, params0, grad_seq[:1], LRS[:1])
@@ -711,16 +712,15 @@ def test_float32_params_keep_float32(label, spec, reference, lr_type):
     opt = _make(spec)
     params = [p.copy() for p in params0]
     for grads, lr in zip(grad_seq, LRS, strict=True):
-        opt.step(params, grads, lr_type(lr))
+        step_size = opt.step(params, grads, lr_type(lr))
         assert [p.dtype for p in params] == [np.float32, np.float32]
-    for name in _state_attributes(opt):
-        value = getattr(opt, name)
+    for name, value in opt.state_.values.items():
         if isinstance(value, list):
             assert [b.dtype for b in value] == [np.float32, np.float32], name
             assert [b.shape for b in value] == [p.shape for p in params], name
     if lr_type is float:
         # The l1 threshold is float32 too (a Python float for SGD).
-        step = opt.coef_step_size(LRS[-1])
+        step = step_size.for_coef(params[0])
         assert isinstance(step, float) or step.dtype == np.float32
     # Same trajectory as in float64, to float32 accuracy.
     expected = reference_trajectory(reference(), params0, grad_seq, LRS)
@@ -731,31 +731,31 @@ def test_float32_params_keep_float32(label, spec, reference, lr_type):
 def test_state_buffers_by_optimizer():
     params0, grad_seq = _problem()
     expected = {
-        "sgd": ["t_"],
-        "momentum": ["momentum_buffer_", "t_"],
-        "nesterov": ["momentum_buffer_", "t_"],
-        "adam": ["exp_avg_", "exp_avg_sq_", "t_"],
-        "amsgrad": ["exp_avg_", "exp_avg_sq_", "max_exp_avg_sq_", "t_"],
-        "adamw": ["exp_avg_", "exp_avg_sq_", "t_"],
-        "AdamW(amsgrad=True)": ["exp_avg_", "exp_avg_sq_", "max_exp_avg_sq_", "t_"],
-        "nadam": ["exp_avg_", "exp_avg_sq_", "mu_product_", "t_"],
-        "adamax": ["exp_avg_", "exp_inf_", "t_"],
-        "rmsprop": ["square_avg_", "t_"],
-        "RMSprop(momentum=0.5)": ["momentum_buffer_", "square_avg_", "t_"],
-        "RMSprop(centered=True)": ["grad_avg_", "square_avg_", "t_"],
+        "sgd": ["step"],
+        "momentum": ["momentum_buffer", "step"],
+        "nesterov": ["momentum_buffer", "step"],
+        "adam": ["exp_avg", "exp_avg_sq", "step"],
+        "amsgrad": ["exp_avg", "exp_avg_sq", "max_exp_avg_sq", "step"],
+        "adamw": ["exp_avg", "exp_avg_sq", "step"],
+        "AdamW(amsgrad=True)": ["exp_avg", "exp_avg_sq", "max_exp_avg_sq", "step"],
+        "nadam": ["exp_avg", "exp_avg_sq", "mu_product", "step"],
+        "adamax": ["exp_avg", "exp_inf", "step"],
+        "rmsprop": ["square_avg", "step"],
+        "RMSprop(momentum=0.5)": ["momentum_buffer", "square_avg", "step"],
+        "RMSprop(centered=True)": ["grad_avg", "square_avg", "step"],
         "RMSprop(momentum=0.5, centered=True, rho=0.9)": [
-            "grad_avg_",
-            "momentum_buffer_",
-            "square_avg_",
-            "t_",
+            "grad_avg",
+            "momentum_buffer",
+            "square_avg",
+            "step",
         ],
-        "adagrad": ["sum_", "t_"],
-        "adadelta": ["acc_delta_", "square_avg_", "t_"],
+        "adagrad": ["step", "sum"],
+        "adadelta": ["acc_delta", "square_avg", "step"],
     }
     for name, attributes in expected.items():
         opt = _make(SPECS[name])
         _run(opt, params0, grad_seq[:2], LRS[:2])
-        assert _state_attributes(opt) == attributes, name
+        assert _state_names(opt) == attributes, name
 
 
 # ---------------------------------------------------------------------------
@@ -831,8 +831,9 @@ def test_validate_accepts_boundary_values(opt):
 @pytest.mark.parametrize("momentum", [0.0, 0.5, 0.9])
 def test_sgd_auto_learning_rate(momentum):
     scale = ProblemScale(smoothness=4.0, param_scale=123.0)
-    lr = SGD(momentum=momentum).auto_learning_rate(scale)
+    lr, unit = SGD(momentum=momentum).auto_learning_rate(scale)
     assert lr == pytest.approx((1 - momentum) / 4.0, rel=1e-15)
+    assert unit == 1.0  # a step in gradient units
 
 
 @pytest.mark.parametrize("amsgrad", [False, True])
@@ -840,8 +841,9 @@ def test_sgd_auto_learning_rate(momentum):
 def test_adam_auto_learning_rate(param_scale, amsgrad):
     for smoothness in [0.5, 100.0]:
         scale = ProblemScale(smoothness=smoothness, param_scale=param_scale)
-        lr = Adam(amsgrad=amsgrad).auto_learning_rate(scale)
+        lr, unit = Adam(amsgrad=amsgrad).auto_learning_rate(scale)
         assert lr == pytest.approx(0.01 * param_scale, rel=1e-15)
+        assert unit == param_scale  # a step in parameter units
 
 
 @pytest.mark.parametrize(
@@ -867,8 +869,9 @@ def test_adaptive_auto_learning_rate(opt, factor, param_scale):
     # In parameter units: proportional to param_scale, independent of smoothness.
     for smoothness in [0.5, 100.0]:
         scale = ProblemScale(smoothness=smoothness, param_scale=param_scale)
-        lr = clone(opt).auto_learning_rate(scale)
+        lr, unit = clone(opt).auto_learning_rate(scale)
         assert lr == pytest.approx(factor * param_scale, rel=1e-14)
+        assert unit == param_scale
 
 
 @pytest.mark.parametrize(
@@ -881,14 +884,15 @@ def test_parameter_steps_shrink_beyond_100_steps_per_epoch(opt, shrinks):
     base = ProblemScale(smoothness=2.0, param_scale=3.0)
     for steps, factor in [(1, 1.0), (100, 1.0), (400, 0.5), (10_000, 0.1)]:
         scale = ProblemScale(smoothness=2.0, param_scale=3.0, steps_per_epoch=steps)
-        expected = clone(opt).auto_learning_rate(base) * (factor if shrinks else 1.0)
-        assert clone(opt).auto_learning_rate(scale) == pytest.approx(expected)
+        lr = clone(opt).auto_learning_rate(base)[0]
+        expected = lr * (factor if shrinks else 1.0)
+        assert clone(opt).auto_learning_rate(scale)[0] == pytest.approx(expected)
 
 
 def test_registered_auto_learning_rates():
     scale = ProblemScale(smoothness=2.0, param_scale=5.0)
     lr = {
-        n: OPTIMIZERS.create(n, "o").auto_learning_rate(scale)
+        n: OPTIMIZERS.create(n, "o").auto_learning_rate(scale)[0]
         for n in OPTIMIZERS.names()
         if n != "lbfgs"
     }
@@ -969,12 +973,12 @@ def test_lbfgs_without_callback_and_clone():
     opt = LBFGS()
     result = opt.minimize(fun, np.zeros(5), max_iter=100, tol=1e-10)
     assert_allclose(result.x, x_star, rtol=0, atol=1e-8)
-    assert _state_attributes(clone(opt)) == []
+    assert _state_names(clone(opt)) == []
 
 
 def test_lbfgs_auto_learning_rate_is_positive():
-    lr = LBFGS().auto_learning_rate(ProblemScale(smoothness=10.0, param_scale=2.0))
-    assert np.isfinite(lr) and lr > 0
+    lr, unit = LBFGS().auto_learning_rate(ProblemScale(10.0, param_scale=2.0))
+    assert np.isfinite(lr) and lr > 0 and unit == 1.0
 
 
 # ---------------------------------------------------------------------------
@@ -1160,7 +1164,7 @@ def test_create_with_instance_returns_clone(spec):
     assert opt is not spec
     assert type(opt) is type(spec)
     assert opt.get_params() == spec.get_params()
-    assert _state_attributes(opt) == []
+    assert _state_names(opt) == []
     assert spec.t_ == 2
 
 

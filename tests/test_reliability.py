@@ -667,7 +667,7 @@ def test_pickled_fitted_model_predicts_identically(small, optimizer):
 
 
 def _optimizer_state(opt):
-    return {k: v for k, v in vars(opt).items() if k.endswith("_")}
+    return {"step": opt.t_, **opt.state_.values}
 
 
 def _assert_same_state(a, b):
@@ -708,11 +708,11 @@ def test_warm_start_and_partial_fit_continue_adam_state(small):
     full = LinearNNRegressor(**params, max_iter=2).fit(X, yr)
 
     warm = LinearNNRegressor(**params, max_iter=1, warm_start=True).fit(X, yr)
-    first_moment = [m.copy() for m in warm.optimizer_.exp_avg_]
+    first_moment = [m.copy() for m in warm.optimizer_.state_["exp_avg"]]
     assert warm.optimizer_.t_ == 4
     warm.fit(X, yr)
     assert warm.optimizer_.t_ == warm.t_ == 8
-    assert not np.array_equal(warm.optimizer_.exp_avg_[0], first_moment[0])
+    assert not np.array_equal(warm.optimizer_.state_["exp_avg"][0], first_moment[0])
     assert_array_equal(warm.coef_, full.coef_)
     _assert_same_state(warm.optimizer_, full.optimizer_)
 

@@ -1,0 +1,96 @@
+r"""Batch steppers: one training step on one minibatch.
+
+Every stepper implements the same protocol, so that the training loop
+(:func:`sklearn_nnopt._training.train`) does not know which one it drives:
+
+- ``step(Xb, Yb, sample_weight_b, lr) -> (loss, weight)``: compute the
+  gradient of the objective restricted to the batch, let the optimizer update
+  the parameters in place, and return the batch's weighted loss sum and weight
+  sum (``sample_weight_b`` is None for equal weights);
+- ``finish()``: end of an epoch (fold any deferred work into the parameters).
+
+:class:`DenseStepper` works on any ``X`` and every optimizer;
+:class:`~sklearn_nnopt._sparse.SparseColumnStepper` updates only a CSR
+batch's columns. :func:`make_stepper` picks one. A new stepper (a compiled
+kernel, say) implements the two methods and is returned by
+:func:`make_stepper` where it applies.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._parameters import one_buffer
+from ._sparse import SparseColumnStepper
+
+
+class DenseStepper:
+    """Gradient of the whole ``coef``, then the optimizer's step on all of it.
+
+    With an l1 penalty, a proximal step follows each update, thresholding by
+    the step size the optimizer applied (:class:`~sklearn_nnopt.optimizers.StepSize`).
+
+    Parameters
+    ----------
+    objective : Objective
+    optimizer : Optimizer
+    params : Parameters
+        Updated in place.
+    lr_unit : float, default=1.0
+        The unit of the step sizes (``Optimizer.auto_learning_rate``).
+    """
+
+    def __init__(self, objective, optimizer, params, lr_unit=1.0):
+        self.objective = objective
+        self.optimizer = optimizer
+        self.params = params
+        self.lr_unit = lr_unit
+        grad_buffer, self.grads = one_buffer(*(np.empty_like(p) for p in params.arrays))
+        self.flat = (params.buffer, grad_buffer)
+
+    def step(self, Xb, Yb, sample_weight_b, lr):
+        """One step on a batch; returns its weighted loss sum and weight sum."""
+        objective, params = self.objective, self.params
+        batch_loss, batch_weight = objective.batch(
+            Xb, Yb, sample_weight_b, params.coef, params.intercept, self.grads
+        )
+        step_size = self.optimizer.step(
+            params.arrays, self.grads, lr, flat=self.flat, lr_unit=self.lr_unit
+        )
+        if objective.l1:
+            objective.prox_l1(params.coef, step_size.for_coef(params.coef))
+        return batch_loss, batch_weight
+
+    def finish(self):
+        """Nothing is deferred."""
+
+
+def make_stepper(data, objective, optimizer, params, *, averaging, lr_unit=1.0):
+    """The stepper for this data, objective and optimizer.
+
+    Column steps on sparse ``X`` where the optimizer's ``sparse_mode`` allows
+    them and neither l1 (whose proximal step is dense) nor averaging (which
+    reads every coefficient each step) needs every coefficient each step.
+
+    Parameters
+    ----------
+    data : TrainingData
+    objective : Objective
+    optimizer : Optimizer
+    params : Parameters
+    averaging : bool
+    lr_unit : float, default=1.0
+
+    Returns
+    -------
+    DenseStepper or SparseColumnStepper
+    """
+    if (
+        sp.issparse(data.X)
+        and optimizer.sparse_mode != "dense"
+        and not objective.l1
+        and not averaging
+    ):
+        return SparseColumnStepper(
+            data.X, data.n_train, data.batch_size, objective, optimizer, params
+        )
+    return DenseStepper(objective, optimizer, params, lr_unit)

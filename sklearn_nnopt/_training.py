@@ -1,0 +1,546 @@
+r"""The training engine: from prepared data to trained parameters.
+
+:func:`train` owns the epoch loop, the stopping rule, averaging, divergence
+detection and the full-batch (L-BFGS) path. It never sees an estimator: the
+estimator hands over :class:`TrainingData`, the starting ``Parameters``, the
+objective, the optimizer, the schedule and a :class:`TrainingConfig`, and gets
+back a :class:`TrainingResult`. Early stopping scores through a
+``score(coef, intercept)`` function; callbacks get what they need as
+arguments. Everything :func:`train` changes is its own copy, so a fit that
+raises leaves the caller's objects as they were::
+
+    fit(X, y) -> estimator: validate, encode targets -> TrainingData + Parameters
+              -> train(data, params, objective, optimizer, schedule, config)
+                   epoch loop -> stepper.step(Xb, Yb, sw_b, lr)  (dense | sparse)
+                                   -> objective gradient -> optimizer update
+                   stopping rule, averaging, divergence
+              <- TrainingResult -> estimator writes every fitted attribute once
+"""
+
+import copy
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import gen_batches
+from sklearn.utils.validation import assert_all_finite
+
+from ._steppers import make_stepper
+
+
+class DivergenceError(RuntimeError):
+    """Training produced a non-finite objective or non-finite parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nnopt import DivergenceError, LinearNNRegressor
+    >>> X, y = np.array([[1.0], [2.0], [3.0]]), np.array([1.0, 2.0, 3.0])
+    >>> reg = LinearNNRegressor(optimizer="sgd", learning_rate_init=100.0)
+    >>> try:
+    ...     reg.fit(X, y)
+    ... except DivergenceError:
+    ...     print("diverged; fitted:", hasattr(reg, "coef_"))
+    diverged; fitted: False
+    """
+
+
+@dataclass
+class TrainingData:
+    """What one training call trains on.
+
+    Attributes
+    ----------
+    X : ndarray or CSR matrix of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, n_outputs)
+        Encoded targets, column-major like the raw predictions.
+    sample_weight : ndarray of shape (n_samples,)
+    batch_size : int
+        Rows per minibatch (at most the training rows).
+    rows : ndarray of int or None, default=None
+        The training rows of ``X`` (None: all; early stopping holds some out).
+    sq_row_norms : ndarray of shape (n_samples,) or None, default=None
+        Squared row norms of ``X``, where computed.
+    estimator_name : str, default="estimator"
+        For error messages.
+    """
+
+    X: object
+    Y: np.ndarray
+    sample_weight: np.ndarray
+    batch_size: int
+    rows: np.ndarray | None = None
+    sq_row_norms: np.ndarray | None = None
+    estimator_name: str = "estimator"
+
+    @property
+    def n_train(self):
+        """Rows trained on."""
+        return self.X.shape[0] if self.rows is None else len(self.rows)
+
+    def assert_finite(self):
+        """Raise scikit-learn's ``ValueError`` if ``X`` has NaN or inf."""
+        X = self.X if isinstance(self.X, np.ndarray) else self.X.data
+        assert_all_finite(X, input_name="X", estimator_name=self.estimator_name)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The loop's settings (the estimator's parameters of the same names).
+
+    ``incremental`` runs one epoch with no stopping rule (``partial_fit``);
+    ``learning_rate_init`` and ``lr_unit`` are the resolved step and its unit.
+    """
+
+    max_iter: int = 200
+    tol: float | None = 1e-4
+    n_iter_no_change: int = 10
+    shuffle: bool = True
+    average: bool | int = False
+    incremental: bool = False
+    verbose: int = 0
+    learning_rate_init: float = 1.0
+    lr_unit: float = 1.0
+
+
+@dataclass
+class Progress:
+    """What training carries from one call to the next (warm start, partial_fit).
+
+    Attributes
+    ----------
+    n_iter : int
+        Epochs (L-BFGS: iterations) so far.
+    loss_curve : list of float
+        Training objective per epoch.
+    best_loss : float
+    best_loss_for_stopping : float
+        Best objective of the stopping rule (the first epoch does not count).
+    no_improvement_count : int
+        Epochs since the stopping rule last saw an improvement.
+    validation_scores : list of float or None
+        Per epoch, with early stopping.
+    best_validation_score : float
+    best_params : tuple of ndarray or None
+        The coefficients of the best validation score.
+    averager : Averager or None
+    """
+
+    n_iter: int = 0
+    loss_curve: list = field(default_factory=list)
+    best_loss: float = np.inf
+    best_loss_for_stopping: float = np.inf
+    no_improvement_count: int = 0
+    validation_scores: list | None = None
+    best_validation_score: float = -np.inf
+    best_params: tuple | None = None
+    averager: object = None
+
+
+@dataclass
+class TrainingResult:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    coef, intercept : ndarray
+        The coefficients to expose (the running average when averaging).
+    params : Parameters
+        The last iterate, which training continues from.
+    progress : Progress
+    optimizer : Optimizer
+        With its state.
+    rng : RandomState
+        Advanced by the shuffles.
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    params: object
+    progress: Progress
+    optimizer: object
+    rng: object
+
+
+class Averager:
+    """Polyak-Ruppert running mean of the iterates from optimizer step ``start`` on.
+
+    Parameters
+    ----------
+    params : list of ndarray
+        The parameters being trained (their current values seed the mean).
+    start : bool or int
+        ``True`` averages from the first step, an int from that step on.
+    """
+
+    def __init__(self, params, start):
+        self.start = 1 if start is True else int(start)
+        self.mean = [p.copy() for p in params]
+        self.count = 0
+
+    def update(self, params, t):
+        if t < self.start:
+            return
+        self.count += 1
+        for mean, p in zip(self.mean, params, strict=True):
+            mean += (p - mean) / self.count
+
+    def reset_to(self, params):
+        for mean, p in zip(self.mean, params, strict=True):
+            mean[...] = p
+
+
+class _NoCallbacks:
+    """The callback protocol of :func:`train`, doing nothing.
+
+    ``begin(label)`` opens an epoch's task; ``end(task, model)`` closes it and
+    returns True to stop training; ``model`` is a function returning the
+    current ``(coef, intercept)``, or None on the L-BFGS path.
+    """
+
+    def begin(self, label):
+        return None
+
+    def end(self, task, model=None):
+        return False
+
+
+def train(
+    data,
+    params,
+    objective,
+    optimizer,
+    schedule,
+    config,
+    *,
+    progress=None,
+    rng=None,
+    callbacks=None,
+    score=None,
+):
+    """Train ``params`` on ``data``; the caller's objects are not changed.
+
+    Parameters
+    ----------
+    data : TrainingData
+    params : Parameters
+        The starting point (copied).
+    objective : Objective
+    optimizer : Optimizer
+        Copied, with its state; the trained copy is returned.
+    schedule : Schedule
+        Started (:meth:`~sklearn_nnopt.schedules.Schedule.start`); copied.
+        Ignored by full-batch optimizers.
+    config : TrainingConfig
+    progress : Progress, optional
+        Where an earlier call left off (copied); a fresh one by default.
+    rng : RandomState, optional
+        For shuffling (copied).
+    callbacks : object, optional
+        ``begin(label)`` and ``end(task, model)``, see ``_NoCallbacks``.
+    score : callable, optional
+        ``score(coef, intercept) -> float`` on held-out data, higher is better:
+        early stopping on it, restoring the best epoch's coefficients.
+
+    Returns
+    -------
+    TrainingResult
+
+    Raises
+    ------
+    DivergenceError
+        If the objective or the parameters become non-finite, or the
+        objective explodes.
+    ValueError
+        If every training sample has zero weight, or ``X`` has NaN or inf.
+    """
+    params = params.copy()
+    optimizer = copy.deepcopy(optimizer)
+    schedule = copy.deepcopy(schedule)
+    progress = copy.deepcopy(progress) if progress is not None else Progress()
+    rng = copy.deepcopy(rng)
+    run = _Run(data, params, objective, optimizer, config, progress)
+    callbacks = _NoCallbacks() if callbacks is None else callbacks
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if optimizer.stochastic:
+            run.stochastic(schedule, rng, callbacks, score)
+        else:
+            run.full_batch(callbacks)
+    coef, intercept = run.exposed()
+    return TrainingResult(coef, intercept, params, progress, optimizer, rng)
+
+
+class _Run:
+    """One call of :func:`train`: its loops and the checks they share."""
+
+    def __init__(self, data, params, objective, optimizer, config, progress):
+        self.data, self.params, self.objective = data, params, objective
+        self.optimizer, self.config, self.progress = optimizer, config, progress
+        if not config.average:
+            progress.averager = None
+        elif progress.averager is None:
+            progress.averager = Averager(params.arrays, config.average)
+
+    # ------------------------------------------------------------- checks
+    def exposed(self):
+        """The coefficients the model predicts with: averaged once averaging runs."""
+        params, averager = self.params, self.progress.averager
+        if averager is None or averager.count == 0:
+            return params.coef, params.intercept
+        mean = averager.mean
+        return mean[0], mean[1] if params.fit_intercept else params.intercept
+
+    def check_finite(self, value):
+        if not (math.isfinite(value) and self.params.all_finite()):
+            raise self.divergence_error()
+
+    def divergence_error(self):
+        return DivergenceError(
+            f"Training diverged in epoch {self.progress.n_iter + 1}: the objective "
+            f"exploded or the coefficients became non-finite with learning rate "
+            f"{self.config.learning_rate_init:.3g} and optimizer "
+            f"{self.optimizer!r}. Use a smaller learning_rate_init (or 'auto'), "
+            f"or standardize X (e.g. with StandardScaler). The coefficients of "
+            f"the previous successful fit were kept."
+        )
+
+    def check_explosion(self, epoch_loss):
+        """Raise DivergenceError when the objective blows up while staying finite.
+
+        A run whose objective grows 10^4-fold over its first epoch, its best
+        later epoch and 1 (a loss of 10^4 per sample is far from any sensible
+        fit; the floor keeps near-zero objectives, e.g. separable data, from
+        tripping it) is diverging, even before it overflows; stopping on the
+        stall rule would return that model silently.
+        """
+        progress = self.progress
+        if not progress.loss_curve:
+            return
+        reference = max(progress.loss_curve[0], progress.best_loss_for_stopping, 1.0)
+        if epoch_loss > 1e4 * reference:
+            raise self.divergence_error()
+
+    # ------------------------------------------------------ stopping rule
+    def record_epoch(self, epoch_loss, score):
+        """Track the stopping rule for one finished epoch."""
+        progress, tol = self.progress, self.config.tol or 0.0
+        progress.loss_curve.append(epoch_loss)
+        progress.best_loss = min(progress.best_loss, epoch_loss)
+        if score is not None:
+            coef, intercept = self.exposed()
+            value = score(coef, intercept)
+            progress.validation_scores.append(value)
+            stalled = value < progress.best_validation_score + tol
+            if value > progress.best_validation_score:
+                progress.best_validation_score = value
+                progress.best_params = (coef.copy(), intercept.copy())
+        elif len(progress.loss_curve) == 1:
+            # The first epoch's objective is mostly that of the starting point,
+            # not a result of training: for the perceptron loss the zero start is
+            # the global minimum, and would stop every fit after the patience.
+            stalled = False
+        else:
+            stalled = epoch_loss > progress.best_loss_for_stopping - tol
+            progress.best_loss_for_stopping = min(
+                progress.best_loss_for_stopping, epoch_loss
+            )
+        progress.no_improvement_count = (
+            progress.no_improvement_count + 1 if stalled else 0
+        )
+
+    def restore_best(self):
+        """Early stopping ends on the best epoch's coefficients."""
+        best = self.progress.best_params
+        if best is None:
+            return
+        params, averager = self.params, self.progress.averager
+        params.coef[...] = best[0]
+        params.intercept[...] = best[1]
+        if averager is not None:
+            averager.reset_to(list(best)[: len(params.arrays)])
+
+    # ---------------------------------------------------------- the loops
+    def stochastic(self, schedule, rng, callbacks, score):
+        data, config, progress = self.data, self.config, self.progress
+        optimizer, params, averager = self.optimizer, self.params, progress.averager
+        if score is not None:
+            # The best coefficients are those of this call's data.
+            progress.best_params = None
+            if progress.validation_scores is None:
+                progress.validation_scores = []
+        stepper = make_stepper(
+            data,
+            self.objective,
+            optimizer,
+            params,
+            averaging=averager is not None,
+            lr_unit=config.lr_unit,
+        )
+        stopped = False
+        for epoch in range(1 if config.incremental else config.max_iter):
+            task = callbacks.begin(f"epoch {progress.n_iter + 1}")
+            start = time.perf_counter()
+            total_loss = total_weight = 0.0
+            for Xb, Yb, swb in _batches(data, config.shuffle, rng):
+                lr = schedule.rate(getattr(optimizer, "t_", 0) + 1, epoch)
+                batch_loss, batch_weight = stepper.step(Xb, Yb, swb, lr)
+                if averager is not None:
+                    averager.update(params.arrays, optimizer.state_.step)
+                if not math.isfinite(batch_loss):
+                    self.check_finite(batch_loss)
+                total_loss += batch_loss
+                total_weight += batch_weight
+            stepper.finish()
+            if total_weight == 0:
+                raise ValueError("All training samples have zero sample_weight.")
+            progress.n_iter += 1
+            epoch_loss = total_loss / total_weight + self.objective.penalty(params.coef)
+            self.check_finite(epoch_loss)
+            self.check_explosion(epoch_loss)
+            self.record_epoch(epoch_loss, score)
+            if config.verbose:
+                lr = schedule.rate(max(getattr(optimizer, "t_", 0), 1), epoch + 1)
+                scores = progress.validation_scores if score is not None else None
+                _print_epoch(progress.n_iter, epoch_loss, scores, lr, start)
+            if callbacks.end(task, self.exposed):
+                stopped = True
+                break
+            if config.incremental:
+                return
+            if progress.no_improvement_count >= config.n_iter_no_change:
+                if not schedule.on_stall():
+                    progress.no_improvement_count = 0
+                elif config.tol is not None:
+                    if config.verbose:
+                        print(
+                            f"Objective did not improve more than tol={config.tol} "
+                            f"for {config.n_iter_no_change} consecutive epochs. "
+                            f"Stopping."
+                        )
+                    stopped = True
+                    break
+        if score is not None:
+            self.restore_best()
+        if not stopped and config.tol is not None:
+            warnings.warn(
+                f"Stochastic optimizer: maximum iterations ({config.max_iter}) "
+                f"reached and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=5,
+            )
+
+    def full_batch(self, callbacks):
+        data, config, progress, params = (
+            self.data,
+            self.config,
+            self.progress,
+            self.params,
+        )
+        X, Y, sw = data.X, data.Y, data.sample_weight
+        fit_intercept = params.fit_intercept
+        arrays = params.arrays
+        shapes, sizes = [p.shape for p in arrays], [p.size for p in arrays]
+        dtype = params.coef.dtype
+
+        def unpack(theta):
+            parts = np.split(theta, np.cumsum(sizes)[:-1])
+            return [
+                part.reshape(s).astype(dtype)
+                for part, s in zip(parts, shapes, strict=True)
+            ]
+
+        # Equal weights need no per-sample weighting (the same mean).
+        weights = None if np.all(sw == sw[0]) else sw
+
+        def fun(theta):
+            current = unpack(theta)
+            W = current[0]
+            b = current[1] if fit_intercept else params.intercept
+            value, grads = self.objective.value_grad(X, Y, weights, W, b)
+            if not math.isfinite(value) and isinstance(X, np.ndarray):
+                # NaN or inf in dense X (not checked before: L-BFGS skips that
+                # pass), or an overflow, which L-BFGS's line search handles.
+                data.assert_finite()
+            flat = np.concatenate([g.ravel() for g in grads]).astype(np.float64)
+            return float(value), flat
+
+        curve = []
+        tasks = [callbacks.begin("iteration 1")]
+
+        def callback(value):
+            curve.append(float(value))
+            if config.verbose:
+                print(f"Iteration {len(curve)}, loss = {value:.8f}")
+            # L-BFGS's iterates stay inside scipy: the task carries no model.
+            if callbacks.end(tasks.pop()):
+                raise StopIteration  # scipy ends the minimization cleanly
+            if len(curve) < config.max_iter:
+                tasks.append(callbacks.begin(f"iteration {len(curve) + 1}"))
+
+        x0 = np.concatenate([p.ravel() for p in arrays]).astype(np.float64)
+        result = self.optimizer.minimize(
+            fun, x0, max_iter=config.max_iter, tol=config.tol, callback=callback
+        )
+        for p, new in zip(arrays, unpack(result.x), strict=True):
+            p[...] = new
+        self.check_finite(float(result.fun))
+        progress.n_iter += int(result.nit)
+        progress.loss_curve.extend(curve)
+        progress.best_loss = min([progress.best_loss, float(result.fun), *curve])
+        if result.status == 1 and config.tol is not None:
+            warnings.warn(
+                f"lbfgs failed to converge after {config.max_iter} iterations "
+                f"(status={result.status}): {result.message}. Increase max_iter "
+                f"or scale the data, e.g. with StandardScaler.",
+                ConvergenceWarning,
+                stacklevel=5,
+            )
+
+
+def _batches(data, shuffle, rng):
+    """The epoch's minibatches ``(Xb, Yb, sample_weight_b)``, shuffled or not.
+
+    Training rows are addressed by index, so that neither shuffling nor the
+    validation split copies ``X``; gathered dense batches go to one reused
+    buffer. ``sample_weight_b`` is None for equal weights; all-zero-weight
+    batches (which have no weighted mean) are skipped.
+    """
+    X, Y, sw, rows = data.X, data.Y, data.sample_weight, data.rows
+    n_samples, batch_size = data.n_train, data.batch_size
+    buffer = None
+    if (shuffle or rows is not None) and isinstance(X, np.ndarray):
+        buffer = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
+    # Equal weights (the usual case) need no per-sample weighting at all.
+    weighted = not np.all(sw == sw[0])
+    may_skip = not np.all(sw > 0)
+    if shuffle:
+        order = rng.permutation(n_samples if rows is None else rows)
+    else:
+        order = rows
+    for batch in gen_batches(n_samples, batch_size):
+        if order is None:
+            Xb, Yb, swb = X[batch], Y[batch], sw[batch]
+        else:
+            idx = order[batch]
+            # The indices are valid by construction; mode="raise" would make
+            # numpy gather into a temporary and copy it (2x the time).
+            if buffer is None:
+                Xb = X[idx]
+            else:
+                Xb = X.take(idx, axis=0, out=buffer[: len(idx)], mode="clip")
+            Yb = Y.T.take(idx, axis=1).T  # column-major, as Y
+            swb = sw.take(idx) if weighted or may_skip else None
+        if may_skip and not swb.any():
+            continue
+        yield Xb, Yb, (swb if weighted else None)
+
+
+def _print_epoch(n_iter, epoch_loss, validation_scores, lr, start):
+    line = f"Epoch {n_iter}, loss = {epoch_loss:.8f}"
+    if validation_scores is not None:
+        line += f", validation score = {validation_scores[-1]:.6f}"
+    line += f", lr = {lr:.3g}, time = {time.perf_counter() - start:.3f}s"
+    print(line)

@@ -1,0 +1,149 @@
+"""Checks of the estimators' parameters and inputs, and what they resolve to."""
+
+import numbers
+
+import numpy as np
+from sklearn.utils.extmath import row_norms
+from sklearn.utils.validation import _check_sample_weight, assert_all_finite
+
+from .losses import LOSSES
+from .optimizers import OPTIMIZERS
+from .schedules import SCHEDULES, Schedule
+
+PENALTIES = ("l2", "l1", "elasticnet", None)
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_bool(value):
+    return isinstance(value, bool | np.bool_)
+
+
+# name -> (test, what the message says is expected)
+_RULES = {
+    "learning_rate": (
+        lambda v: v in SCHEDULES or isinstance(v, Schedule),
+        f"one of {SCHEDULES.names()} or a Schedule instance",
+    ),
+    "learning_rate_init": (
+        lambda v: v == "auto" or (_is_real(v) and v > 0 and np.isfinite(v)),
+        '"auto" or a float > 0',
+    ),
+    "power_t": (_is_real, "a float"),
+    "penalty": (lambda v: v in PENALTIES, f"one of {PENALTIES}"),
+    "alpha": (lambda v: _is_real(v) and 0 <= v < np.inf, "a float >= 0"),
+    "l1_ratio": (lambda v: _is_real(v) and 0 <= v <= 1, "a float in [0, 1]"),
+    "fit_intercept": (_is_bool, "a bool"),
+    "batch_size": (
+        lambda v: v == "auto" or (_is_int(v) and v >= 1),
+        '"auto" or an int >= 1',
+    ),
+    "max_iter": (lambda v: _is_int(v) and v >= 1, "an int >= 1"),
+    "tol": (lambda v: v is None or (_is_real(v) and v >= 0), "None or a float >= 0"),
+    "n_iter_no_change": (lambda v: _is_int(v) and v >= 1, "an int >= 1"),
+    "early_stopping": (_is_bool, "a bool"),
+    "validation_fraction": (lambda v: _is_real(v) and 0 < v < 1, "a float in (0, 1)"),
+    "shuffle": (_is_bool, "a bool"),
+    "warm_start": (_is_bool, "a bool"),
+    "verbose": (lambda v: _is_int(v) and v >= 0, "an int >= 0"),
+    "average": (
+        lambda v: _is_bool(v) or (_is_int(v) and v >= 1),
+        "a bool or an int >= 1 (the first averaged step)",
+    ),
+}
+
+
+def check_hyperparameters(estimator):
+    """Raise ``ValueError`` naming the first parameter out of its range."""
+    for name, (valid, expected) in _RULES.items():
+        value = getattr(estimator, name)
+        if not valid(value):
+            raise ValueError(
+                f"The {name!r} parameter of {type(estimator).__name__} must be "
+                f"{expected}; got {value!r}."
+            )
+
+
+def resolve_loss(estimator):
+    """A fresh loss for the estimator's ``loss``, valid for its task."""
+    loss = LOSSES.create(estimator.loss, "loss")
+    task = estimator._task
+    if task not in loss.tasks:
+        valid = [n for n, cls, _ in LOSSES.items() if task in cls.tasks]
+        raise ValueError(
+            f"loss={estimator.loss!r} is a "
+            f"{' and '.join(sorted(loss.tasks))} loss and cannot be used by "
+            f"{type(estimator).__name__}; valid losses are {valid}."
+        )
+    loss._validate()
+    return loss
+
+
+def resolve_optimizer(estimator, loss):
+    """A fresh optimizer for the estimator's ``optimizer``, valid with ``loss``."""
+    optimizer = OPTIMIZERS.create(estimator.optimizer, "optimizer")
+    optimizer._validate()
+    if not optimizer.stochastic and estimator.penalty in ("l1", "elasticnet"):
+        raise ValueError(
+            f"penalty={estimator.penalty!r} needs a stochastic optimizer (its "
+            f"proximal step gives exact zeros); {estimator.optimizer!r} is "
+            f"full-batch. Use e.g. optimizer='sgd' or 'adam', or penalty='l2'."
+        )
+    if not optimizer.stochastic and not loss.full_batch:
+        raise ValueError(
+            f"loss={estimator.loss!r} needs a stochastic optimizer: the zero model "
+            f"minimizes it, so {estimator.optimizer!r} would return a constant "
+            f"model. Use e.g. optimizer='sgd'."
+        )
+    return optimizer
+
+
+def resolve_schedule(estimator):
+    """A fresh schedule for ``learning_rate``.
+
+    A schedule named by string takes the estimator's parameters of the same
+    names (``power_t`` for "invscaling", ``alpha`` for "optimal").
+    """
+    schedule = SCHEDULES.create(estimator.learning_rate, "learning_rate")
+    if isinstance(estimator.learning_rate, str):
+        own = estimator.get_params(deep=False)
+        shared = {k: own[k] for k in schedule.get_params(deep=False) if k in own}
+        schedule.set_params(**shared)
+    return schedule
+
+
+def check_sample_weight(sample_weight, X, n_samples):
+    """Sample weights as an array of ``X``'s dtype: finite, >= 0, not all zero."""
+    if sample_weight is not None and hasattr(sample_weight, "__len__"):
+        if len(sample_weight) != n_samples:
+            raise ValueError(
+                f"sample_weight has {len(sample_weight)} elements but X has "
+                f"{n_samples} samples."
+            )
+    sw = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+    if not np.all(np.isfinite(sw)):
+        raise ValueError("sample_weight contains NaN or infinity.")
+    if np.any(sw < 0):
+        raise ValueError("sample_weight must be non-negative.")
+    if not np.any(sw > 0):
+        raise ValueError("sample_weight must not be all zero.")
+    return sw
+
+
+def squared_row_norms(X, estimator_name):
+    """Squared row norms of dense ``X``, raising ``ValueError`` on NaN or inf.
+
+    The row norms, which the automatic step size needs, are finite for finite
+    rows unless squares overflow: computing them makes one pass over ``X`` do
+    the work of two.
+    """
+    sq_norms = row_norms(X, squared=True)
+    if not np.isfinite(np.add.reduce(sq_norms)):
+        assert_all_finite(X, input_name="X", estimator_name=estimator_name)
+    return sq_norms
