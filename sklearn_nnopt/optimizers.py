@@ -286,8 +286,8 @@ def _check_bool(value, name):
 
 
 @OPTIMIZERS.register("nesterov", momentum=0.9, nesterov=True)
-@OPTIMIZERS.register("momentum", momentum=0.9)
-@OPTIMIZERS.register("sgd")
+@OPTIMIZERS.register("momentum", candidate=True, momentum=0.9)
+@OPTIMIZERS.register("sgd", candidate=True)
 class SGD(Optimizer):
     r"""Stochastic gradient descent, optionally with (Nesterov) momentum.
 
@@ -372,7 +372,7 @@ class SGD(Optimizer):
 
 
 @OPTIMIZERS.register("amsgrad", amsgrad=True)
-@OPTIMIZERS.register("adam")
+@OPTIMIZERS.register("adam", candidate=True)
 class Adam(Optimizer):
     r"""Adam (Kingma & Ba, 2015), with optional AMSGrad.
 
@@ -718,7 +718,7 @@ class Adamax(Optimizer):
         return lr / (1 - self.beta_1**self.t_) / self._coef_part(self.exp_inf_[0])
 
 
-@OPTIMIZERS.register("rmsprop")
+@OPTIMIZERS.register("rmsprop", candidate=True)
 class RMSprop(Optimizer):
     r"""RMSprop (Tieleman & Hinton, 2012), optionally centered and with momentum.
 
@@ -813,7 +813,7 @@ class RMSprop(Optimizer):
         return lr / (1.0 - self.momentum) / self._coef_part(self._coef_denom)
 
 
-@OPTIMIZERS.register("adagrad")
+@OPTIMIZERS.register("adagrad", candidate=True)
 class Adagrad(Optimizer):
     r"""Adagrad (Duchi et al., 2011).
 
@@ -949,7 +949,7 @@ class Adadelta(Optimizer):
         return lr * self._coef_part(self._coef_scale)
 
 
-@OPTIMIZERS.register("lbfgs")
+@OPTIMIZERS.register("lbfgs", candidate=True)
 class LBFGS(Optimizer):
     r"""Full-batch L-BFGS through ``scipy.optimize.minimize(method="L-BFGS-B")``.
 
