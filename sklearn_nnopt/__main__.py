@@ -9,13 +9,13 @@ import warnings
 
 from ._compare import (
     DATASETS,
-    DEFAULT_LOSSES,
-    DEFAULT_OPTIMIZERS,
     PLOT_MESSAGE,
     TASKS,
     CompareError,
     check_plot_path,
     compare,
+    default_losses,
+    default_optimizers,
 )
 
 PROG = "python -m sklearn_nnopt"
@@ -35,9 +35,9 @@ e.g. DivergenceError for a too-large learning rate).
 def _description():
     grid = (
         "Default grid: every loss of the task (classification: "
-        f"{', '.join(DEFAULT_LOSSES['classification'])}; regression: "
-        f"{', '.join(DEFAULT_LOSSES['regression'])}, the latter if y >= 0) x the "
-        f"optimizers {', '.join(DEFAULT_OPTIMIZERS)}. 'all' selects every "
+        f"{', '.join(default_losses('classification'))}; regression: "
+        f"{', '.join(default_losses('regression'))}, the latter if y >= 0) x the "
+        f"optimizers {', '.join(default_optimizers())}. 'all' selects every "
         "registered name (aliases once). Progress (one line per candidate) goes "
         "to stderr, the table to stdout."
     )
@@ -182,7 +182,7 @@ def build_parser():
         metavar="A,B",
         type=_names,
         help=f"comma-separated optimizer names, or 'all' "
-        f"(default: {','.join(DEFAULT_OPTIMIZERS)})",
+        f"(default: {','.join(default_optimizers())})",
     )
     grid.add_argument(
         "--learning-rates",

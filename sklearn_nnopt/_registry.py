@@ -18,21 +18,37 @@ class Registry:
         self.kind = kind
         self.base = base
         self._entries = {}
+        self._candidates = []
 
-    def register(self, name, **defaults):
-        """Class decorator registering ``cls(**defaults)`` under ``name``."""
+    def register(self, name, *, candidate=False, **defaults):
+        """Class decorator registering ``cls(**defaults)`` under ``name``.
+
+        ``candidate=True`` also lists ``name`` in :meth:`candidates` (the
+        default grid of ``compare``); it is not passed to the class, so a class
+        cannot take a registered default named ``candidate``.
+        """
 
         def decorator(cls):
             if name in self._entries:
                 raise ValueError(f"{self.kind} name {name!r} is already registered")
             self._entries[name] = (cls, defaults)
+            if candidate:
+                self._candidates.append(name)
             return cls
 
         return decorator
 
-    def names(self):
-        """Registered names, sorted."""
-        return sorted(self._entries)
+    def names(self, *, sort=True):
+        """Registered names, sorted, or in registration order if not ``sort``.
+
+        Stacked decorators run bottom-up: of the names registered on one class,
+        the one nearest the ``class`` line is registered first.
+        """
+        return sorted(self._entries) if sort else list(self._entries)
+
+    def candidates(self):
+        """The names registered with ``candidate=True``, in registration order."""
+        return list(self._candidates)
 
     def items(self):
         """``(name, class, defaults)`` for every registered name."""

@@ -397,8 +397,8 @@ def _check_bool(value, name):
 
 
 @OPTIMIZERS.register("nesterov", momentum=0.9, nesterov=True)
-@OPTIMIZERS.register("momentum", momentum=0.9)
-@OPTIMIZERS.register("sgd")
+@OPTIMIZERS.register("momentum", candidate=True, momentum=0.9)
+@OPTIMIZERS.register("sgd", candidate=True)
 class SGD(Optimizer):
     r"""Stochastic gradient descent, optionally with (Nesterov) momentum.
 
@@ -483,7 +483,7 @@ class SGD(Optimizer):
 
 
 @OPTIMIZERS.register("amsgrad", amsgrad=True)
-@OPTIMIZERS.register("adam")
+@OPTIMIZERS.register("adam", candidate=True)
 class Adam(Optimizer):
     r"""Adam (Kingma & Ba, 2015), with optional AMSGrad.
 
@@ -821,7 +821,7 @@ class Adamax(Optimizer):
         return StepSize(step_size, us[0])
 
 
-@OPTIMIZERS.register("rmsprop")
+@OPTIMIZERS.register("rmsprop", candidate=True)
 class RMSprop(Optimizer):
     r"""RMSprop (Tieleman & Hinton, 2012), optionally centered and with momentum.
 
@@ -914,7 +914,7 @@ class RMSprop(Optimizer):
         return StepSize(lr / (1.0 - mu), coef_denom)
 
 
-@OPTIMIZERS.register("adagrad")
+@OPTIMIZERS.register("adagrad", candidate=True)
 class Adagrad(Optimizer):
     r"""Adagrad (Duchi et al., 2011).
 
@@ -1046,7 +1046,7 @@ class Adadelta(Optimizer):
         return StepSize(lr, coef_scale, multiply=True)
 
 
-@OPTIMIZERS.register("lbfgs")
+@OPTIMIZERS.register("lbfgs", candidate=True)
 class LBFGS(Optimizer):
     r"""Full-batch L-BFGS through ``scipy.optimize.minimize(method="L-BFGS-B")``.
 

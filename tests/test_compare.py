@@ -18,9 +18,17 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_nnopt import LinearNNClassifier
+from sklearn_nnopt import LOSSES, OPTIMIZERS, SGD, LinearNNClassifier, Optimizer
 from sklearn_nnopt.__main__ import main
-from sklearn_nnopt._compare import PLOT_MESSAGE, CompareError, _infer_task, compare
+from sklearn_nnopt._compare import (
+    PLOT_MESSAGE,
+    CompareError,
+    _infer_task,
+    compare,
+    default_losses,
+    default_optimizers,
+)
+from sklearn_nnopt._registry import Registry
 
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 
@@ -255,6 +263,81 @@ def test_forced_classification_on_a_continuous_target():
     rng = np.random.default_rng(0)
     with pytest.raises(CompareError, match="needs class labels"):
         compare(rng.normal(size=(20, 2)), rng.normal(size=20), task="classification")
+
+
+# ---------------------------------------------- the default grid's registries
+def test_register_candidate_flag():
+    registry = Registry("optimizer", Optimizer)
+    registry.register("b", candidate=True, momentum=0.5)(SGD)
+    registry.register("c")(SGD)
+    registry.register("a", candidate=True)(SGD)
+    assert registry.candidates() == ["b", "a"]  # registration order
+    assert registry.names() == ["a", "b", "c"]
+    assert registry.names(sort=False) == ["b", "c", "a"]
+    # The flag is not a constructor argument: only the defaults reach the class.
+    assert (
+        registry.create("b", "optimizer").get_params() == SGD(momentum=0.5).get_params()
+    )
+    assert [name for name, _, defaults in registry.items() if defaults] == ["b"]
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register("c", candidate=True)(SGD)
+    assert registry.candidates() == ["b", "a"]
+    registry.candidates().append("x")  # a copy
+    assert registry.candidates() == ["b", "a"]
+
+
+def test_default_optimizers_are_the_registered_candidates():
+    # Today's display order, which is the order of registration.
+    expected = ["sgd", "momentum", "adam", "rmsprop", "adagrad", "lbfgs"]
+    assert OPTIMIZERS.candidates() == expected
+    assert default_optimizers() == expected
+    X, y = load_iris(return_X_y=True)
+    result = compare(X[::3], y[::3], losses=["log_loss"], **FAST)
+    by_index = sorted(result.rows, key=lambda r: r["index"])
+    assert [r["optimizer"] for r in by_index] == expected
+
+
+def test_a_registered_candidate_joins_the_default_grid(monkeypatch, capsys):
+    monkeypatch.setattr(OPTIMIZERS, "_entries", dict(OPTIMIZERS._entries))
+    monkeypatch.setattr(OPTIMIZERS, "_candidates", OPTIMIZERS.candidates())
+    OPTIMIZERS.register("slow_sgd", candidate=True, momentum=0.5)(SGD)
+    assert default_optimizers()[-1] == "slow_sgd"
+    X, y = load_iris(return_X_y=True)
+    result = compare(X[::3], y[::3], losses=["log_loss"], **FAST)
+    assert len(result.rows) == 7
+    (row,) = [r for r in result.rows if r["optimizer"] == "slow_sgd"]
+    assert row["status"] in ("ok", "not converged")
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    assert "sgd,momentum,adam,rmsprop,adagrad,lbfgs,slow_sgd" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_default_losses_are_the_registered_losses_of_the_task(task, capsys):
+    names = default_losses(task)
+    valid = {name for name, cls, _ in LOSSES.items() if task in cls.tasks}
+    assert set(names) == valid - {"cross_entropy"}  # an alias of log_loss
+    assert len(names) == len(set(names))
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    assert ", ".join(names) in " ".join(capsys.readouterr().out.split())
+
+
+def test_default_regression_losses_order():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = np.exp(X @ [0.3, -0.2, 0.1])  # positive: poisson is included
+    result = compare(X, y, optimizers=["lbfgs"], **FAST)
+    assert [r["loss"] for r in sorted(result.rows, key=lambda r: r["index"])] == [
+        "squared_error",
+        "absolute_error",
+        "huber",
+        "epsilon_insensitive",
+        "squared_epsilon_insensitive",
+        "quantile",
+        "poisson",
+    ]
+    assert result.notes == []
 
 
 # ------------------------------------------------------------------ the CLI

@@ -1,0 +1,179 @@
+"""Cross-validate a grid of losses x optimizers and rank them.
+
+This is what ``python -m sklearn_nnopt compare`` runs (the command line lives in
+``sklearn_nnopt/__main__.py``); :func:`compare` is the same thing as a function:
+it resolves the data (``_data``) and the grid (``_grid``), cross-validates each
+candidate (``_run``) and returns the ranked :class:`CompareResult` (``_result``),
+with an optional figure (``_plot``).
+"""
+
+import time
+
+# "name as name": re-exported here for __main__, the tests and the documentation.
+from ._data import DATASETS as DATASETS
+from ._data import TASKS as TASKS
+from ._data import _infer_task as _infer_task
+from ._data import load_data
+from ._data import load_dataset as load_dataset
+from ._data import read_csv as read_csv
+from ._errors import CompareError as CompareError
+from ._grid import default_losses as default_losses
+from ._grid import default_optimizers as default_optimizers
+from ._grid import resolve_grid
+from ._plot import PLOT_MESSAGE as PLOT_MESSAGE
+from ._plot import _save_plot
+from ._plot import check_plot_path as check_plot_path
+from ._result import CompareResult as CompareResult
+from ._result import _rank
+from ._run import check_settings, run_grid
+
+__all__ = ["compare", "CompareResult", "CompareError", "DATASETS"]
+
+
+def compare(
+    X=None,
+    y=None,
+    *,
+    dataset="breast_cancer",
+    csv=None,
+    target=None,
+    task=None,
+    losses=None,
+    optimizers=None,
+    learning_rates=None,
+    cv=5,
+    max_iter=200,
+    random_state=0,
+    n_jobs=None,
+    plot=None,
+    verbose=True,
+):
+    """Cross-validate every loss x optimizer (x learning rate) and rank them.
+
+    Each candidate is ``Pipeline([("scale", StandardScaler()), ("model",
+    LinearNNClassifier or LinearNNRegressor)])`` with ``loss``, ``optimizer``
+    and (when given) ``learning_rate_init`` set from the grid,
+    ``max_iter=max_iter``, ``random_state=random_state`` and every other
+    parameter at its default. The grid is iterated with ``ParameterGrid`` and
+    each point is cross-validated with ``cross_validate`` on the splits of
+    ``check_cv(cv, y, classifier=...)`` (unshuffled (Stratified)KFold for an
+    int), scored with the estimator's ``score`` (accuracy, R^2). This is
+    equivalent to ``GridSearchCV(pipe, grid, cv=cv, refit=False,
+    error_score=np.nan, return_train_score=False)``: same estimators, same
+    folds, same scores, a failed candidate scores nan and ranks last. It is
+    done per candidate so that the fitted models' ``n_iter_``, the
+    ``ConvergenceWarning`` of each fold and the type of a failure's exception
+    can be recorded, which ``GridSearchCV`` does not keep.
+
+    Parameters
+    ----------
+    X, y : array-like, optional
+        Data to use. When omitted, ``dataset`` (or ``csv``) provides them.
+    dataset : {"breast_cancer", "digits", "iris", "wine", "diabetes"}, \
+            default="breast_cancer"
+        A dataset bundled with scikit-learn (``sklearn.datasets.load_*``);
+        ``diabetes`` is a regression problem, the others classification.
+    csv : path-like, optional
+        A CSV file with a header row (read with the :mod:`csv` module): the
+        ``target`` column is ``y``, every other column a numeric feature. The
+        target may hold strings (class labels).
+    target : str, optional
+        The target column of ``csv`` (required with it).
+    task : {"classification", "regression"}, optional
+        Inferred from ``y`` when None: binary or multiclass labels ->
+        classification, continuous values -> regression (an integer-valued
+        quantity looks like class labels: pass ``task="regression"``).
+    losses : list of str or Loss, or "all", optional
+        Default: every loss of the task (classification: log_loss, hinge,
+        squared_hinge, modified_huber, perceptron, squared_error; regression:
+        squared_error, absolute_error, huber, epsilon_insensitive,
+        squared_epsilon_insensitive, quantile and poisson, the latter only if
+        ``y >= 0``). ``"all"`` is every registered loss of the task without
+        aliases. A comma-separated string is accepted.
+    optimizers : list of str or Optimizer, or "all", optional
+        Default: sgd, momentum, adam, rmsprop, adagrad, lbfgs. ``"all"`` is
+        every registered optimizer.
+    learning_rates : list of float or "auto", optional
+        ``learning_rate_init`` values to compare as a third grid axis; default:
+        not searched (each optimizer's automatic step).
+    cv : int or cross-validation splitter, default=5
+    max_iter : int, default=200
+        Epochs (L-BFGS: iterations) per fit.
+    random_state : int, default=0
+        The estimators' ``random_state`` (minibatch shuffling).
+    n_jobs : int, optional
+        Candidates cross-validated in parallel (joblib); None is 1.
+    plot : path-like, optional
+        Save a figure of the training objective per epoch (``loss_curve_``)
+        of one fit per candidate on the whole standardized data, log-scale y.
+        Needs matplotlib (``pip install 'sklearn-nnopt[plot]'``).
+    verbose : bool, default=True
+        Print one progress line per candidate to stderr.
+
+    Returns
+    -------
+    CompareResult
+        ``rows`` ranked by mean score, descending; ``str(result)`` is the table.
+
+    Raises
+    ------
+    CompareError
+        (a ``ValueError``) for an invalid argument or unreadable data.
+    ImportError
+        If ``plot`` is given and matplotlib is not installed.
+
+    Examples
+    --------
+    >>> from sklearn_nnopt import compare
+    >>> result = compare(
+    ...     dataset="iris", losses=["log_loss", "hinge"], optimizers=["adam", "lbfgs"],
+    ...     cv=2, max_iter=50, verbose=False,
+    ... )
+    >>> len(result.rows), result.task, result.n_splits
+    (4, 'classification', 2)
+    >>> result.best["mean_score"] > 0.9
+    True
+    """
+    start = time.perf_counter()
+    if plot is not None:
+        check_plot_path(plot)  # fail before the work, not after
+    X, y, task, data = load_data(
+        X, y, dataset=dataset, csv=csv, target=target, task=task
+    )
+    # Called here, not in load_data: its warning's stacklevel=3 is compare's caller.
+    task = _infer_task(y, task)
+    grid = resolve_grid(losses, optimizers, learning_rates, task, y)
+    check_settings(max_iter, cv, n_jobs)
+    rows, n_splits = run_grid(
+        grid,
+        X,
+        y,
+        task=task,
+        cv=cv,
+        max_iter=max_iter,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        curves=plot is not None,
+        data=data,
+        verbose=verbose,
+    )
+    result = CompareResult(
+        rows=_rank(rows),
+        task=task,
+        scoring="accuracy" if task == "classification" else "R^2",
+        data=data,
+        n_splits=n_splits,
+        max_iter=max_iter,
+        show_learning_rate=grid.learning_rates is not None,
+        notes=grid.notes(),
+    )
+    if plot is not None:
+        _save_plot(
+            plot,
+            result.rows,
+            f"Training objective per epoch: one fit per candidate on the whole "
+            f"standardized data\n{data}",
+        )
+        result.plot = str(plot)
+    result.elapsed = time.perf_counter() - start
+    return result
