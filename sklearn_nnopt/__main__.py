@@ -144,6 +144,15 @@ def build_parser():
         epilog=COMPARE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _add_data_arguments(p)
+    _add_grid_arguments(p)
+    _add_run_arguments(p)
+    _add_output_arguments(p)
+    p.set_defaults(handler=_run_compare, parser=p)
+    return parser
+
+
+def _add_data_arguments(p):
     data_group = p.add_argument_group("data (--dataset, or --csv with --target)")
     data = data_group.add_mutually_exclusive_group()
     data.add_argument(
@@ -170,6 +179,9 @@ def build_parser():
         help="default: inferred from the target (labels -> classification, "
         "non-integer numbers -> regression)",
     )
+
+
+def _add_grid_arguments(p):
     grid = p.add_argument_group("grid")
     grid.add_argument(
         "--losses",
@@ -191,6 +203,9 @@ def build_parser():
         help="comma-separated learning_rate_init values (numbers > 0 or 'auto') "
         "searched as a third axis (default: each optimizer's automatic step)",
     )
+
+
+def _add_run_arguments(p):
     run = p.add_argument_group("cross-validation")
     run.add_argument(
         "--cv",
@@ -220,6 +235,9 @@ def build_parser():
         default=None,
         help="candidates cross-validated in parallel; -1 for all cores (default: 1)",
     )
+
+
+def _add_output_arguments(p):
     out = p.add_argument_group("output")
     out.add_argument(
         "--plot",
@@ -232,8 +250,6 @@ def build_parser():
         action="store_true",
         help="no progress lines on stderr, only the table",
     )
-    p.set_defaults(handler=_run_compare, parser=p)
-    return parser
 
 
 def _one_line_warning(message, category, filename, lineno, line=None):

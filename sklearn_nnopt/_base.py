@@ -9,6 +9,7 @@ as it was.
 
 import copy
 import dataclasses
+import inspect
 from collections import ChainMap
 
 import numpy as np
@@ -62,6 +63,17 @@ def _stochastic_optimizer(estimator):
     return True
 
 
+def _store_parameters(estimator, values):
+    """Store ``__init__``'s arguments unchanged, as scikit-learn requires.
+
+    ``values`` is ``__init__``'s ``locals()``: every parameter of the
+    signature, stored under its own name.
+    """
+    for name in inspect.signature(type(estimator).__init__).parameters:
+        if name != "self":
+            setattr(estimator, name, values[name])
+
+
 def _raw_prediction(X, coef, intercept):
     """``X @ coef.T + intercept`` as a 2-D array."""
     raw = safe_sparse_dot(X, np.atleast_2d(coef).T, dense_output=True)
@@ -103,58 +115,15 @@ class _Callbacks:
 class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
     """Shared parameters, fit and prediction.
 
-    Subclasses define ``_task``, ``_target_validation`` (keyword arguments of
-    ``validate_data`` for ``y``), ``_encode_targets``, ``_coef_attributes``,
-    ``_decode`` and ``_score_predictions``.
+    Subclasses define ``__init__`` (its signature is the estimator's
+    parameters; the body is ``_store_parameters(self, locals())``), ``_task``,
+    ``_target_validation`` (keyword arguments of ``validate_data`` for ``y``),
+    ``_encode_targets``, ``_coef_attributes``, ``_decode`` and
+    ``_score_predictions``.
     """
 
     _task = None
     _target_validation = {}
-
-    def __init__(
-        self,
-        loss,
-        optimizer,
-        *,
-        learning_rate="constant",
-        learning_rate_init="auto",
-        power_t=0.5,
-        penalty="l2",
-        alpha=1e-4,
-        l1_ratio=0.15,
-        fit_intercept=True,
-        batch_size="auto",
-        max_iter=200,
-        tol=1e-4,
-        n_iter_no_change=10,
-        early_stopping=False,
-        validation_fraction=0.1,
-        shuffle=True,
-        random_state=None,
-        warm_start=False,
-        average=False,
-        verbose=0,
-    ):
-        self.loss = loss
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.penalty = penalty
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.fit_intercept = fit_intercept
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.average = average
-        self.verbose = verbose
 
     # ------------------------------------------------------------------- fit
     def _fit(self, X, y, sample_weight, *, incremental, classes=None, init=None):
@@ -174,32 +143,24 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         X, y, sw, Y, fitted = self._prepare(
             validated, X, y, sample_weight, first_call, classes, loss
         )
-        fitted["loss_function_"] = loss
-        if validated is not self:
-            fitted["n_features_in_"] = validated.n_features_in_
-            if hasattr(validated, "feature_names_in_"):
-                fitted["feature_names_in_"] = validated.feature_names_in_
-        warm = hasattr(self, "coef_") and (incremental or self.warm_start)
-        if warm:
-            params, progress = self._continued(X, Y), self._progress
-            previous = self.optimizer_
-            if type(previous) is type(optimizer) and (
-                previous.get_params() == optimizer.get_params()
-            ):
-                optimizer = previous
-            if not incremental:
-                progress = dataclasses.replace(progress, no_improvement_count=0)
-        else:
-            params, progress = self._initial_params(X, Y, sw, loss, init), Progress()
-        if incremental and not first_call:
-            rng = copy.deepcopy(self._random_state)
-        else:
-            rng = check_random_state(self.random_state)
         data = TrainingData(
             X, Y, sw, self._batch_size(X.shape[0]), estimator_name=type(self).__name__
         )
         if optimizer.stochastic and not sp.issparse(X):
             data.sq_row_norms = squared_row_norms(X, type(self).__name__)
+        warm = hasattr(self, "coef_") and (incremental or self.warm_start)
+        if warm:
+            params, progress, optimizer = self._continued(X, Y, optimizer, incremental)
+        else:
+            coef_init, intercept_init = init if init is not None else (None, None)
+            params = Parameters.start(
+                data, loss, self.fit_intercept, coef_init, intercept_init
+            )
+            progress = Progress()
+        if incremental and not first_call:
+            rng = copy.deepcopy(self._random_state)
+        else:
+            rng = check_random_state(self.random_state)
         lr, lr_unit = self._step_size(data, loss, optimizer, warm)
         score = schedule = None
         if optimizer.stochastic:
@@ -208,17 +169,6 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             )
             if self.early_stopping:
                 score = self._hold_out(data, y, rng, ChainMap(fitted, vars(self)))
-        config = TrainingConfig(
-            max_iter=self.max_iter,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            shuffle=self.shuffle,
-            average=self.average,
-            incremental=incremental,
-            verbose=self.verbose,
-            learning_rate_init=lr,
-            lr_unit=lr_unit,
-        )
         callbacks = self._callbacks(X, y, fitted, incremental)
         result = train(
             data,
@@ -228,7 +178,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             ),
             optimizer,
             schedule,
-            config,
+            self._config(incremental, lr, lr_unit),
             progress=progress,
             rng=rng,
             callbacks=callbacks,
@@ -266,7 +216,31 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         # the losses' elementwise work runs on matching layouts.
         Y = np.asfortranarray(Y)
         loss.check_target(Y)
+        fitted["loss_function_"] = loss
+        if validated is not self:
+            fitted["n_features_in_"] = validated.n_features_in_
+            if hasattr(validated, "feature_names_in_"):
+                fitted["feature_names_in_"] = validated.feature_names_in_
         return X, y, sw, Y, fitted
+
+    def _continued(self, X, Y, optimizer, incremental):
+        """Parameters, progress and optimizer continuing the fitted model.
+
+        Training continues from the last iterate (not its average), with the
+        previous optimizer and its state if ``optimizer`` is the same.
+        """
+        last = getattr(self, "_last_iterate", None)
+        coef, intercept = last if last is not None else (self.coef_, self.intercept_)
+        params = Parameters.continued(coef, intercept, X, Y, self.fit_intercept)
+        previous = self.optimizer_
+        if type(previous) is type(optimizer) and (
+            previous.get_params() == optimizer.get_params()
+        ):
+            optimizer = previous
+        progress = self._progress
+        if not incremental:
+            progress = dataclasses.replace(progress, no_improvement_count=0)
+        return params, progress, optimizer
 
     def _write(self, result, fitted, lr, lr_unit):
         """Write every fitted attribute, once, from a successful training."""
@@ -275,66 +249,26 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         vars(self).update(fitted)
         vars(self).update(self._coef_attributes(result.coef, result.intercept))
         progress, params = result.progress, result.params
-        # Training continues from the last iterate, not from its average.
         averaging = progress.averager is not None
-        self._last_iterate = (params.coef, params.intercept) if averaging else None
-        self._progress = progress
-        self._random_state = result.rng
-        self.optimizer_ = result.optimizer
-        self.learning_rate_init_ = lr
-        self._lr_unit = lr_unit
-        self.n_iter_ = progress.n_iter
-        self.t_ = getattr(result.optimizer, "t_", 0)
-        self.loss_curve_ = progress.loss_curve
-        self.best_loss_ = progress.best_loss
-        self.loss_ = (
-            progress.loss_curve[-1] if progress.loss_curve else progress.best_loss
+        vars(self).update(
+            # Training continues from the last iterate, not from its average.
+            _last_iterate=(params.coef, params.intercept) if averaging else None,
+            _progress=progress,
+            _random_state=result.rng,
+            _lr_unit=lr_unit,
+            optimizer_=result.optimizer,
+            learning_rate_init_=lr,
+            n_iter_=progress.n_iter,
+            t_=getattr(result.optimizer, "t_", 0),
+            loss_curve_=progress.loss_curve,
+            best_loss_=progress.best_loss,
+            loss_=progress.loss_curve[-1]
+            if progress.loss_curve
+            else progress.best_loss,
         )
         if progress.validation_scores is not None:
             self.validation_scores_ = progress.validation_scores
             self.best_validation_score_ = progress.best_validation_score
-
-    def _continued(self, X, Y):
-        """Parameters continuing the fitted model (its last iterate)."""
-        last = getattr(self, "_last_iterate", None)
-        coef, intercept = last if last is not None else (self.coef_, self.intercept_)
-        W = np.array(np.atleast_2d(coef), dtype=X.dtype, order="C")
-        b = np.array(np.atleast_1d(intercept), dtype=X.dtype)
-        expected = (Y.shape[1], X.shape[1])
-        if W.shape != expected:
-            raise ValueError(
-                f"warm_start needs data shaped like the previous fit's: "
-                f"coef_ has shape {W.shape} but X and y need {expected}. Set "
-                f"warm_start=False to refit."
-            )
-        return Parameters(W, b, self.fit_intercept)
-
-    def _initial_params(self, X, Y, sw, loss, init):
-        """Parameters from scratch: ``coef_init``/``intercept_init`` or defaults."""
-        coef_init, intercept_init = init if init is not None else (None, None)
-        n_outputs, n_features = Y.shape[1], X.shape[1]
-        if coef_init is None:
-            W = np.zeros((n_outputs, n_features), dtype=X.dtype)
-        elif np.size(coef_init) == n_outputs * n_features:
-            W = np.array(coef_init, dtype=X.dtype, order="C")
-            W = W.reshape(n_outputs, n_features)
-        else:
-            raise ValueError(
-                f"coef_init has shape {np.shape(coef_init)}; expected "
-                f"({n_outputs}, {n_features}) or ({n_features},) for one output."
-            )
-        if not self.fit_intercept:
-            b = np.zeros(n_outputs, dtype=X.dtype)
-        elif intercept_init is None:
-            b = np.asarray(loss.baseline(Y, sw), dtype=X.dtype).reshape(n_outputs)
-        elif np.size(intercept_init) != n_outputs:
-            raise ValueError(
-                f"intercept_init has shape {np.shape(intercept_init)}; expected "
-                f"({n_outputs},)."
-            )
-        else:
-            b = np.array(intercept_init, dtype=X.dtype).reshape(n_outputs)
-        return Parameters(W, b, self.fit_intercept)
 
     def _step_size(self, data, loss, optimizer, warm):
         """``(learning_rate_init_, its unit)``: resolves ``"auto"``."""
@@ -347,17 +281,17 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             # Continuing the same optimizer continues its step. (A replaced
             # optimizer needs its own automatic step, and AdamW its unit.)
             return self.learning_rate_init_, self._lr_unit
-        scale = problem_scale(
-            data.X,
-            data.Y,
-            data.sample_weight,
-            loss,
-            l2=self.alpha if self.penalty == "l2" else 0.0,
-            fit_intercept=self.fit_intercept,
-            batch_size=data.batch_size,
-            sq_norms=data.sq_row_norms,
-        )
+        l2 = self.alpha if self.penalty == "l2" else 0.0
+        scale = problem_scale(data, loss, l2=l2, fit_intercept=self.fit_intercept)
         return optimizer.auto_learning_rate(scale)
+
+    def _config(self, incremental, lr, lr_unit):
+        # The loop's settings are the estimator's parameters of the same names.
+        own = self.get_params(deep=False)
+        names = [f.name for f in dataclasses.fields(TrainingConfig) if f.name in own]
+        settings = {name: own[name] for name in names}
+        settings.update(incremental=incremental, learning_rate_init=lr, lr_unit=lr_unit)
+        return TrainingConfig(**settings)
 
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":

@@ -8,7 +8,12 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import BaseLinearNN, _stochastic_optimizer, with_callbacks
+from ._base import (
+    BaseLinearNN,
+    _stochastic_optimizer,
+    _store_parameters,
+    with_callbacks,
+)
 from .losses import LOSSES
 
 
@@ -71,6 +76,21 @@ def _one_hot(idx, n_classes, dtype, loss):
         Y *= 2
         Y -= 1
     return Y
+
+
+def _class_weighted(sw, class_weight, classes, y, idx, incremental):
+    """``sample_weight`` times ``class_weight`` of each sample's class."""
+    if incremental and class_weight == "balanced":
+        raise ValueError(
+            "class_weight='balanced' is not supported by partial_fit: the "
+            "class frequencies of the whole stream are unknown. Pass a "
+            "dict of class weights instead."
+        )
+    cw = compute_class_weight(class_weight, classes=classes, y=y)
+    sw = sw * cw[idx].astype(sw.dtype)
+    if not np.any(sw > 0):
+        raise ValueError("class_weight makes every sample weight zero.")
+    return sw
 
 
 class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
@@ -227,29 +247,7 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         average=False,
         verbose=0,
     ):
-        super().__init__(
-            loss=loss,
-            optimizer=optimizer,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            penalty=penalty,
-            alpha=alpha,
-            l1_ratio=l1_ratio,
-            fit_intercept=fit_intercept,
-            batch_size=batch_size,
-            max_iter=max_iter,
-            tol=tol,
-            n_iter_no_change=n_iter_no_change,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            shuffle=shuffle,
-            random_state=random_state,
-            warm_start=warm_start,
-            average=average,
-            verbose=verbose,
-        )
-        self.class_weight = class_weight
+        _store_parameters(self, locals())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -309,16 +307,9 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
                     f"partial_fit call with classes=."
                 )
         if self.class_weight is not None:
-            if incremental and self.class_weight == "balanced":
-                raise ValueError(
-                    "class_weight='balanced' is not supported by partial_fit: the "
-                    "class frequencies of the whole stream are unknown. Pass a "
-                    "dict of class weights instead."
-                )
-            cw = compute_class_weight(self.class_weight, classes=known_classes, y=y)
-            sw = sw * cw[idx].astype(dtype)
-            if not np.any(sw > 0):
-                raise ValueError("class_weight makes every sample weight zero.")
+            sw = _class_weighted(
+                sw, self.class_weight, known_classes, y, idx, incremental
+            )
         return _one_hot(idx, len(known_classes), dtype, loss), sw, fitted
 
     def _coef_attributes(self, W, b, fitted=None):
@@ -342,9 +333,9 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
+            A chunk of the training data.
         y : array-like of shape (n_samples,)
-            Class labels.
+            Its class labels, all in ``classes``.
         classes : array-like of shape (n_classes,), default=None
             All classes of the stream; required on the first call.
         sample_weight : array-like of shape (n_samples,), default=None

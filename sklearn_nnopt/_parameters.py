@@ -59,6 +59,74 @@ class Parameters:
             self.intercept = np.array(intercept)
             self.arrays = [self.coef]
 
+    @classmethod
+    def start(cls, data, loss, fit_intercept, coef_init=None, intercept_init=None):
+        """Parameters from scratch: ``coef_init``/``intercept_init`` or defaults.
+
+        ``coef`` starts at zero and ``intercept`` at the loss's best constant
+        prediction (``loss.baseline``), unless given.
+
+        Parameters
+        ----------
+        data : TrainingData
+            The training data (``loss.baseline`` of its targets and weights).
+        loss : Loss
+        fit_intercept : bool
+        coef_init : array-like of shape (n_outputs, n_features), optional
+            A 1-D array is accepted for a single output.
+        intercept_init : array-like of shape (n_outputs,), optional
+
+        Raises
+        ------
+        ValueError
+            If ``coef_init`` or ``intercept_init`` has the wrong size.
+        """
+        X, Y = data.X, data.Y
+        n_outputs, n_features = Y.shape[1], X.shape[1]
+        if coef_init is None:
+            W = np.zeros((n_outputs, n_features), dtype=X.dtype)
+        elif np.size(coef_init) == n_outputs * n_features:
+            W = np.array(coef_init, dtype=X.dtype, order="C")
+            W = W.reshape(n_outputs, n_features)
+        else:
+            raise ValueError(
+                f"coef_init has shape {np.shape(coef_init)}; expected "
+                f"({n_outputs}, {n_features}) or ({n_features},) for one output."
+            )
+        if not fit_intercept:
+            b = np.zeros(n_outputs, dtype=X.dtype)
+        elif intercept_init is None:
+            b = np.asarray(loss.baseline(Y, data.sample_weight), dtype=X.dtype)
+            b = b.reshape(n_outputs)
+        elif np.size(intercept_init) != n_outputs:
+            raise ValueError(
+                f"intercept_init has shape {np.shape(intercept_init)}; expected "
+                f"({n_outputs},)."
+            )
+        else:
+            b = np.array(intercept_init, dtype=X.dtype).reshape(n_outputs)
+        return cls(W, b, fit_intercept)
+
+    @classmethod
+    def continued(cls, coef, intercept, X, Y, fit_intercept):
+        """Parameters continuing a fitted model's ``coef``/``intercept``.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` and ``Y`` need another shape (``warm_start`` on new data).
+        """
+        W = np.array(np.atleast_2d(coef), dtype=X.dtype, order="C")
+        b = np.array(np.atleast_1d(intercept), dtype=X.dtype)
+        expected = (Y.shape[1], X.shape[1])
+        if W.shape != expected:
+            raise ValueError(
+                f"warm_start needs data shaped like the previous fit's: "
+                f"coef_ has shape {W.shape} but X and y need {expected}. Set "
+                f"warm_start=False to refit."
+            )
+        return cls(W, b, fit_intercept)
+
     def copy(self):
         """An independent copy."""
         return Parameters(self.coef, self.intercept, self.fit_intercept)

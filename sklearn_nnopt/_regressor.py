@@ -5,7 +5,7 @@ from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import BaseLinearNN
+from ._base import BaseLinearNN, _store_parameters
 from .losses import LOSSES
 
 
@@ -160,28 +160,7 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
         average=False,
         verbose=0,
     ):
-        super().__init__(
-            loss=loss,
-            optimizer=optimizer,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            penalty=penalty,
-            alpha=alpha,
-            l1_ratio=l1_ratio,
-            fit_intercept=fit_intercept,
-            batch_size=batch_size,
-            max_iter=max_iter,
-            tol=tol,
-            n_iter_no_change=n_iter_no_change,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            shuffle=shuffle,
-            random_state=random_state,
-            warm_start=warm_start,
-            average=average,
-            verbose=verbose,
-        )
+        _store_parameters(self, locals())
 
     _target_validation = {"multi_output": True, "y_numeric": True}
 

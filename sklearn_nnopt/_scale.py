@@ -39,29 +39,24 @@ def _row_nnz(X, rows):
     )
 
 
-def problem_scale(X, Y, sw, loss, *, l2, fit_intercept, batch_size, sq_norms=None):
+def problem_scale(data, loss, *, l2, fit_intercept):
     """What an optimizer's automatic step size is computed from.
 
     Parameters
     ----------
-    X : ndarray or CSR matrix of shape (n_samples, n_features)
-    Y : ndarray of shape (n_samples, n_outputs)
-        Encoded targets.
-    sw : ndarray of shape (n_samples,)
-        Sample weights.
+    data : TrainingData
+        The training data (its squared row norms are computed if missing).
     loss : Loss
     l2 : float
         The l2 penalty's strength (0 for none).
     fit_intercept : bool
-    batch_size : int
-        Rows per minibatch.
-    sq_norms : ndarray of shape (n_samples,), optional
-        Squared row norms of ``X``, if computed already.
 
     Returns
     -------
     ProblemScale
     """
+    X, Y, sw, batch_size = data.X, data.Y, data.sample_weight, data.batch_size
+    sq_norms = data.sq_row_norms
     # Statistics of the weighted sample, so that integer weights and repeated
     # rows give the same step size.
     if sq_norms is None:

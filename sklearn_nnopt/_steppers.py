@@ -40,10 +40,8 @@ class DenseStepper:
     """
 
     def __init__(self, objective, optimizer, params, lr_unit=1.0):
-        self.objective = objective
-        self.optimizer = optimizer
+        self.objective, self.optimizer, self.lr_unit = objective, optimizer, lr_unit
         self.params = params
-        self.lr_unit = lr_unit
         grad_buffer, self.grads = one_buffer(*(np.empty_like(p) for p in params.arrays))
         self.flat = (params.buffer, grad_buffer)
 

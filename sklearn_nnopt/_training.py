@@ -6,8 +6,10 @@ estimator hands over :class:`TrainingData`, the starting ``Parameters``, the
 objective, the optimizer, the schedule and a :class:`TrainingConfig`, and gets
 back a :class:`TrainingResult`. Early stopping scores through a
 ``score(coef, intercept)`` function; callbacks get what they need as
-arguments. Everything :func:`train` changes is its own copy, so a fit that
-raises leaves the caller's objects as they were::
+arguments. :func:`train` trains the ``Parameters`` it is handed (a fresh
+object the estimator builds for each call) and changes nothing else it is
+given (the optimizer, schedule and progress are copied), so a fit that raises
+leaves the estimator as it was::
 
     fit(X, y) -> estimator: validate, encode targets -> TrainingData + Parameters
               -> train(data, params, objective, optimizer, schedule, config)
@@ -55,6 +57,7 @@ class TrainingData:
     Attributes
     ----------
     X : ndarray or CSR matrix of shape (n_samples, n_features)
+        The training rows and, with early stopping, the held-out ones.
     Y : ndarray of shape (n_samples, n_outputs)
         Encoded targets, column-major like the raw predictions.
     sample_weight : ndarray of shape (n_samples,)
@@ -221,13 +224,15 @@ def train(
     callbacks=None,
     score=None,
 ):
-    """Train ``params`` on ``data``; the caller's objects are not changed.
+    """Train ``params`` on ``data``; the caller's other objects are not changed.
 
     Parameters
     ----------
     data : TrainingData
     params : Parameters
-        The starting point (copied).
+        The starting point, trained in place and returned as
+        ``result.params`` (pass ``params.copy()`` to keep it; the estimators
+        build a fresh one for each call).
     objective : Objective
     optimizer : Optimizer
         Copied, with its state; the trained copy is returned.
@@ -257,7 +262,6 @@ def train(
     ValueError
         If every training sample has zero weight, or ``X`` has NaN or inf.
     """
-    params = params.copy()
     optimizer = copy.deepcopy(optimizer)
     schedule = copy.deepcopy(schedule)
     progress = copy.deepcopy(progress) if progress is not None else Progress()

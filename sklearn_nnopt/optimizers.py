@@ -123,6 +123,8 @@ class StepSize(NamedTuple):
 
     Examples
     --------
+    The same step everywhere, or one per coordinate of ``[coef, intercept]``:
+
     >>> import numpy as np
     >>> from sklearn_nnopt.optimizers import StepSize
     >>> StepSize(0.1).for_coef(np.zeros((1, 2)))

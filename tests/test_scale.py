@@ -289,3 +289,38 @@ def test_divergent_candidate_gets_error_score_in_grid_search():
     scores = grid.cv_results_["mean_test_score"]
     assert np.isfinite(scores[0]) and np.isnan(scores[1])
     assert grid.best_params_ == {"learning_rate_init": "auto"}
+
+
+@pytest.mark.parametrize("call", ["fit", "warm fit", "partial_fit"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "lbfgs"])
+def test_a_failed_fit_leaves_every_attribute_as_it_was(call, optimizer):
+    # By construction: nothing is written before training succeeds. Compared
+    # through joblib's hash of everything the estimator holds.
+    import joblib
+
+    if call == "partial_fit" and optimizer == "lbfgs":
+        pytest.skip("lbfgs has no partial_fit")
+    X, y = make_regression(n_samples=200, n_features=5, random_state=0)
+    est = LinearNNRegressor(
+        optimizer=optimizer, warm_start=call == "warm fit", average=optimizer == "sgd"
+    )
+    est.set_params(random_state=0, max_iter=5, tol=None)
+    est.partial_fit(X, y) if call == "partial_fit" else est.fit(X, y)
+
+    def fitted_state():
+        params = est.get_params(deep=False)
+        return joblib.hash({k: v for k, v in vars(est).items() if k not in params})
+
+    before = fitted_state()
+    if optimizer == "lbfgs":
+        X_bad = X.copy()
+        X_bad[3, 2] = np.nan  # L-BFGS cannot diverge: make the input fail
+        with pytest.raises(ValueError, match="NaN"):
+            est.fit(X_bad, y)
+    else:
+        # Finite targets whose squared residuals overflow: the objective is
+        # not finite, for every optimizer.
+        method = getattr(est, "partial_fit" if call == "partial_fit" else "fit")
+        with pytest.raises(DivergenceError), np.errstate(over="ignore"):
+            method(X, y * 1e300)
+    assert fitted_state() == before

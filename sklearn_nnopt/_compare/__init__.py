@@ -54,16 +54,10 @@ def compare(
     LinearNNClassifier or LinearNNRegressor)])`` with ``loss``, ``optimizer``
     and (when given) ``learning_rate_init`` set from the grid,
     ``max_iter=max_iter``, ``random_state=random_state`` and every other
-    parameter at its default. The grid is iterated with ``ParameterGrid`` and
-    each point is cross-validated with ``cross_validate`` on the splits of
-    ``check_cv(cv, y, classifier=...)`` (unshuffled (Stratified)KFold for an
-    int), scored with the estimator's ``score`` (accuracy, R^2). This is
-    equivalent to ``GridSearchCV(pipe, grid, cv=cv, refit=False,
-    error_score=np.nan, return_train_score=False)``: same estimators, same
-    folds, same scores, a failed candidate scores nan and ranks last. It is
-    done per candidate so that the fitted models' ``n_iter_``, the
-    ``ConvergenceWarning`` of each fold and the type of a failure's exception
-    can be recorded, which ``GridSearchCV`` does not keep.
+    parameter at its default, cross-validated on the splits of
+    ``check_cv(cv, y, classifier=...)`` and scored with the estimator's
+    ``score``: ``GridSearchCV(pipe, grid, cv=cv, refit=False,
+    error_score=np.nan)``, keeping each fold's ``n_iter_``, warnings and errors.
 
     Parameters
     ----------
@@ -84,15 +78,12 @@ def compare(
         classification, continuous values -> regression (an integer-valued
         quantity looks like class labels: pass ``task="regression"``).
     losses : list of str or Loss, or "all", optional
-        Default: every loss of the task (classification: log_loss, hinge,
-        squared_hinge, modified_huber, perceptron, squared_error; regression:
-        squared_error, absolute_error, huber, epsilon_insensitive,
-        squared_epsilon_insensitive, quantile and poisson, the latter only if
-        ``y >= 0``). ``"all"`` is every registered loss of the task without
-        aliases. A comma-separated string is accepted.
+        Default: ``default_losses(task)``, every registered loss of the task
+        whose domain holds ``y``. ``"all"``: also the aliases' classes. A
+        comma-separated string is accepted.
     optimizers : list of str or Optimizer, or "all", optional
-        Default: sgd, momentum, adam, rmsprop, adagrad, lbfgs. ``"all"`` is
-        every registered optimizer.
+        Default: ``default_optimizers()``, those registered with
+        ``candidate=True``. ``"all"`` is every registered optimizer.
     learning_rates : list of float or "auto", optional
         ``learning_rate_init`` values to compare as a third grid axis; default:
         not searched (each optimizer's automatic step).
@@ -125,10 +116,8 @@ def compare(
     Examples
     --------
     >>> from sklearn_nnopt import compare
-    >>> result = compare(
-    ...     dataset="iris", losses=["log_loss", "hinge"], optimizers=["adam", "lbfgs"],
-    ...     cv=2, max_iter=50, verbose=False,
-    ... )
+    >>> result = compare(dataset="iris", losses="log_loss,hinge",
+    ...                  optimizers="adam,lbfgs", cv=2, max_iter=50, verbose=False)
     >>> len(result.rows), result.task, result.n_splits
     (4, 'classification', 2)
     >>> result.best["mean_score"] > 0.9
