@@ -384,15 +384,18 @@ class _Run:
             lr_unit=config.lr_unit,
         )
         stopped = False
+        # Every stepper takes one optimizer step per batch: count them here.
+        t = getattr(optimizer, "t_", 0)
         for epoch in range(1 if config.incremental else config.max_iter):
             task = callbacks.begin(f"epoch {progress.n_iter + 1}")
             start = time.perf_counter()
             total_loss = total_weight = 0.0
             for Xb, Yb, swb in _batches(data, config.shuffle, rng):
-                lr = schedule.rate(getattr(optimizer, "t_", 0) + 1, epoch)
+                t += 1
+                lr = schedule.rate(t, epoch)
                 batch_loss, batch_weight = stepper.step(Xb, Yb, swb, lr)
                 if averager is not None:
-                    averager.update(params.arrays, optimizer.state_.step)
+                    averager.update(params.arrays, t)
                 if not math.isfinite(batch_loss):
                     self.check_finite(batch_loss)
                 total_loss += batch_loss
@@ -406,7 +409,7 @@ class _Run:
             self.check_explosion(epoch_loss)
             self.record_epoch(epoch_loss, score)
             if config.verbose:
-                lr = schedule.rate(max(getattr(optimizer, "t_", 0), 1), epoch + 1)
+                lr = schedule.rate(max(t, 1), epoch + 1)
                 scores = progress.validation_scores if score is not None else None
                 _print_epoch(progress.n_iter, epoch_loss, scores, lr, start)
             if callbacks.end(task, self.exposed):

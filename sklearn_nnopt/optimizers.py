@@ -380,7 +380,11 @@ class Optimizer(BaseEstimator):
     def _scratch(self, params):
         """Reused work buffers, one per parameter array (not optimizer state)."""
         works = self.__dict__.get("_works")
-        if works is None or [w.shape for w in works] != [p.shape for p in params]:
+        if (
+            works is None
+            or len(works) != len(params)
+            or any(w.shape != p.shape for w, p in zip(works, params, strict=True))
+        ):
             works = [np.empty_like(p) for p in params]
             self._works = works
             self._denoms = [np.empty_like(p) for p in params]
