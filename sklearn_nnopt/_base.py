@@ -23,6 +23,7 @@ from sklearn.utils.validation import assert_all_finite, validate_data
 
 from ._objective import Objective
 from ._parameters import Parameters
+from ._precondition import Preconditioner
 from ._scale import problem_scale
 from ._training import DivergenceError, Progress, TrainingConfig, TrainingData, train
 from ._validation import (
@@ -52,6 +53,8 @@ __all__ = ["BaseLinearNN", "DivergenceError"]
 def _stochastic_optimizer(estimator):
     """``available_if`` predicate: ``partial_fit`` needs a stochastic optimizer."""
     optimizer = estimator.optimizer
+    if optimizer == "auto":
+        return True  # partial_fit runs a stochastic optimizer
     if isinstance(optimizer, str) and optimizer in OPTIMIZERS.names():
         optimizer = OPTIMIZERS.create(optimizer, "optimizer")
     # An invalid name is reported by fit; here it only must not hide the method.
@@ -72,6 +75,13 @@ def _store_parameters(estimator, values):
     for name in inspect.signature(type(estimator).__init__).parameters:
         if name != "self":
             setattr(estimator, name, values[name])
+
+
+def _user(preconditioner, W, b):
+    """Copies of ``(coef, intercept)`` in the user's units from training ones."""
+    if preconditioner is None:
+        return W.copy(), b.copy()
+    return preconditioner.to_user(W, b)
 
 
 def _raw_prediction(X, coef, intercept):
@@ -99,7 +109,7 @@ class _Callbacks:
 
         def attributes():
             # What the fitted estimator will have: the targets' attributes too.
-            coef, intercept = (p.copy() for p in model())
+            coef, intercept = _user(self.fitted["_preconditioner"], *model())
             fitted = ChainMap(self.fitted, vars(self.estimator))
             coef_attributes = self.estimator._coef_attributes(coef, intercept, fitted)
             return {**self.fitted, **coef_attributes}
@@ -130,7 +140,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         """Validate, start or continue, train, write; shared by fit/partial_fit."""
         check_hyperparameters(self)
         loss = resolve_loss(self)
-        optimizer = resolve_optimizer(self, loss)
+        optimizer = resolve_optimizer(self, loss, incremental)
         if incremental and self.early_stopping:
             raise ValueError(
                 "partial_fit does not support early_stopping=True; use fit, or "
@@ -149,23 +159,30 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         if optimizer.stochastic and not sp.issparse(X):
             data.sq_row_norms = squared_row_norms(X, type(self).__name__)
         warm = hasattr(self, "coef_") and (incremental or self.warm_start)
+        objective = self._objective(loss, data, warm)
+        fitted["_preconditioner"] = pre = objective.preconditioner
         if warm:
-            params, progress, optimizer = self._continued(X, Y, optimizer, incremental)
+            params, progress, optimizer = self._continued(
+                X, Y, optimizer, incremental, pre
+            )
         else:
             coef_init, intercept_init = init if init is not None else (None, None)
             params = Parameters.start(
                 data, loss, self.fit_intercept, coef_init, intercept_init
-            )
+            ).in_coordinates(pre)
             progress = Progress()
+        # The convergence check measures gradients against the default start's.
+        reference = Parameters.start(data, loss, self.fit_intercept)
+        reference = reference.in_coordinates(pre)
         if incremental and not first_call:
             rng = copy.deepcopy(self._random_state)
         else:
             rng = check_random_state(self.random_state)
-        lr, lr_unit = self._step_size(data, loss, optimizer, warm)
+        lr, lr_unit = self._step_size(data, objective, optimizer, warm)
         score = schedule = None
         if optimizer.stochastic:
             schedule = resolve_schedule(self).start(
-                lr, loss=loss, alpha=self.alpha, max_iter=self.max_iter
+                lr, loss=loss, alpha=self.alpha, max_iter=self.max_iter, tol=self.tol
             )
             if self.early_stopping:
                 score = self._hold_out(data, y, rng, ChainMap(fitted, vars(self)))
@@ -173,9 +190,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         result = train(
             data,
             params,
-            Objective(
-                loss, self.alpha, self.penalty, self.l1_ratio, self.fit_intercept
-            ),
+            objective,
             optimizer,
             schedule,
             self._config(incremental, lr, lr_unit),
@@ -183,6 +198,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             rng=rng,
             callbacks=callbacks,
             score=score,
+            reference=reference,
         )
         self._write(result, fitted, lr, lr_unit)
         if callbacks is not None:
@@ -223,7 +239,32 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
                 fitted["feature_names_in_"] = validated.feature_names_in_
         return X, y, sw, Y, fitted
 
-    def _continued(self, X, Y, optimizer, incremental):
+    def _objective(self, loss, data, warm):
+        """The objective, in the training coordinates of ``precondition``.
+
+        A continued fit keeps the coordinates of the fit it continues (its
+        optimizer state is in them); a new one takes those of its data when
+        ``X`` is dense. Sparse ``X`` is taken as it is: its column steps touch
+        only the batch's columns, which centering would make dense.
+        """
+        objective = Objective(
+            loss, self.alpha, self.penalty, self.l1_ratio, self.fit_intercept
+        )
+        pre = None
+        if self.precondition:
+            pre = getattr(self, "_preconditioner", None) if warm else None
+            if pre is None and isinstance(data.X, np.ndarray):
+                pre = Preconditioner.fit(
+                    data.X,
+                    data.sample_weight,
+                    center=self.fit_intercept,
+                    l2=objective.l2,
+                    curvature=float(loss.smoothness(data.Y, data.sample_weight)),
+                )
+        objective.preconditioner = pre
+        return objective
+
+    def _continued(self, X, Y, optimizer, incremental, pre):
         """Parameters, progress and optimizer continuing the fitted model.
 
         Training continues from the last iterate (not its average), with the
@@ -232,6 +273,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         last = getattr(self, "_last_iterate", None)
         coef, intercept = last if last is not None else (self.coef_, self.intercept_)
         params = Parameters.continued(coef, intercept, X, Y, self.fit_intercept)
+        params = params.in_coordinates(pre)
         previous = self.optimizer_
         if type(previous) is type(optimizer) and (
             previous.get_params() == optimizer.get_params()
@@ -247,12 +289,14 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         if "n_features_in_" in fitted and "feature_names_in_" not in fitted:
             vars(self).pop("feature_names_in_", None)  # X has no names now
         vars(self).update(fitted)
-        vars(self).update(self._coef_attributes(result.coef, result.intercept))
+        pre = fitted["_preconditioner"]
+        coef, intercept = _user(pre, result.coef, result.intercept)
+        vars(self).update(self._coef_attributes(coef, intercept))
         progress, params = result.progress, result.params
-        averaging = progress.averager is not None
+        last = _user(pre, params.coef, params.intercept)
         vars(self).update(
             # Training continues from the last iterate, not from its average.
-            _last_iterate=(params.coef, params.intercept) if averaging else None,
+            _last_iterate=last if progress.averager is not None else None,
             _progress=progress,
             _random_state=result.rng,
             _lr_unit=lr_unit,
@@ -270,7 +314,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             self.validation_scores_ = progress.validation_scores
             self.best_validation_score_ = progress.best_validation_score
 
-    def _step_size(self, data, loss, optimizer, warm):
+    def _step_size(self, data, objective, optimizer, warm):
         """``(learning_rate_init_, its unit)``: resolves ``"auto"``."""
         if self.learning_rate_init != "auto":
             # A numeric step is in torch's units: no automatic unit applies.
@@ -282,7 +326,13 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             # optimizer needs its own automatic step, and AdamW its unit.)
             return self.learning_rate_init_, self._lr_unit
         l2 = self.alpha if self.penalty == "l2" else 0.0
-        scale = problem_scale(data, loss, l2=l2, fit_intercept=self.fit_intercept)
+        scale = problem_scale(
+            data,
+            objective.loss,
+            l2=l2,
+            fit_intercept=self.fit_intercept,
+            preconditioner=objective.preconditioner,
+        )
         return optimizer.auto_learning_rate(scale)
 
     def _config(self, incremental, lr, lr_unit):
@@ -323,7 +373,8 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         data.batch_size = self._batch_size(len(idx_train))
         X_val, y_val, sw_val = X[idx_val], y[idx_val], sw[idx_val]
 
-        def score(coef, intercept):
+        def score(W, b):
+            coef, intercept = _user(fitted["_preconditioner"], W, b)
             predictions = self._decode(_raw_prediction(X_val, coef, intercept), fitted)
             return self._score_predictions(y_val, predictions, sw_val)
 

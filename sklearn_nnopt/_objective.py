@@ -10,6 +10,10 @@ with :math:`r = 0` for "l2", 1 for "l1" and ``l1_ratio`` for "elasticnet"
 minibatch the same formula is restricted to the batch's rows (the batch's
 weighted mean loss) while the penalty stays whole. The smooth part (loss and
 l2) enters the gradient; the l1 part is applied by a proximal step.
+
+With a :class:`~sklearn_nnopt._precondition.Preconditioner`, the parameters
+``W``, ``b`` this class takes and the gradients it returns are in the training
+coordinates of that preconditioner; the value of :math:`J` is the same.
 """
 
 import numpy as np
@@ -30,18 +34,25 @@ class Objective:
     l1_ratio : float
         Share of l1 for "elasticnet".
     fit_intercept : bool
+    preconditioner : Preconditioner or None, default=None
+        The training coordinates of ``W`` and ``b`` (None: the user's).
     """
 
-    def __init__(self, loss, alpha, penalty, l1_ratio, fit_intercept):
+    def __init__(
+        self, loss, alpha, penalty, l1_ratio, fit_intercept, preconditioner=None
+    ):
         self.loss = loss
         r = l1_ratio if penalty == "elasticnet" else _L1_RATIO[penalty]
         strength = 0.0 if penalty is None else alpha
         self.l2 = strength * (1 - r)
         self.l1 = strength * r
         self.fit_intercept = fit_intercept
+        self.preconditioner = preconditioner
 
     def raw(self, X, W, b, coef_scale=1.0):
         """Raw prediction ``X @ (coef_scale * W).T + b``."""
+        if self.preconditioner is not None:
+            W, b = self.preconditioner.to_user(W, b)
         if isinstance(X, np.ndarray):
             # (W @ X.T).T: column-major, so the losses' reductions over the
             # outputs (softmax) run along contiguous memory, 2x faster. (And
@@ -57,6 +68,8 @@ class Objective:
 
     def penalty(self, W):
         """``alpha * R(W)``."""
+        if self.preconditioner is not None:
+            W = W * self.preconditioner.inv_scale
         value = 0.0
         if self.l2:
             value += 0.5 * self.l2 * float(np.vdot(W, W))
@@ -71,6 +84,9 @@ class Objective:
         step size the optimizer just applied, so the penalty acts in the
         optimizer's own metric and coefficients reach exactly zero.
         """
+        if self.preconditioner is not None:
+            # |coef_j| = |W_j| / s_j: the threshold of W_j is l1 * step / s_j.
+            step = step * self.preconditioner.inv_scale
         shrunk = np.abs(W)
         shrunk -= self.l1 * step
         np.maximum(shrunk, 0, out=shrunk)
@@ -134,10 +150,19 @@ class Objective:
             np.dot(G.T, X, out=dW)
         else:
             dW[...] = safe_sparse_dot(X.T, G, dense_output=True).T
-        if self.l2:
-            dW += self.l2 * W
         if self.fit_intercept:
             np.add.reduce(G, axis=0, out=grads[1])
+        pre = self.preconditioner
+        if pre is None:
+            if self.l2:
+                dW += self.l2 * W
+            return weighted_loss, weight_sum
+        # The chain rule through coef = W / s, intercept = b - coef @ m.
+        if self.l2:
+            dW += self.l2 * (W * pre.inv_scale)
+        if pre.mean is not None:
+            dW -= np.outer(grads[1], pre.mean)
+        dW *= pre.inv_scale
         return weighted_loss, weight_sum
 
     def value_grad(self, X, Y, sw, W, b):

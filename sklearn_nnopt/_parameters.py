@@ -127,6 +127,13 @@ class Parameters:
             )
         return cls(W, b, fit_intercept)
 
+    def in_coordinates(self, preconditioner):
+        """These parameters in a preconditioner's training coordinates."""
+        if preconditioner is None:
+            return self
+        W, b = preconditioner.to_training(self.coef, self.intercept)
+        return Parameters(W, b, self.fit_intercept)
+
     def copy(self):
         """An independent copy."""
         return Parameters(self.coef, self.intercept, self.fit_intercept)

@@ -32,16 +32,21 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
         ``"epsilon_insensitive"``, ``"squared_epsilon_insensitive"``,
         ``"quantile"``, ``"poisson"``, or a :class:`~sklearn_nnopt.losses.Loss`
         instance such as ``Huber(delta=2.0)``.
-    optimizer : str or Optimizer, default="adam"
-        ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adam"``, ``"amsgrad"``,
-        ``"adamw"``, ``"nadam"``, ``"adamax"``, ``"rmsprop"``, ``"adagrad"``,
-        ``"adadelta"``, ``"lbfgs"``, or an
+    optimizer : str or Optimizer, default="auto"
+        ``"auto"``, ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adam"``,
+        ``"amsgrad"``, ``"adamw"``, ``"nadam"``, ``"adamax"``, ``"rmsprop"``,
+        ``"adagrad"``, ``"adadelta"``, ``"lbfgs"``, or an
         :class:`~sklearn_nnopt.optimizers.Optimizer` instance
         (whose hyperparameters are then searchable as ``optimizer__<name>``).
-    learning_rate : str, default="constant"
-        Step-size schedule: ``"constant"``, ``"invscaling"``, ``"optimal"``,
-        ``"adaptive"`` or ``"cosine"`` (see :mod:`sklearn_nnopt.schedules`);
-        ignored by ``"lbfgs"``.
+        ``"auto"`` runs L-BFGS for ``fit`` with a smooth loss and an ``l2``
+        penalty (or none), else Adam (``partial_fit``, non-smooth losses,
+        ``l1``/``elasticnet``); ``optimizer_`` shows what ran.
+    learning_rate : str or Schedule, default="auto"
+        Step-size schedule: ``"auto"`` (constant until Pflug's test says the
+        iterates bounce in the noise, then decaying), ``"constant"``,
+        ``"invscaling"``, ``"optimal"``, ``"adaptive"`` or ``"cosine"``, or a
+        :class:`~sklearn_nnopt.schedules.Schedule` instance (see
+        :mod:`sklearn_nnopt.schedules`); ignored by ``"lbfgs"``.
     learning_rate_init : float or "auto", default="auto"
         Initial step size; ``"auto"`` lets the optimizer choose it from the
         data (see the optimizer's notes).
@@ -63,10 +68,19 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
     max_iter : int, default=200
         Maximum number of epochs (L-BFGS: iterations).
     tol : float or None, default=1e-4
-        Training stops when the epoch's objective has not improved by ``tol``
-        for ``n_iter_no_change`` epochs. ``None`` runs ``max_iter`` epochs.
+        Convergence tolerance. A fit stops before ``max_iter`` only once it
+        passes the convergence check: the largest entry of the objective's
+        gradient (in the training coordinates of ``precondition``; for l1,
+        the minimum-norm subgradient) is at most ``sqrt(tol)`` times its size
+        at the default start. L-BFGS aims at ``tol`` times that size; the
+        ``"auto"`` schedule asks for the check once a decayed step no longer
+        lowers the objective by more than ``tol`` relative to it, the other
+        schedules once the objective has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs. A fit that ends at ``max_iter`` without
+        passing it warns (``ConvergenceWarning``), saying how far it is.
+        ``None`` runs ``max_iter`` epochs and checks nothing.
     n_iter_no_change : int, default=10
-        Patience of the stopping rule.
+        Patience of the stopping rule of schedules other than ``"auto"``.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop on its R^2 score
         and restore the best epoch's coefficients.
@@ -82,6 +96,14 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
         Polyak-Ruppert averaging: ``coef_`` and ``intercept_`` are the mean of
         the iterates from optimizer step ``average`` on (``True``: from step 1).
         Training itself continues from the last iterate.
+    precondition : bool, default=True
+        Train in coordinates where dense ``X``'s columns are centered and of
+        unit spread (an exact reparameterization: the objective, ``coef_`` and
+        ``intercept_`` stay in your units, and ``X`` is not copied), so that
+        unscaled features and offsets such as calendar years do not slow or
+        stall the fit. ``False`` follows each optimizer's reference update
+        rule step for step on the raw coefficients. Sparse ``X`` is trained
+        as it is. See :mod:`sklearn_nnopt._precondition`.
     verbose : int, default=0
         Print one line per epoch when > 0.
 
@@ -139,9 +161,9 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
     def __init__(
         self,
         loss="squared_error",
-        optimizer="adam",
+        optimizer="auto",
         *,
-        learning_rate="constant",
+        learning_rate="auto",
         learning_rate_init="auto",
         power_t=0.5,
         penalty="l2",
@@ -158,6 +180,7 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
         random_state=None,
         warm_start=False,
         average=False,
+        precondition=True,
         verbose=0,
     ):
         _store_parameters(self, locals())

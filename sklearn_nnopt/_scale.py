@@ -39,7 +39,7 @@ def _row_nnz(X, rows):
     )
 
 
-def problem_scale(data, loss, *, l2, fit_intercept):
+def problem_scale(data, loss, *, l2, fit_intercept, preconditioner=None):
     """What an optimizer's automatic step size is computed from.
 
     Parameters
@@ -50,6 +50,9 @@ def problem_scale(data, loss, *, l2, fit_intercept):
     l2 : float
         The l2 penalty's strength (0 for none).
     fit_intercept : bool
+    preconditioner : Preconditioner or None, default=None
+        The statistics are then those of the training coordinates: centered,
+        scaled columns, and the l2 curvature of the most penalized one.
 
     Returns
     -------
@@ -59,12 +62,19 @@ def problem_scale(data, loss, *, l2, fit_intercept):
     sq_norms = data.sq_row_norms
     # Statistics of the weighted sample, so that integer weights and repeated
     # rows give the same step size.
-    if sq_norms is None:
+    if preconditioner is not None:
+        sq_norms = preconditioner.squared_row_norms(X)
+        # Each coordinate's l2 curvature is l2 / s_j^2; the largest bounds it.
+        l2 = l2 * float(np.max(preconditioner.inv_scale) ** 2)
+    elif sq_norms is None:
         sq_norms = row_norms(X, squared=True)
     uniform = bool(np.all(sw == sw[0]))
     mean_sq_norm = float(np.average(sq_norms, weights=None if uniform else sw))
-    rows = _sample_rows(X)
-    mean_nnz = float(np.average(_row_nnz(X, rows), weights=sw[rows]))
+    if preconditioner is not None:
+        mean_nnz = float(X.shape[1])  # centered columns: every entry counts
+    else:
+        rows = _sample_rows(X)
+        mean_nnz = float(np.average(_row_nnz(X, rows), weights=sw[rows]))
     x_scale = np.sqrt(mean_sq_norm / mean_nnz) if mean_nnz > 0 else 1.0
     if not 0 < x_scale < np.inf:
         # Squares under- or overflowed: fall back to the largest entry.

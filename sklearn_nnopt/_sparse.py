@@ -104,9 +104,17 @@ class SparseColumnStepper:
         Its ``sparse_mode`` is "exact" or "lazy".
     params : Parameters
         Updated in place.
+    track : bool, default=False
+        Keep ``inner``, the last two gradients' inner product.
     """
 
-    def __init__(self, X, n_train, batch_size, objective, optimizer, params):
+    def __init__(
+        self, X, n_train, batch_size, objective, optimizer, params, track=False
+    ):
+        # The last gradient, scattered into a zero vector, and where it is.
+        self.previous = np.zeros_like(params.buffer) if track else None
+        self.previous_index = np.empty(0, dtype=np.intp)
+        self.inner = 0.0
         self.mode = optimizer.sparse_mode
         self.objective = objective
         self.optimizer = optimizer
@@ -157,6 +165,11 @@ class SparseColumnStepper:
                 self.scale = scale
                 if scale != 1.0:
                     grad[:n_coef] /= scale
+        if self.previous is not None:
+            self.inner = float(np.dot(self.previous.take(index), grad))
+            self.previous[self.previous_index] = 0.0
+            self.previous[index] = grad
+            self.previous_index = index
         params_at = self.theta.take(index)
         if self.penalty_weight is not None:  # set for "lazy" steps only
             weight = self.penalty_weight.take(cols)

@@ -7,7 +7,11 @@ Every stepper implements the same protocol, so that the training loop
   gradient of the objective restricted to the batch, let the optimizer update
   the parameters in place, and return the batch's weighted loss sum and weight
   sum (``sample_weight_b`` is None for equal weights);
-- ``finish()``: end of an epoch (fold any deferred work into the parameters).
+- ``finish()``: end of an epoch (fold any deferred work into the parameters);
+- ``inner``: with ``track=True``, the inner product of the last two steps'
+  minibatch gradients, :math:`\langle g_t, g_{t-1} \rangle` (Pflug's
+  statistic: positive while the objective falls, negative on average once the
+  iterates bounce in the noise; see :class:`~sklearn_nnopt.schedules.Auto`).
 
 :class:`DenseStepper` works on any ``X`` and every optimizer;
 :class:`~sklearn_nnopt._sparse.SparseColumnStepper` updates only a CSR
@@ -37,13 +41,17 @@ class DenseStepper:
         Updated in place.
     lr_unit : float, default=1.0
         The unit of the step sizes (``Optimizer.auto_learning_rate``).
+    track : bool, default=False
+        Keep ``inner``, the last two gradients' inner product.
     """
 
-    def __init__(self, objective, optimizer, params, lr_unit=1.0):
+    def __init__(self, objective, optimizer, params, lr_unit=1.0, track=False):
         self.objective, self.optimizer, self.lr_unit = objective, optimizer, lr_unit
         self.params = params
         grad_buffer, self.grads = one_buffer(*(np.empty_like(p) for p in params.arrays))
         self.flat = (params.buffer, grad_buffer)
+        self.previous = np.zeros_like(grad_buffer) if track else None
+        self.inner = 0.0
 
     def step(self, Xb, Yb, sample_weight_b, lr):
         """One step on a batch; returns its weighted loss sum and weight sum."""
@@ -51,6 +59,10 @@ class DenseStepper:
         batch_loss, batch_weight = objective.batch(
             Xb, Yb, sample_weight_b, params.coef, params.intercept, self.grads
         )
+        if self.previous is not None:
+            grad = self.flat[1]
+            self.inner = float(np.dot(grad, self.previous))
+            self.previous[...] = grad
         step_size = self.optimizer.step(
             params.arrays, self.grads, lr, flat=self.flat, lr_unit=self.lr_unit
         )
@@ -62,12 +74,15 @@ class DenseStepper:
         """Nothing is deferred."""
 
 
-def make_stepper(data, objective, optimizer, params, *, averaging, lr_unit=1.0):
+def make_stepper(
+    data, objective, optimizer, params, *, averaging, lr_unit=1.0, track=False
+):
     """The stepper for this data, objective and optimizer.
 
     Column steps on sparse ``X`` where the optimizer's ``sparse_mode`` allows
-    them and neither l1 (whose proximal step is dense) nor averaging (which
-    reads every coefficient each step) needs every coefficient each step.
+    them and neither l1 (whose proximal step is dense), averaging (which
+    reads every coefficient each step) nor preconditioning (whose centering
+    moves every coefficient) needs every coefficient each step.
 
     Parameters
     ----------
@@ -77,6 +92,8 @@ def make_stepper(data, objective, optimizer, params, *, averaging, lr_unit=1.0):
     params : Parameters
     averaging : bool
     lr_unit : float, default=1.0
+    track : bool, default=False
+        Keep ``inner`` (Pflug's statistic) up to date.
 
     Returns
     -------
@@ -87,8 +104,9 @@ def make_stepper(data, objective, optimizer, params, *, averaging, lr_unit=1.0):
         and optimizer.sparse_mode != "dense"
         and not objective.l1
         and not averaging
+        and objective.preconditioner is None
     ):
         return SparseColumnStepper(
-            data.X, data.n_train, data.batch_size, objective, optimizer, params
+            data.X, data.n_train, data.batch_size, objective, optimizer, params, track
         )
-    return DenseStepper(objective, optimizer, params, lr_unit)
+    return DenseStepper(objective, optimizer, params, lr_unit, track)

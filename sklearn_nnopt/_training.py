@@ -30,6 +30,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import gen_batches
 from sklearn.utils.validation import assert_all_finite
 
+from ._parameters import Parameters
 from ._steppers import make_stepper
 
 
@@ -223,6 +224,7 @@ def train(
     rng=None,
     callbacks=None,
     score=None,
+    reference=None,
 ):
     """Train ``params`` on ``data``; the caller's other objects are not changed.
 
@@ -249,6 +251,9 @@ def train(
     score : callable, optional
         ``score(coef, intercept) -> float`` on held-out data, higher is better:
         early stopping on it, restoring the best epoch's coefficients.
+    reference : Parameters, optional
+        The point whose gradient sets the scale of the convergence check
+        (the default start; ``params`` if None).
 
     Returns
     -------
@@ -269,6 +274,7 @@ def train(
     run = _Run(data, params, objective, optimizer, config, progress)
     callbacks = _NoCallbacks() if callbacks is None else callbacks
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        run.set_reference(params if reference is None else reference)
         if optimizer.stochastic:
             run.stochastic(schedule, rng, callbacks, score)
         else:
@@ -289,6 +295,46 @@ class _Run:
             progress.averager = Averager(params.arrays, config.average)
 
     # ------------------------------------------------------------- checks
+    def set_reference(self, reference):
+        """The gradient scale of the convergence check (one pass)."""
+        self.reference_gradient = None
+        if self.config.tol is not None and self.objective.loss.smooth:
+            self.reference_gradient = optimality(self.objective, self.data, reference)
+
+    def converged(self, params=None):
+        """First-order optimality: the gradient within sqrt(tol) of its scale.
+
+        Returns ``(converged, ratio)``: the gradient's largest entry relative
+        to the reference's. Non-smooth losses have no gradient to check at a
+        kink: for them the stopping rule's verdict stands (ratio nan).
+        """
+        if self.reference_gradient is None:
+            return True, float("nan")
+        if params is None:
+            coef, intercept = self.exposed()
+            params = Parameters(coef, intercept, self.params.fit_intercept)
+        value = optimality(self.objective, self.data, params)
+        ratio = value / max(self.reference_gradient, np.finfo(float).tiny)
+        return ratio <= self.config.tol**0.5 or value == 0.0, ratio
+
+    def warn_not_converged(self, ratio, what):
+        n_iter = self.progress.n_iter
+        howfar = (
+            f"the objective's gradient is still {ratio:.1e} of its size at the "
+            f"start (converged means at most sqrt(tol) = "
+            f"{self.config.tol**0.5:.1e})"
+            if math.isfinite(ratio)
+            else "the objective was still decreasing"
+        )
+        warnings.warn(
+            f"{what} did not reach the optimum in max_iter={self.config.max_iter} "
+            f"{'iterations' if not self.optimizer.stochastic else 'epochs'} "
+            f"({n_iter} so far): {howfar}. Increase max_iter (or continue with "
+            f"warm_start=True).",
+            ConvergenceWarning,
+            stacklevel=6,
+        )
+
     def exposed(self):
         """The coefficients the model predicts with: averaged once averaging runs."""
         params, averager = self.params, self.progress.averager
@@ -382,18 +428,25 @@ class _Run:
             params,
             averaging=averager is not None,
             lr_unit=config.lr_unit,
+            track=schedule.controls_stopping,
         )
         stopped = False
         # Every stepper takes one optimizer step per batch: count them here.
         t = getattr(optimizer, "t_", 0)
+        step_losses = np.empty(-(-data.n_train // data.batch_size))
+        step_inners = np.empty_like(step_losses)
         for epoch in range(1 if config.incremental else config.max_iter):
             task = callbacks.begin(f"epoch {progress.n_iter + 1}")
             start = time.perf_counter()
             total_loss = total_weight = 0.0
+            steps = 0
             for Xb, Yb, swb in _batches(data, config.shuffle, rng):
                 t += 1
                 lr = schedule.rate(t, epoch)
                 batch_loss, batch_weight = stepper.step(Xb, Yb, swb, lr)
+                step_losses[steps] = batch_loss / batch_weight
+                step_inners[steps] = stepper.inner
+                steps += 1
                 if averager is not None:
                     averager.update(params.arrays, t)
                 if not math.isfinite(batch_loss):
@@ -415,12 +468,31 @@ class _Run:
             if callbacks.end(task, self.exposed):
                 stopped = True
                 break
+            if schedule.controls_stopping:
+                # The schedule tests whether the objective still falls; the
+                # fit stops once it does not and the check passes.
+                stationary = schedule.end_epoch(
+                    step_losses[:steps], step_inners[:steps]
+                )
+                if stationary and not config.incremental:
+                    if config.tol is not None and score is None:
+                        if self.converged()[0]:
+                            stopped = True
+                            break
+                        schedule.not_converged()
             if config.incremental:
                 return
+            if schedule.controls_stopping and score is None:
+                continue
             if progress.no_improvement_count >= config.n_iter_no_change:
                 if not schedule.on_stall():
                     progress.no_improvement_count = 0
                 elif config.tol is not None:
+                    # Only a fit that reached the optimum stops before max_iter
+                    # (early stopping ends on the validation score instead).
+                    if score is None and not self.converged()[0]:
+                        progress.no_improvement_count = 0
+                        continue
                     if config.verbose:
                         print(
                             f"Objective did not improve more than tol={config.tol} "
@@ -432,12 +504,11 @@ class _Run:
         if score is not None:
             self.restore_best()
         if not stopped and config.tol is not None:
-            warnings.warn(
-                f"Stochastic optimizer: maximum iterations ({config.max_iter}) "
-                f"reached and the optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=5,
+            done, ratio = (
+                (False, float("nan")) if score is not None else self.converged()
             )
+            if not done:
+                self.warn_not_converged(ratio, type(optimizer).__name__)
 
     def full_batch(self, callbacks):
         data, config, progress, params = (
@@ -488,8 +559,13 @@ class _Run:
                 tasks.append(callbacks.begin(f"iteration {len(curve) + 1}"))
 
         x0 = np.concatenate([p.ravel() for p in arrays]).astype(np.float64)
+        # Relative to the gradient at the start, in the training coordinates;
+        # never on a small change of the objective alone.
+        gtol = None
+        if config.tol is not None:
+            gtol = 1e-2 * config.tol * (self.reference_gradient or 1.0)
         result = self.optimizer.minimize(
-            fun, x0, max_iter=config.max_iter, tol=config.tol, callback=callback
+            fun, x0, max_iter=config.max_iter, tol=gtol, callback=callback
         )
         for p, new in zip(arrays, unpack(result.x), strict=True):
             p[...] = new
@@ -497,14 +573,10 @@ class _Run:
         progress.n_iter += int(result.nit)
         progress.loss_curve.extend(curve)
         progress.best_loss = min([progress.best_loss, float(result.fun), *curve])
-        if result.status == 1 and config.tol is not None:
-            warnings.warn(
-                f"lbfgs failed to converge after {config.max_iter} iterations "
-                f"(status={result.status}): {result.message}. Increase max_iter "
-                f"or scale the data, e.g. with StandardScaler.",
-                ConvergenceWarning,
-                stacklevel=5,
-            )
+        if config.tol is not None:
+            done, ratio = self.converged(self.params)
+            if not done or (result.status != 0 and math.isnan(ratio)):
+                self.warn_not_converged(ratio, "L-BFGS")
 
 
 def _batches(data, shuffle, rng):
@@ -551,3 +623,66 @@ def _print_epoch(n_iter, epoch_loss, validation_scores, lr, start):
         line += f", validation score = {validation_scores[-1]:.6f}"
     line += f", lr = {lr:.3g}, time = {time.perf_counter() - start:.3f}s"
     print(line)
+
+
+def full_gradient(objective, data, params):
+    """The objective's value and gradient on all training rows, by blocks.
+
+    Blocks of rows keep the temporaries small next to ``X``; each block's
+    weighted mean gradient is weighted by its share of the total weight.
+
+    Returns
+    -------
+    value : float
+    grads : list of ndarray
+        Shaped like ``params.arrays``.
+    """
+    X, Y, sw, rows = data.X, data.Y, data.sample_weight, data.rows
+    n = data.n_train
+    grads = [np.zeros_like(p) for p in params.arrays]
+    parts = [np.empty_like(p) for p in params.arrays]
+    total_loss = total_weight = 0.0
+    block_size = max(1, min(n, (1 << 22) // max(X.shape[1], 1)))
+    for block in gen_batches(n, block_size):
+        idx = block if rows is None else rows[block]
+        swb = sw[idx]
+        if not swb.any():
+            continue
+        loss, weight = objective.batch(
+            X[idx], Y[idx], swb, params.coef, params.intercept, parts
+        )
+        total_loss += loss
+        total_weight += weight
+        for g, part in zip(grads, parts, strict=True):
+            g += weight * part
+    # Each block's gradient carries the whole l2 term: its weights sum to 1.
+    for g in grads:
+        g /= total_weight
+    return total_loss / total_weight + objective.penalty(params.coef), grads
+
+
+def optimality(objective, data, params):
+    r"""First-order optimality of ``params``: the largest entry of the gradient.
+
+    For the l1 (elastic-net) penalty, the minimum-norm subgradient of the
+    composite objective: :math:`g_j + \lambda_j \operatorname{sign}(w_j)` where
+    :math:`w_j \ne 0` and :math:`\max(|g_j| - \lambda_j, 0)` where
+    :math:`w_j = 0`, :math:`\lambda_j` the l1 strength in the training
+    coordinates. Zero exactly at the minimizer of a smooth objective.
+
+    Returns
+    -------
+    float
+        In the training coordinates, max-abs over coef and intercept.
+    """
+    _, grads = full_gradient(objective, data, params)
+    g = grads[0]
+    if objective.l1:
+        l1 = objective.l1
+        if objective.preconditioner is not None:
+            l1 = l1 * objective.preconditioner.inv_scale
+        W = params.coef
+        g = np.where(W != 0, g + l1 * np.sign(W), np.maximum(np.abs(g) - l1, 0.0))
+    return float(
+        max(np.max(np.abs(g), initial=0.0), *(np.max(np.abs(x)) for x in grads[1:]))
+    )

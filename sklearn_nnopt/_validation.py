@@ -51,6 +51,7 @@ _RULES = {
     "validation_fraction": (lambda v: _is_real(v) and 0 < v < 1, "a float in (0, 1)"),
     "shuffle": (_is_bool, "a bool"),
     "warm_start": (_is_bool, "a bool"),
+    "precondition": (_is_bool, "a bool"),
     "verbose": (lambda v: _is_int(v) and v >= 0, "an int >= 0"),
     "average": (
         lambda v: _is_bool(v) or (_is_int(v) and v >= 1),
@@ -85,9 +86,32 @@ def resolve_loss(estimator):
     return loss
 
 
-def resolve_optimizer(estimator, loss):
+#: What ``optimizer="auto"`` runs when L-BFGS is not the right tool.
+AUTO_STOCHASTIC = "adam"
+
+
+def auto_optimizer(loss, penalty, incremental):
+    """The optimizer that ``optimizer="auto"`` picks, by name.
+
+    L-BFGS where it is the right tool: ``fit`` on data in memory (not
+    ``partial_fit``) with a smooth loss that a full-batch method can minimize
+    and an ``l2`` penalty or none. Otherwise (``partial_fit``, non-smooth
+    losses, ``l1``/``elasticnet``), Adam with the ``"auto"`` schedule. On the
+    benchmark sets (up to 160,000 x 100 dense and 80,000 x 100,000 sparse)
+    L-BFGS reached the optimum faster than every stochastic optimizer, so no
+    size limit applies.
+    """
+    if not incremental and loss.smooth and loss.full_batch and penalty in ("l2", None):
+        return "lbfgs"
+    return AUTO_STOCHASTIC
+
+
+def resolve_optimizer(estimator, loss, incremental=False):
     """A fresh optimizer for the estimator's ``optimizer``, valid with ``loss``."""
-    optimizer = OPTIMIZERS.create(estimator.optimizer, "optimizer")
+    spec = estimator.optimizer
+    if isinstance(spec, str) and spec == "auto":
+        spec = auto_optimizer(loss, estimator.penalty, incremental)
+    optimizer = OPTIMIZERS.create(spec, "optimizer")
     optimizer._validate()
     if not optimizer.stochastic and estimator.penalty in ("l1", "elasticnet"):
         raise ValueError(

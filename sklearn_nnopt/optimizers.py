@@ -1059,8 +1059,17 @@ class LBFGS(Optimizer):
     Minimizes the whole training objective with a quasi-Newton method; each
     iteration sees all samples, so ``batch_size``, ``shuffle`` and the
     learning-rate schedule are ignored and ``partial_fit`` is unavailable.
-    The estimator's ``tol`` is the gradient tolerance (``gtol``) and
-    ``max_iter`` the iteration limit, as in ``LogisticRegression``.
+    It stops when the largest entry of the gradient (in the training
+    coordinates of ``precondition``) falls to ``tol`` times its size at the
+    start, or after ``max_iter`` iterations; a stop on a small relative change
+    of the objective while the gradient is still larger restarts it.
+
+    Parameters
+    ----------
+    restarts : int, default=3
+        How many times L-BFGS may restart with a fresh memory after scipy
+        stopped on the objective's relative change with a gradient above
+        the tolerance.
 
     Examples
     --------
@@ -1074,6 +1083,13 @@ class LBFGS(Optimizer):
     """
 
     stochastic = False
+
+    def __init__(self, restarts=3):
+        self.restarts = restarts
+
+    def _validate(self):
+        if not (isinstance(self.restarts, int | np.integer) and self.restarts >= 0):
+            raise ValueError(f"restarts must be an int >= 0; got {self.restarts!r}.")
 
     def auto_learning_rate(self, scale):
         return 1.0, 1.0  # unused: the line search chooses the step.
@@ -1102,20 +1118,36 @@ class LBFGS(Optimizer):
             if callback is not None:
                 callback(intermediate_result.fun)
 
+        # scipy also stops when the objective's relative change falls below
+        # ftol, which ill-conditioning can bring about while the gradient is
+        # still large: then L-BFGS restarts from there with a fresh memory
+        # (up to `restarts` times), so that it stops on the gradient, on
+        # max_iter, or when no progress is possible.
+        gtol = 0.0 if tol is None else tol
         ftol = 0.0 if tol is None else 64 * np.finfo(float).eps
-        result = minimize(
-            fun,
-            x0,
-            jac=True,
-            method="L-BFGS-B",
-            callback=_callback,
-            options={
-                "maxiter": max_iter,
-                "maxfun": max(15000, 2 * max_iter),
-                "maxls": 50,
-                "gtol": 0.0 if tol is None else tol,
-                "ftol": ftol,
-            },
-        )
+        x, nit = x0, 0
+        for _ in range(1 + self.restarts):
+            result = minimize(
+                fun,
+                x,
+                jac=True,
+                method="L-BFGS-B",
+                callback=_callback,
+                options={
+                    "maxiter": max_iter - nit,
+                    "maxfun": max(15000, 2 * max_iter),
+                    "maxls": 50,
+                    "gtol": gtol,
+                    "ftol": ftol,
+                },
+            )
+            nit += int(result.nit)
+            stalled = "REDUCTION OF F" in str(result.message)
+            if not stalled or result.nit == 0 or nit >= max_iter:
+                break
+            if np.max(np.abs(result.jac), initial=0.0) <= gtol:
+                break
+            x = result.x
+        result.nit = nit
         self._begin_step(int(result.nit))
         return result

@@ -24,8 +24,8 @@ from sklearn.base import BaseEstimator
 
 from ._registry import Registry
 
-__all__ = ["SCHEDULES", "Schedule", "Constant", "InvScaling", "Optimal", "Adaptive"]
-__all__ += ["Cosine"]
+__all__ = ["SCHEDULES", "Schedule", "Auto", "Constant", "InvScaling", "Optimal"]
+__all__ += ["Adaptive", "Cosine"]
 
 
 class Schedule(BaseEstimator):
@@ -41,13 +41,17 @@ class Schedule(BaseEstimator):
 
     >>> from sklearn_nnopt import SCHEDULES, SquaredError
     >>> sorted(SCHEDULES)
-    ['adaptive', 'constant', 'cosine', 'invscaling', 'optimal']
+    ['adaptive', 'auto', 'constant', 'cosine', 'invscaling', 'optimal']
     >>> schedule = SCHEDULES.create("constant", "learning_rate")
     >>> schedule.start(0.1, loss=SquaredError()).on_stall()  # a stall stops
     True
     """
 
-    def start(self, learning_rate_init, *, loss, alpha=0.0, max_iter=None):
+    #: Whether :meth:`end_epoch` decides when the objective stopped falling
+    #: (instead of the estimator's ``n_iter_no_change`` rule).
+    controls_stopping = False
+
+    def start(self, learning_rate_init, *, loss, alpha=0.0, max_iter=None, tol=None):
         """Set the schedule up for one fit; returns ``self``.
 
         Parameters
@@ -60,6 +64,8 @@ class Schedule(BaseEstimator):
             The estimator's penalty strength.
         max_iter : int or None, default=None
             The fit's epoch budget.
+        tol : float or None, default=None
+            The fit's ``tol``.
 
         Returns
         -------
@@ -67,6 +73,30 @@ class Schedule(BaseEstimator):
         """
         self.learning_rate_init_ = learning_rate_init
         return self
+
+    def end_epoch(self, step_losses, step_inners):
+        """An epoch ended (schedules that control stopping).
+
+        Parameters
+        ----------
+        step_losses : ndarray
+            The minibatch objective (weighted mean loss) of each of the
+            epoch's steps, in order.
+        step_inners : ndarray
+            :math:`\\langle g_t, g_{t-1} \\rangle` of each step (Pflug's
+            statistic), in order.
+
+        Returns
+        -------
+        stationary : bool
+            True when the objective has stopped falling at the smallest step
+            the schedule will try: training may stop if the fit passes the
+            convergence check.
+        """
+        return False
+
+    def not_converged(self):
+        """The convergence check failed after :meth:`end_epoch` returned True."""
 
     def rate(self, t, epoch=0):
         """Step size of optimizer step ``t`` (from 1) in ``epoch`` (from 0)."""
@@ -84,6 +114,96 @@ class Schedule(BaseEstimator):
 
 
 SCHEDULES = Registry("schedule", Schedule)
+
+
+@SCHEDULES.register("auto")
+class Auto(Schedule):
+    r"""Constant until the iterates stop making progress, then decaying: the default.
+
+    Pflug's diagnostic decides: while the objective falls, successive
+    minibatch gradients point the same way, :math:`\langle g_t, g_{t-1}
+    \rangle > 0` on average; once the iterates bounce in the noise ball of the
+    step :math:`\eta`, the step overshoots and the mean turns negative (Pflug,
+    1983; its use to schedule SGD: Lang, Xiao & Zhang, "Using statistics to
+    automate stochastic optimization", NeurIPS 2019). After each epoch, the
+    mean over the last :math:`w` steps (:math:`w` = the steps of an epoch, at
+    least ``min_window``) is tested: a negative mean decays the step,
+    :math:`\eta \leftarrow` ``decay`` :math:`\eta`. A full-batch gradient
+    descent that converges never triggers it, so its step is kept.
+
+    Once a decayed step no longer lowers the objective's level (its mean over
+    the window) by more than ``tol`` times that level, the fit may stop, which
+    it does if the convergence check passes; otherwise the step is kept and
+    the test starts over.
+
+    Like every schedule it scales ``learning_rate_init``, in each optimizer's
+    own units, for every optimizer alike.
+
+    Parameters
+    ----------
+    decay : float, default=0.2
+        Factor of each decay, in (0, 1).
+    min_window : int, default=20
+        Fewest steps in a test (small data have one step per epoch).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nnopt import SquaredError
+    >>> from sklearn_nnopt.schedules import Auto
+    >>> schedule = Auto(min_window=4).start(0.1, loss=SquaredError(), tol=1e-4)
+    >>> losses = np.array([4.0, 3.0, 2.0, 1.0])
+    >>> schedule.end_epoch(losses, np.array([3.0, 2.0, 1.0, 0.5]))  # progress
+    False
+    >>> schedule.rate(5)
+    0.1
+    >>> schedule.end_epoch(losses, np.array([0.5, -1.0, 0.2, -0.9]))  # noise
+    False
+    >>> round(schedule.rate(9), 4)
+    0.02
+    """
+
+    controls_stopping = True
+
+    def __init__(self, decay=0.2, min_window=20):
+        self.decay = decay
+        self.min_window = min_window
+
+    def start(self, learning_rate_init, *, loss, alpha=0.0, max_iter=None, tol=None):
+        super().start(learning_rate_init, loss=loss)
+        if not 0 < self.decay < 1:
+            raise ValueError(f"decay must be in (0, 1); got {self.decay!r}.")
+        self.current_ = learning_rate_init
+        self.tol_ = 0.0 if tol is None else tol
+        self.losses_, self.inners_ = [], []
+        self.level_ = None
+        return self
+
+    def rate(self, t, epoch=0):
+        return self.current_
+
+    def end_epoch(self, step_losses, step_inners):
+        losses, inners = self.losses_, self.inners_
+        losses.extend(np.asarray(step_losses, dtype=float).tolist())
+        inners.extend(np.asarray(step_inners, dtype=float).tolist())
+        window = max(self.min_window, len(step_losses))
+        if len(losses) < window:
+            return False
+        del losses[:-window], inners[:-window]
+        if np.mean(inners) >= 0:
+            return False  # still making progress at this step
+        level = float(np.mean(losses))
+        previous, self.level_ = self.level_, level
+        losses.clear()
+        inners.clear()
+        scale = self.tol_ * max(abs(level), np.finfo(float).tiny)
+        if previous is not None and previous - level <= scale:
+            return True  # the last decay did not lower the level: stationary
+        self.current_ *= self.decay
+        return False
+
+    def not_converged(self):
+        self.level_ = None
 
 
 @SCHEDULES.register("constant")
@@ -162,7 +282,7 @@ class Optimal(Schedule):
     def __init__(self, alpha=None):
         self.alpha = alpha
 
-    def start(self, learning_rate_init, *, loss, alpha=0.0, max_iter=None):
+    def start(self, learning_rate_init, *, loss, alpha=0.0, max_iter=None, tol=None):
         super().start(learning_rate_init, loss=loss)
         alpha = alpha if self.alpha is None else self.alpha
         if not alpha > 0:
@@ -201,7 +321,7 @@ class Adaptive(Schedule):
     0.02
     """
 
-    def start(self, learning_rate_init, *, loss, alpha=0.0, max_iter=None):
+    def start(self, learning_rate_init, *, loss, alpha=0.0, max_iter=None, tol=None):
         super().start(learning_rate_init, loss=loss)
         self.current_ = learning_rate_init
         return self
@@ -244,7 +364,7 @@ class Cosine(Schedule):
     def __init__(self, T_max=None):
         self.T_max = T_max
 
-    def start(self, learning_rate_init, *, loss, alpha=0.0, max_iter=None):
+    def start(self, learning_rate_init, *, loss, alpha=0.0, max_iter=None, tol=None):
         super().start(learning_rate_init, loss=loss)
         self.T_max_ = max_iter if self.T_max is None else self.T_max
         return self

@@ -1,0 +1,119 @@
+r"""Training coordinates in which the problem is well conditioned.
+
+A raw feature with a large offset (a calendar year, a timestamp) or columns
+on scales from :math:`10^{-3}` to :math:`10^{3}` make the objective badly
+conditioned in the user's coordinates: the automatic step is set by the
+largest column, the intercept is coupled to every offset column, and
+first-order methods crawl (or L-BFGS stops early). Training instead runs in
+coordinates of centered, unit-spread columns,
+
+.. math::
+    \tilde x = (x - m) / s, \qquad \tilde W = W \operatorname{diag}(s), \qquad
+    \tilde b = b + W m, \qquad
+    \tilde x \tilde W^\top + \tilde b = x W^\top + b,
+
+an exact reparameterization: the objective, ``coef_`` and ``intercept_`` stay
+in the user's units, and ``X`` is never centered (the offset is folded into
+the intercept, so sparse ``X`` stays sparse). ``m`` is the weighted column
+mean (0 without an intercept, which could not absorb it) and
+
+.. math::
+    s_j = \sqrt{\operatorname{Var}_w(x_j) + \alpha_2 / \kappa}
+
+the weighted column spread, floored by the l2 penalty's curvature
+:math:`\alpha_2` relative to the loss's :math:`\kappa`, so that every
+coordinate's curvature, :math:`(\kappa \operatorname{Var}(x_j) + \alpha_2) /
+s_j^2 \approx \kappa`, is about the same (a constant column gets
+:math:`s_j = \sqrt{\alpha_2 / \kappa}`, or 1 without a penalty). Adding a
+constant to a column then changes only ``intercept_``; multiplying it by a
+factor divides its coefficient by that factor.
+"""
+
+import numpy as np
+from sklearn.utils import gen_batches
+from sklearn.utils.sparsefuncs import mean_variance_axis
+
+__all__ = ["Preconditioner"]
+
+
+class Preconditioner:
+    """Centering ``mean`` and column ``scale`` of the training coordinates.
+
+    Parameters
+    ----------
+    mean : ndarray of shape (n_features,) or None
+        Column offsets ``m`` (None: no centering).
+    scale : ndarray of shape (n_features,)
+        Column spreads ``s`` (> 0).
+    """
+
+    def __init__(self, mean, scale):
+        self.mean = mean
+        self.scale = scale
+        self.inv_scale = 1.0 / scale
+
+    @classmethod
+    def fit(cls, X, sample_weight, *, center, l2=0.0, curvature=1.0):
+        """The preconditioner of ``X`` (dense or sparse).
+
+        Parameters
+        ----------
+        X : ndarray or sparse matrix of shape (n_samples, n_features)
+        sample_weight : ndarray of shape (n_samples,)
+        center : bool
+            Whether to center (only with a trained intercept).
+        l2 : float, default=0.0
+            The l2 penalty's strength :math:`\\alpha_2`.
+        curvature : float, default=1.0
+            The loss's curvature scale :math:`\\kappa`.
+
+        Returns
+        -------
+        Preconditioner
+        """
+        weights = sample_weight.astype(np.float64)
+        total = weights.sum()
+        if isinstance(X, np.ndarray):
+            mean = (weights @ X) / total
+            var = np.zeros(X.shape[1])
+            # By blocks of rows: (X - mean) ** 2 would allocate X's size.
+            for rows in gen_batches(X.shape[0], 1024):
+                block = X[rows] - mean
+                block *= block
+                var += weights[rows] @ block
+            var /= total
+        else:
+            mean, var = mean_variance_axis(X, axis=0, weights=weights)
+            mean, var = mean.astype(np.float64), var.astype(np.float64)
+        var = np.maximum(var, 0.0)  # rounding
+        floor = l2 / curvature if curvature > 0 else 0.0
+        scale = np.sqrt(var + floor)
+        scale[~(scale > 0) | ~np.isfinite(scale)] = 1.0
+        dtype = X.dtype
+        return cls(mean.astype(dtype) if center else None, scale.astype(dtype))
+
+    def to_user(self, W, b):
+        """``(coef, intercept)`` in the user's units from training coordinates."""
+        coef = W * self.inv_scale
+        if self.mean is None:
+            return coef, b.copy()
+        return coef, b - coef @ self.mean
+
+    def to_training(self, coef, intercept):
+        """Training coordinates ``(W, b)`` of a user's ``(coef, intercept)``."""
+        W = coef * self.scale
+        if self.mean is None:
+            return W, np.array(intercept, copy=True)
+        return W, intercept + coef @ self.mean
+
+    def squared_row_norms(self, X):
+        """Squared norms of the rows of the centered, scaled ``X`` (by blocks)."""
+        norms = np.empty(X.shape[0])
+        for rows in gen_batches(X.shape[0], 1024):
+            block = X[rows]
+            block = block.toarray() if hasattr(block, "toarray") else block
+            if self.mean is not None:
+                block = block - self.mean
+            block = block * self.inv_scale
+            norms[rows] = np.einsum("ij,ij->i", block, block)
+        return norms
