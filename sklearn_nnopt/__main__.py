@@ -46,7 +46,7 @@ def _description():
 
 COMPARE_EPILOG = """\
 examples:
-  # the bundled default (breast_cancer, classification), 36 candidates, 5 folds
+  # the bundled default (breast_cancer, classification), 5 folds
   python -m sklearn_nnopt compare
 
   # a regression dataset, every registered optimizer, in parallel

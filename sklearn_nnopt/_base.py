@@ -78,9 +78,9 @@ def _store_parameters(estimator, values):
 
 
 def _user(preconditioner, W, b):
-    """Copies of ``(coef, intercept)`` in the user's units from training ones."""
+    """``(coef, intercept)`` in the user's units from training coordinates."""
     if preconditioner is None:
-        return W.copy(), b.copy()
+        return W, b  # views of a buffer that no later fit reuses
     return preconditioner.to_user(W, b)
 
 
@@ -109,7 +109,8 @@ class _Callbacks:
 
         def attributes():
             # What the fitted estimator will have: the targets' attributes too.
-            coef, intercept = _user(self.fitted["_preconditioner"], *model())
+            coef, intercept = (p.copy() for p in model())  # training goes on
+            coef, intercept = _user(self.fitted["_preconditioner"], coef, intercept)
             fitted = ChainMap(self.fitted, vars(self.estimator))
             coef_attributes = self.estimator._coef_attributes(coef, intercept, fitted)
             return {**self.fitted, **coef_attributes}

@@ -116,8 +116,9 @@ class Parameters:
         ValueError
             If ``X`` and ``Y`` need another shape (``warm_start`` on new data).
         """
-        W = np.array(np.atleast_2d(coef), dtype=X.dtype, order="C")
-        b = np.array(np.atleast_1d(intercept), dtype=X.dtype)
+        # No copies here: the Parameters built below copy into their buffer.
+        W = np.asarray(np.atleast_2d(coef), dtype=X.dtype)
+        b = np.asarray(np.atleast_1d(intercept), dtype=X.dtype)
         expected = (Y.shape[1], X.shape[1])
         if W.shape != expected:
             raise ValueError(

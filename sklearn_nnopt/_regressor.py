@@ -68,17 +68,16 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
     max_iter : int, default=200
         Maximum number of epochs (L-BFGS: iterations).
     tol : float or None, default=1e-4
-        Convergence tolerance. A fit stops before ``max_iter`` only once it
-        passes the convergence check: the largest entry of the objective's
-        gradient (in the training coordinates of ``precondition``; for l1,
-        the minimum-norm subgradient) is at most ``sqrt(tol)`` times its size
-        at the default start. L-BFGS aims at ``tol`` times that size; the
-        ``"auto"`` schedule asks for the check once a decayed step no longer
-        lowers the objective by more than ``tol`` relative to it, the other
-        schedules once the objective has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs. A fit that ends at ``max_iter`` without
-        passing it warns (``ConvergenceWarning``), saying how far it is.
-        ``None`` runs ``max_iter`` epochs and checks nothing.
+        Convergence tolerance. Every fit ends with a check: the largest entry
+        of the objective's gradient (in the training coordinates of
+        ``precondition``; for l1, the minimum-norm subgradient) must be at
+        most ``sqrt(tol)`` times its size at the default start, else a
+        ``ConvergenceWarning`` says how far it is. L-BFGS aims at ``tol**2``
+        times that size. The ``"auto"`` schedule stops only once the check
+        passes (after a decayed step no longer lowers the objective by more
+        than ``tol`` relative to it); the other schedules stop when the
+        objective has not improved by ``tol`` for ``n_iter_no_change``
+        epochs. ``None`` runs ``max_iter`` epochs and checks nothing.
     n_iter_no_change : int, default=10
         Patience of the stopping rule of schedules other than ``"auto"``.
     early_stopping : bool, default=False
@@ -161,9 +160,9 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
     def __init__(
         self,
         loss="squared_error",
-        optimizer="auto",
+        optimizer="adam",
         *,
-        learning_rate="auto",
+        learning_rate="constant",
         learning_rate_init="auto",
         power_t=0.5,
         penalty="l2",
@@ -180,7 +179,7 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
         random_state=None,
         warm_start=False,
         average=False,
-        precondition=True,
+        precondition=False,
         verbose=0,
     ):
         _store_parameters(self, locals())

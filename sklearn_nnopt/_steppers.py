@@ -4,9 +4,10 @@ Every stepper implements the same protocol, so that the training loop
 (:func:`sklearn_nnopt._training.train`) does not know which one it drives:
 
 - ``step(Xb, Yb, sample_weight_b, lr) -> (loss, weight)``: compute the
-  gradient of the objective restricted to the batch, let the optimizer update
-  the parameters in place, and return the batch's weighted loss sum and weight
-  sum (``sample_weight_b`` is None for equal weights);
+  gradient of the objective restricted to the batch, let the optimizer take
+  exactly one step (the loop counts steps for the schedule and averaging),
+  updating the parameters in place, and return the batch's weighted loss sum
+  and weight sum (``sample_weight_b`` is None for equal weights);
 - ``finish()``: end of an epoch (fold any deferred work into the parameters);
 - ``inner``: with ``track=True``, the inner product of the last two steps'
   minibatch gradients, :math:`\langle g_t, g_{t-1} \rangle` (Pflug's

@@ -21,6 +21,8 @@ leaves the estimator as it was::
 
 import copy
 import math
+import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -30,8 +32,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import gen_batches
 from sklearn.utils.validation import assert_all_finite
 
+from . import _steppers
 from ._parameters import Parameters
-from ._steppers import make_stepper
 
 
 class DivergenceError(RuntimeError):
@@ -306,10 +308,10 @@ class _Run:
 
         Returns ``(converged, ratio)``: the gradient's largest entry relative
         to the reference's. Non-smooth losses have no gradient to check at a
-        kink: for them the stopping rule's verdict stands (ratio nan).
+        kink: ``(None, nan)``, and the stopping rule's verdict stands.
         """
         if self.reference_gradient is None:
-            return True, float("nan")
+            return None, float("nan")
         if params is None:
             coef, intercept = self.exposed()
             params = Parameters(coef, intercept, self.params.fit_intercept)
@@ -317,7 +319,7 @@ class _Run:
         ratio = value / max(self.reference_gradient, np.finfo(float).tiny)
         return ratio <= self.config.tol**0.5 or value == 0.0, ratio
 
-    def warn_not_converged(self, ratio, what):
+    def warn_not_converged(self, ratio, what, stalled=False):
         n_iter = self.progress.n_iter
         howfar = (
             f"the objective's gradient is still {ratio:.1e} of its size at the "
@@ -326,13 +328,28 @@ class _Run:
             if math.isfinite(ratio)
             else "the objective was still decreasing"
         )
+        unit = "iterations" if not self.optimizer.stochastic else "epochs"
+        if stalled:
+            where = (
+                f"stopped after {n_iter} {unit}, when the objective stalled for "
+                f"n_iter_no_change={self.config.n_iter_no_change} epochs, away "
+                f"from the optimum"
+            )
+            advice = (
+                "Use learning_rate='auto' (it decays the step until the check "
+                "passes) or a smaller learning_rate_init, or optimizer='lbfgs' "
+                "for a smooth loss"
+            )
+        else:
+            where = (
+                f"did not reach the optimum in max_iter={self.config.max_iter} "
+                f"{unit} ({n_iter} so far)"
+            )
+            advice = "Increase max_iter (or continue with warm_start=True)"
         warnings.warn(
-            f"{what} did not reach the optimum in max_iter={self.config.max_iter} "
-            f"{'iterations' if not self.optimizer.stochastic else 'epochs'} "
-            f"({n_iter} so far): {howfar}. Increase max_iter (or continue with "
-            f"warm_start=True).",
+            f"{what} {where}: {howfar}. {advice}.",
             ConvergenceWarning,
-            stacklevel=6,
+            stacklevel=_caller_level(),
         )
 
     def exposed(self):
@@ -421,7 +438,7 @@ class _Run:
             progress.best_params = None
             if progress.validation_scores is None:
                 progress.validation_scores = []
-        stepper = make_stepper(
+        stepper = _steppers.make_stepper(
             data,
             self.objective,
             optimizer,
@@ -476,7 +493,7 @@ class _Run:
                 )
                 if stationary and not config.incremental:
                     if config.tol is not None and score is None:
-                        if self.converged()[0]:
+                        if self.converged()[0] is not False:
                             stopped = True
                             break
                         schedule.not_converged()
@@ -488,11 +505,14 @@ class _Run:
                 if not schedule.on_stall():
                     progress.no_improvement_count = 0
                 elif config.tol is not None:
-                    # Only a fit that reached the optimum stops before max_iter
-                    # (early stopping ends on the validation score instead).
-                    if score is None and not self.converged()[0]:
-                        progress.no_improvement_count = 0
-                        continue
+                    # The stall rule stops; the check says whether that is the
+                    # optimum (early stopping ends on the validation score).
+                    if score is None:
+                        done, ratio = self.converged()
+                        if done is False:
+                            self.warn_not_converged(
+                                ratio, type(optimizer).__name__, stalled=True
+                            )
                     if config.verbose:
                         print(
                             f"Objective did not improve more than tol={config.tol} "
@@ -507,7 +527,7 @@ class _Run:
             done, ratio = (
                 (False, float("nan")) if score is not None else self.converged()
             )
-            if not done:
+            if not done:  # also None: the stopping rule did not fire
                 self.warn_not_converged(ratio, type(optimizer).__name__)
 
     def full_batch(self, callbacks):
@@ -563,7 +583,7 @@ class _Run:
         # never on a small change of the objective alone.
         gtol = None
         if config.tol is not None:
-            gtol = 1e-2 * config.tol * (self.reference_gradient or 1.0)
+            gtol = config.tol**2 * (self.reference_gradient or 1.0)
         result = self.optimizer.minimize(
             fun, x0, max_iter=config.max_iter, tol=gtol, callback=callback
         )
@@ -575,7 +595,7 @@ class _Run:
         progress.best_loss = min([progress.best_loss, float(result.fun), *curve])
         if config.tol is not None:
             done, ratio = self.converged(self.params)
-            if not done or (result.status != 0 and math.isnan(ratio)):
+            if done is False or (done is None and result.status != 0):
                 self.warn_not_converged(ratio, "L-BFGS")
 
 
@@ -623,6 +643,26 @@ def _print_epoch(n_iter, epoch_loss, validation_scores, lr, start):
         line += f", validation score = {validation_scores[-1]:.6f}"
     line += f", lr = {lr:.3g}, time = {time.perf_counter() - start:.3f}s"
     print(line)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _caller_level():
+    """``stacklevel`` of the first frame outside this package and scikit-learn.
+
+    So that a warning points at the user's ``fit`` call, however many frames
+    (scikit-learn's callback wrapper, for one) stand in between.
+    """
+    import sklearn
+
+    skip = (_PACKAGE_DIR, os.path.dirname(os.path.abspath(sklearn.__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+        skip
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def full_gradient(objective, data, params):
@@ -683,6 +723,4 @@ def optimality(objective, data, params):
             l1 = l1 * objective.preconditioner.inv_scale
         W = params.coef
         g = np.where(W != 0, g + l1 * np.sign(W), np.maximum(np.abs(g) - l1, 0.0))
-    return float(
-        max(np.max(np.abs(g), initial=0.0), *(np.max(np.abs(x)) for x in grads[1:]))
-    )
+    return float(max(np.max(np.abs(part), initial=0.0) for part in [g, *grads[1:]]))

@@ -293,10 +293,20 @@ class Optimizer(BaseEstimator):
         unit : float
             What ``lr`` is measured against: the typical coefficient size for
             a step in parameter units, 1.0 for a step in gradient units. It is
-            handed back to every :meth:`step` as ``lr_unit`` (where
-            :class:`AdamW`'s decoupled decay uses ``lr / lr_unit``).
+            handed back to every :meth:`step` as ``lr_unit`` (only
+            :meth:`step` receives it, not ``_update``: an optimizer whose rule
+            needs it overrides :meth:`step`, as :class:`AdamW`'s decoupled
+            decay does with ``lr / lr_unit``).
+
+        Raises
+        ------
+        NotImplementedError
+            If the optimizer defines no automatic step.
         """
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__} has no automatic step size: pass a numeric "
+            f"learning_rate_init, or define auto_learning_rate(scale)."
+        )
 
     def step(self, params, grads, lr, *, flat=None, lr_unit=1.0):
         """Update ``params`` in place from ``grads`` with step size ``lr``.
@@ -323,8 +333,15 @@ class Optimizer(BaseEstimator):
         """
         state = self._begin_step()
         if flat is not None:
-            return self._update([flat[0]], [flat[1]], lr, state)
-        return self._update(params, grads, lr, state)
+            step_size = self._update([flat[0]], [flat[1]], lr, state)
+        else:
+            step_size = self._update(params, grads, lr, state)
+        if step_size is None:
+            raise TypeError(
+                f"{type(self).__name__}._update must return the StepSize it "
+                f"applied (StepSize(lr) for a step of lr on every gradient)."
+            )
+        return step_size
 
     def _update(self, params, grads, lr, state):
         """Apply the update rule in place (elementwise, to each array given).

@@ -289,7 +289,7 @@ def test_tol_none_runs_exactly_max_iter(binary):
 
 def test_convergence_warning_when_max_iter_reached(binary):
     X, y = binary
-    with pytest.warns(ConvergenceWarning, match="maximum iterations"):
+    with pytest.warns(ConvergenceWarning, match="did not reach the optimum"):
         LinearNNClassifier(max_iter=2).fit(X, y)
 
 

@@ -1001,6 +1001,7 @@ NEW_VALUES = {
     "rho": 0.5,
     "centered": True,
     "initial_accumulator_value": 0.25,
+    "restarts": 1,
 }
 
 
@@ -1104,7 +1105,7 @@ def test_repr_of_registered_names():
         ),
         ("adagrad", Adagrad, {"epsilon": 1e-10, "initial_accumulator_value": 0.0}),
         ("adadelta", Adadelta, {"rho": 0.9, "epsilon": 1e-6}),
-        ("lbfgs", LBFGS, {}),
+        ("lbfgs", LBFGS, {"restarts": 3}),
     ],
 )
 def test_create_by_name(name, cls, params):

@@ -37,6 +37,8 @@ def _optimal_rate(alpha, loss_derivative):
 
 # (name, schedule, start keyword arguments, expected rate(t, epoch))
 SCHEDULE_CASES = [
+    # Before Pflug's test sees noise, "auto" keeps the initial step.
+    ("auto", "auto", {"tol": 1e-4}, lambda t, e: LR0),
     ("constant", "constant", {}, lambda t, e: LR0),
     ("invscaling", InvScaling(power_t=0.7), {}, lambda t, e: LR0 / t**0.7),
     ("optimal", Optimal(), {"alpha": 1e-3}, _optimal_rate(1e-3, -1.0)),

@@ -149,7 +149,7 @@ def test_incremental_runs_one_epoch_without_warning(problem):
 
 def test_max_iter_without_stopping_warns(problem):
     data, params, objective = problem
-    with pytest.warns(ConvergenceWarning, match="maximum iterations"):
+    with pytest.warns(ConvergenceWarning, match="did not reach the optimum"):
         _train(data, params, objective, max_iter=2, tol=1e-12)
 
 
