@@ -474,6 +474,10 @@ def stochastic_optimizers():
     return names
 
 
+#: Estimator parameters of every fit of ours (``--params``).
+EXTRA_PARAMS = {}
+
+
 def configurations(optimizers=None):
     """``[(config name, kind, optimizer name or None)]`` of one problem."""
     names = [*stochastic_optimizers(), "lbfgs"] if optimizers is None else optimizers
@@ -533,7 +537,7 @@ def make_estimator(problem, kind, optimizer, alpha):
         return LinearRegression() if alpha == 0 else Ridge(alpha=n * alpha)
     estimator = estimator_class(problem.task)()
     available = estimator.get_params()
-    params = {"random_state": SEED}
+    params = {"random_state": SEED, **EXTRA_PARAMS}
     if optimizer is not None:
         params["optimizer"] = optimizer
     if problem.alpha is not None:
@@ -996,6 +1000,13 @@ def parse_args(argv=None):
         help="comma-separated optimizers instead of every stochastic one + lbfgs",
     )
     parser.add_argument(
+        "--params",
+        default="",
+        help="comma-separated NAME=VALUE estimator parameters for all of our fits "
+        "(e.g. optimizer=auto,learning_rate=auto,precondition=True; an "
+        "optimizer configuration still sets its own optimizer)",
+    )
+    parser.add_argument(
         "--large", action="store_true", help="add the four sets of _data.py"
     )
     parser.add_argument(
@@ -1036,6 +1047,11 @@ def run(args):
     print(f"sklearn_nnopt from {env['sklearn_nnopt']} (git {env['commit']})")
     print(f"defaults: {env['defaults']}; threads: {env['threads']}")
     optimizers = None
+    for item in filter(None, (p.strip() for p in args.params.split(","))):
+        name, _, value = item.partition("=")
+        EXTRA_PARAMS[name] = {"True": True, "False": False, "None": None}.get(
+            value, value
+        )
     if args.optimizers:
         optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
     configs = configurations(optimizers)

@@ -314,6 +314,9 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         if progress.validation_scores is not None:
             self.validation_scores_ = progress.validation_scores
             self.best_validation_score_ = progress.best_validation_score
+        else:  # no early stopping in this fit: none of a previous one's
+            vars(self).pop("validation_scores_", None)
+            vars(self).pop("best_validation_score_", None)
 
     def _step_size(self, data, objective, optimizer, warm):
         """``(learning_rate_init_, its unit)``: resolves ``"auto"``."""

@@ -150,7 +150,8 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
     >>> from sklearn.preprocessing import StandardScaler
     >>> from sklearn_nnopt import LinearNNRegressor
     >>> X, y = load_diabetes(return_X_y=True)
-    >>> reg = make_pipeline(StandardScaler(), LinearNNRegressor(random_state=0))
+    >>> model = LinearNNRegressor(optimizer="auto", random_state=0)  # L-BFGS here
+    >>> reg = make_pipeline(StandardScaler(), model)
     >>> reg.fit(X, y).score(X, y) > 0.5
     True
     """

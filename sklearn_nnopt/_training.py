@@ -434,8 +434,9 @@ class _Run:
         data, config, progress = self.data, self.config, self.progress
         optimizer, params, averager = self.optimizer, self.params, progress.averager
         if score is not None:
-            # The best coefficients are those of this call's data.
+            # The best score and coefficients are those of this call's data.
             progress.best_params = None
+            progress.best_validation_score = -np.inf
             if progress.validation_scores is None:
                 progress.validation_scores = []
         stepper = _steppers.make_stepper(

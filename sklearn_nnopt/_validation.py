@@ -29,7 +29,8 @@ def _is_bool(value):
 _RULES = {
     "learning_rate": (
         lambda v: v in SCHEDULES or isinstance(v, Schedule),
-        f"one of {SCHEDULES.names()} or a Schedule instance",
+        # At call time: schedules registered after import are valid too.
+        lambda: f"one of {SCHEDULES.names()} or a Schedule instance",
     ),
     "learning_rate_init": (
         lambda v: v == "auto" or (_is_real(v) and v > 0 and np.isfinite(v)),
@@ -65,6 +66,7 @@ def check_hyperparameters(estimator):
     for name, (valid, expected) in _RULES.items():
         value = getattr(estimator, name)
         if not valid(value):
+            expected = expected() if callable(expected) else expected
             raise ValueError(
                 f"The {name!r} parameter of {type(estimator).__name__} must be "
                 f"{expected}; got {value!r}."

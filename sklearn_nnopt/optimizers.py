@@ -400,7 +400,10 @@ class Optimizer(BaseEstimator):
         if (
             works is None
             or len(works) != len(params)
-            or any(w.shape != p.shape for w, p in zip(works, params, strict=True))
+            or any(
+                w.shape != p.shape or w.dtype != p.dtype
+                for w, p in zip(works, params, strict=True)
+            )
         ):
             works = [np.empty_like(p) for p in params]
             self._works = works
@@ -409,6 +412,13 @@ class Optimizer(BaseEstimator):
 
     def _validate(self):
         """Raise ``ValueError`` if a hyperparameter is out of range."""
+
+    def __getstate__(self):
+        # Scratch buffers are not state: pickles and copies leave them out.
+        state = super().__getstate__()
+        state.pop("_works", None)
+        state.pop("_denoms", None)
+        return state
 
 
 OPTIMIZERS = Registry("optimizer", Optimizer)
