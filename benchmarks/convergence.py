@@ -932,7 +932,8 @@ def markdown_report(env, problems, references, fits, configs, summary, seconds):
         f"{env['commit']}); Python {env['python']}, numpy {env['numpy']}, scipy "
         f"{env['scipy']}, scikit-learn {env['scikit-learn']}, {env['cores']} cores, "
         f"threads {env['threads']}. "
-        f"Defaults: {env['defaults']}. Run time {seconds:.0f} s."
+        f"Defaults: {env['defaults']}. Extra parameters (--params): "
+        f"{EXTRA_PARAMS or 'none'}. Run time {seconds:.0f} s."
     )
     out += [
         "",
