@@ -65,11 +65,11 @@ or new parameters (``precondition``); the defaults seen are recorded.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
 import subprocess
-import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -100,9 +100,29 @@ import sklearn_nnopt
 from sklearn_nnopt import OPTIMIZERS, LinearNNClassifier, LinearNNRegressor
 
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # _data, when imported from the tests
-    sys.path.insert(0, str(HERE))
-from _data import DATASETS, make_dataset, tfidf_like  # noqa: E402
+
+
+def _load_data_module():
+    """benchmarks/_data.py under a name of its own.
+
+    Not through sys.path: a top-level module named ``_data`` imported into
+    the test process changed which examples hypothesis explores in other
+    test files (seen with tests/test_reliability.py).
+    """
+    spec = importlib.util.spec_from_file_location(
+        "sklearn_nnopt_benchmark_data", HERE / "_data.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_DATA = _load_data_module()
+DATASETS, make_dataset, tfidf_like = (
+    _DATA.DATASETS,
+    _DATA.make_dataset,
+    _DATA.tfidf_like,
+)
 
 SEED = 0
 GAP_TARGET_DEFAULTS = 1e-3
