@@ -188,19 +188,15 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             if self.early_stopping:
                 score = self._hold_out(data, y, rng, ChainMap(fitted, vars(self)))
         callbacks = self._callbacks(X, y, fitted, incremental)
-        result = train(
-            data,
-            params,
-            objective,
-            optimizer,
-            schedule,
-            self._config(incremental, lr, lr_unit),
+        config = self._config(incremental, lr, lr_unit)
+        context = dict(
             progress=progress,
             rng=rng,
             callbacks=callbacks,
             score=score,
             reference=reference,
         )
+        result = train(data, params, objective, optimizer, schedule, config, **context)
         self._write(result, fitted, lr, lr_unit)
         if callbacks is not None:
             callbacks.context.call_on_fit_task_end(
@@ -420,7 +416,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         Returns
         -------
         self : object
-            Fitted estimator.
+            The estimator, fitted.
 
         Raises
         ------

@@ -486,42 +486,13 @@ class _Run:
             if callbacks.end(task, self.exposed):
                 stopped = True
                 break
-            if schedule.controls_stopping:
-                # The schedule tests whether the objective still falls; the
-                # fit stops once it does not and the check passes.
-                stationary = schedule.end_epoch(
-                    step_losses[:steps], step_inners[:steps]
-                )
-                if stationary and not config.incremental:
-                    if config.tol is not None and score is None:
-                        if self.converged()[0] is not False:
-                            stopped = True
-                            break
-                        schedule.not_converged()
+            if self.should_stop(
+                schedule, score, step_losses[:steps], step_inners[:steps]
+            ):
+                stopped = True
+                break
             if config.incremental:
                 return
-            if schedule.controls_stopping and score is None:
-                continue
-            if progress.no_improvement_count >= config.n_iter_no_change:
-                if not schedule.on_stall():
-                    progress.no_improvement_count = 0
-                elif config.tol is not None:
-                    # The stall rule stops; the check says whether that is the
-                    # optimum (early stopping ends on the validation score).
-                    if score is None:
-                        done, ratio = self.converged()
-                        if done is False:
-                            self.warn_not_converged(
-                                ratio, type(optimizer).__name__, stalled=True
-                            )
-                    if config.verbose:
-                        print(
-                            f"Objective did not improve more than tol={config.tol} "
-                            f"for {config.n_iter_no_change} consecutive epochs. "
-                            f"Stopping."
-                        )
-                    stopped = True
-                    break
         if score is not None:
             self.restore_best()
         if not stopped and config.tol is not None:
@@ -530,6 +501,46 @@ class _Run:
             )
             if not done:  # also None: the stopping rule did not fire
                 self.warn_not_converged(ratio, type(optimizer).__name__)
+
+    def should_stop(self, schedule, score, step_losses, step_inners):
+        """The stopping decision at the end of an epoch.
+
+        A schedule that controls stopping (``"auto"``) tests whether the
+        objective still falls, and the fit stops once it does not and the
+        convergence check passes. Otherwise the stall rule (no improvement by
+        ``tol`` for ``n_iter_no_change`` epochs) stops it, with a warning when
+        the check fails (early stopping ends on the validation score).
+        """
+        config, progress = self.config, self.progress
+        if schedule.controls_stopping:
+            stationary = schedule.end_epoch(step_losses, step_inners)
+            if stationary and not config.incremental:
+                if config.tol is not None and score is None:
+                    if self.converged()[0] is not False:
+                        return True
+                    schedule.not_converged()
+            if score is None:
+                return False
+        if config.incremental:
+            return False
+        if progress.no_improvement_count < config.n_iter_no_change:
+            return False
+        if not schedule.on_stall():
+            progress.no_improvement_count = 0
+            return False
+        if config.tol is None:
+            return False
+        if score is None:
+            done, ratio = self.converged()
+            if done is False:
+                what = type(self.optimizer).__name__
+                self.warn_not_converged(ratio, what, stalled=True)
+        if config.verbose:
+            print(
+                f"Objective did not improve more than tol={config.tol} for "
+                f"{config.n_iter_no_change} consecutive epochs. Stopping."
+            )
+        return True
 
     def full_batch(self, callbacks):
         data, config, progress, params = (

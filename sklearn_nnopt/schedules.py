@@ -148,9 +148,12 @@ class Auto(Schedule):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from sklearn_nnopt import SquaredError
+    A window of four steps; falling losses with positive inner products keep
+    the step, a negative mean inner product decays it:
+
     >>> from sklearn_nnopt.schedules import Auto
+    >>> from sklearn_nnopt import SquaredError
+    >>> import numpy as np
     >>> schedule = Auto(min_window=4).start(0.1, loss=SquaredError(), tol=1e-4)
     >>> losses = np.array([4.0, 3.0, 2.0, 1.0])
     >>> schedule.end_epoch(losses, np.array([3.0, 2.0, 1.0, 0.5]))  # progress
