@@ -1,0 +1,116 @@
+"""
+How fit converges
+=================
+
+Does ``fit`` reach the minimum of the documented objective, and does it say so
+when it does not? This example measures it on two bundled datasets taken raw,
+without a scaler: ``load_breast_cancer`` (columns from 1e-3 to 4e3) with the
+log loss, and ``load_diabetes`` with a calendar-year-like offset added to one
+column (``+ 2000``) with the squared error.
+
+For each fit it records the objective :math:`J` of the training data at the
+end, against :math:`J^*` from a tight L-BFGS fit, as the relative gap
+:math:`(J - J^*) / J^*`, and whether a ``ConvergenceWarning`` was raised. Three
+settings are compared:
+
+* the defaults (Adam at a constant step);
+* ``optimizer="auto"`` with ``precondition=True`` (L-BFGS in centered,
+  unit-spread coordinates);
+* Adam and SGD with ``learning_rate="auto"`` (Pflug's test decays the step
+  when the iterates bounce in the noise) and ``precondition=True``.
+
+Every fit ends with a first-order check: the largest entry of the gradient
+must be at most ``sqrt(tol)`` times its size at the default start, or a
+``ConvergenceWarning`` says how far the fit is.
+"""
+
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_nnopt import LinearNNClassifier, LinearNNRegressor
+from sklearn_nnopt._objective import Objective
+
+# %%
+# The two problems, raw, and the objective of a fitted model.
+
+X_bc, y_bc = load_breast_cancer(return_X_y=True)
+X_db, y_db = load_diabetes(return_X_y=True)
+X_db = X_db.copy()
+X_db[:, 0] += 2000.0  # an offset such as a calendar year
+
+problems = {
+    "breast_cancer (raw)": (LinearNNClassifier, X_bc, y_bc),
+    "diabetes (+2000 offset)": (LinearNNRegressor, X_db, y_db),
+}
+
+
+def objective_value(est, X, y):
+    """J of the documented objective at the fitted coefficients."""
+    W = np.atleast_2d(est.coef_)
+    b = np.atleast_1d(est.intercept_)
+    if isinstance(est, LinearNNClassifier):
+        Y = (y == est.classes_[1]).astype(float)[:, None]
+    else:
+        Y = y[:, None].astype(float)
+    objective = Objective(est.loss_function_, est.alpha, est.penalty, 0.0, True)
+    return objective.value_grad(X, np.asfortranarray(Y), None, W, b)[0]
+
+
+settings = {
+    "defaults (adam, constant)": {},
+    "auto + precondition": {"optimizer": "auto", "precondition": True},
+    "adam, lr auto + precondition": {
+        "optimizer": "adam",
+        "learning_rate": "auto",
+        "precondition": True,
+    },
+    "sgd, lr auto + precondition": {
+        "optimizer": "sgd",
+        "learning_rate": "auto",
+        "precondition": True,
+    },
+}
+
+# %%
+# Fit each setting, record the gap, the epochs and the warnings.
+
+results = {}
+for name, (cls, X, y) in problems.items():
+    best = cls(optimizer="lbfgs", precondition=True, tol=1e-10, max_iter=5000)
+    j_star = objective_value(best.fit(X, y), X, y)
+    for label, params in settings.items():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            est = cls(random_state=0, **params).fit(X, y)
+        gap = (objective_value(est, X, y) - j_star) / j_star
+        warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        results[name, label] = (max(gap, 1e-16), est.n_iter_, warned)
+        print(
+            f"{name:24s} {label:30s} gap {gap:9.2e}  n_iter {est.n_iter_:4d}  "
+            f"{'ConvergenceWarning' if warned else 'converged'}"
+        )
+
+# %%
+# The gaps on a log scale; hatched bars warned. The defaults either stall
+# away from the optimum or warn; L-BFGS with preconditioning reaches it.
+
+fig, axes = plt.subplots(1, len(problems), figsize=(10, 3.8), sharey=True)
+labels = list(settings)
+for ax, name in zip(axes, problems, strict=True):
+    gaps = [results[name, label][0] for label in labels]
+    bars = ax.barh(labels, gaps, color=["0.6", "C0", "C1", "C2"])
+    for bar, label in zip(bars, labels, strict=True):
+        if results[name, label][2]:
+            bar.set_hatch("//")
+    ax.set_xscale("log")
+    ax.axvline(1e-3, color="k", lw=0.8, ls="--")
+    ax.set_title(name)
+    ax.set_xlabel("relative objective gap (J - J*) / J*")
+axes[0].invert_yaxis()
+fig.suptitle("Gap to the optimum at the end of fit (hatched: ConvergenceWarning)")
+fig.tight_layout()
+plt.show()
