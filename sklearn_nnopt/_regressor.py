@@ -32,7 +32,7 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
         ``"epsilon_insensitive"``, ``"squared_epsilon_insensitive"``,
         ``"quantile"``, ``"poisson"``, or a :class:`~sklearn_nnopt.losses.Loss`
         instance such as ``Huber(delta=2.0)``.
-    optimizer : str or Optimizer, default="auto"
+    optimizer : str or Optimizer, default="adam"
         ``"auto"``, ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adam"``,
         ``"amsgrad"``, ``"adamw"``, ``"nadam"``, ``"adamax"``, ``"rmsprop"``,
         ``"adagrad"``, ``"adadelta"``, ``"lbfgs"``, or an
@@ -41,7 +41,7 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
         ``"auto"`` runs L-BFGS for ``fit`` with a smooth loss and an ``l2``
         penalty (or none), else Adam (``partial_fit``, non-smooth losses,
         ``l1``/``elasticnet``); ``optimizer_`` shows what ran.
-    learning_rate : str or Schedule, default="auto"
+    learning_rate : str or Schedule, default="constant"
         Step-size schedule: ``"auto"`` (constant until Pflug's test says the
         iterates bounce in the noise, then decaying), ``"constant"``,
         ``"invscaling"``, ``"optimal"``, ``"adaptive"`` or ``"cosine"``, or a
@@ -95,13 +95,14 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
         Polyak-Ruppert averaging: ``coef_`` and ``intercept_`` are the mean of
         the iterates from optimizer step ``average`` on (``True``: from step 1).
         Training itself continues from the last iterate.
-    precondition : bool, default=True
+    precondition : bool, default=False
         Train in coordinates where dense ``X``'s columns are centered and of
         unit spread (an exact reparameterization: the objective, ``coef_`` and
         ``intercept_`` stay in your units, and ``X`` is not copied), so that
         unscaled features and offsets such as calendar years do not slow or
-        stall the fit. ``False`` follows each optimizer's reference update
-        rule step for step on the raw coefficients. Sparse ``X`` is trained
+        stall the fit (centering needs ``fit_intercept=True``, which absorbs
+        the offsets). ``False`` follows each optimizer's reference update rule
+        step for step on the raw coefficients. Sparse ``X`` is trained
         as it is. See :mod:`sklearn_nnopt._precondition`.
     verbose : int, default=0
         Print one line per epoch when > 0.

@@ -34,6 +34,7 @@ from sklearn.utils.validation import assert_all_finite
 
 from . import _steppers
 from ._parameters import Parameters
+from ._precondition import Preconditioner
 
 
 class DivergenceError(RuntimeError):
@@ -298,10 +299,27 @@ class _Run:
 
     # ------------------------------------------------------------- checks
     def set_reference(self, reference):
-        """The gradient scale of the convergence check (one pass)."""
+        """The gradient scale of the convergence check (one pass).
+
+        The check measures gradients in standardized coordinates whatever the
+        training coordinates: without a preconditioner, the data's own column
+        spreads (so that the largest-scale column does not hide the others).
+        """
         self.reference_gradient = None
-        if self.config.tol is not None and self.objective.loss.smooth:
-            self.reference_gradient = optimality(self.objective, self.data, reference)
+        self.check_scale = None
+        if self.config.tol is None or not self.objective.loss.smooth:
+            return
+        if self.objective.preconditioner is None:
+            self.check_scale = Preconditioner.fit(
+                self.data.X,
+                self.data.sample_weight,
+                center=self.params.fit_intercept,
+            )
+        self.reference_value, self.reference_gradient = self.optimality(reference)
+
+    def optimality(self, params):
+        """``(J, optimality)`` of ``params`` in the check's coordinates."""
+        return optimality(self.objective, self.data, params, self.check_scale)
 
     def converged(self, params=None):
         """First-order optimality: the gradient within sqrt(tol) of its scale.
@@ -315,9 +333,12 @@ class _Run:
         if params is None:
             coef, intercept = self.exposed()
             params = Parameters(coef, intercept, self.params.fit_intercept)
-        value = optimality(self.objective, self.data, params)
+        _, value = self.optimality(params)
         ratio = value / max(self.reference_gradient, np.finfo(float).tiny)
-        return ratio <= self.config.tol**0.5 or value == 0.0, ratio
+        # A start that is already optimal (a constant target) has no gradient
+        # scale: then rounding-level gradients count as converged.
+        floor = 1e-10 * max(abs(self.reference_value), np.finfo(float).tiny)
+        return ratio <= self.config.tol**0.5 or value <= floor, ratio
 
     def warn_not_converged(self, ratio, what, stalled=False):
         n_iter = self.progress.n_iter
@@ -329,7 +350,14 @@ class _Run:
             else "the objective was still decreasing"
         )
         unit = "iterations" if not self.optimizer.stochastic else "epochs"
-        if stalled:
+        unscaled = "" if self.objective.preconditioner else "precondition=True, or "
+        if stalled and not self.optimizer.stochastic:
+            where = (
+                f"stopped after {n_iter} {unit}, when its line search could make "
+                f"no more progress, away from the optimum"
+            )
+            advice = f"Use {unscaled}a scaler such as StandardScaler"
+        elif stalled:
             where = (
                 f"stopped after {n_iter} {unit}, when the objective stalled for "
                 f"n_iter_no_change={self.config.n_iter_no_change} epochs, away "
@@ -337,9 +365,10 @@ class _Run:
             )
             advice = (
                 "Use learning_rate='auto' (it decays the step until the check "
-                "passes) or a smaller learning_rate_init, or optimizer='lbfgs' "
-                "for a smooth loss"
+                "passes) or a smaller learning_rate_init"
             )
+            if self.objective.loss.smooth and not self.objective.l1:
+                advice += ", or optimizer='lbfgs'"
         else:
             where = (
                 f"did not reach the optimum in max_iter={self.config.max_iter} "
@@ -608,7 +637,8 @@ class _Run:
         if config.tol is not None:
             done, ratio = self.converged(self.params)
             if done is False or (done is None and result.status != 0):
-                self.warn_not_converged(ratio, "L-BFGS")
+                stalled = int(result.nit) < config.max_iter
+                self.warn_not_converged(ratio, "L-BFGS", stalled=stalled)
 
 
 def _batches(data, shuffle, rng):
@@ -713,7 +743,7 @@ def full_gradient(objective, data, params):
     return total_loss / total_weight + objective.penalty(params.coef), grads
 
 
-def optimality(objective, data, params):
+def optimality(objective, data, params, scale=None):
     r"""First-order optimality of ``params``: the largest entry of the gradient.
 
     For the l1 (elastic-net) penalty, the minimum-norm subgradient of the
@@ -722,12 +752,23 @@ def optimality(objective, data, params):
     :math:`w_j = 0`, :math:`\lambda_j` the l1 strength in the training
     coordinates. Zero exactly at the minimizer of a smooth objective.
 
+    Parameters
+    ----------
+    objective, data, params
+        The objective (in its training coordinates), the data and the point.
+    scale : Preconditioner, optional
+        Coordinates to measure the gradient in, for an objective trained in
+        the user's: :math:`(g_W - g_b m^\top) / s` (the chain rule of the
+        preconditioner's reparameterization).
+
     Returns
     -------
-    float
-        In the training coordinates, max-abs over coef and intercept.
+    value : float
+        The objective at ``params``.
+    optimality : float
+        Max-abs over coef and intercept.
     """
-    _, grads = full_gradient(objective, data, params)
+    value, grads = full_gradient(objective, data, params)
     g = grads[0]
     if objective.l1:
         l1 = objective.l1
@@ -735,4 +776,9 @@ def optimality(objective, data, params):
             l1 = l1 * objective.preconditioner.inv_scale
         W = params.coef
         g = np.where(W != 0, g + l1 * np.sign(W), np.maximum(np.abs(g) - l1, 0.0))
-    return float(max(np.max(np.abs(part), initial=0.0) for part in [g, *grads[1:]]))
+    if scale is not None:
+        if scale.mean is not None:
+            g = g - np.outer(grads[1], scale.mean)
+        g = g * scale.inv_scale
+    parts = [g, *grads[1:]]
+    return value, float(max(np.max(np.abs(part), initial=0.0) for part in parts))

@@ -98,7 +98,8 @@ def auto_optimizer(loss, penalty, incremental):
     L-BFGS where it is the right tool: ``fit`` on data in memory (not
     ``partial_fit``) with a smooth loss that a full-batch method can minimize
     and an ``l2`` penalty or none. Otherwise (``partial_fit``, non-smooth
-    losses, ``l1``/``elasticnet``), Adam with the ``"auto"`` schedule. On the
+    losses, ``l1``/``elasticnet``), Adam, with the estimator's
+    ``learning_rate`` (``"auto"`` is the one that converges). On the
     benchmark sets (up to 160,000 x 100 dense and 80,000 x 100,000 sparse)
     L-BFGS reached the optimum faster than every stochastic optimizer, so no
     size limit applies.
@@ -113,6 +114,11 @@ def resolve_optimizer(estimator, loss, incremental=False):
     spec = estimator.optimizer
     if isinstance(spec, str) and spec == "auto":
         spec = auto_optimizer(loss, estimator.penalty, incremental)
+    elif isinstance(spec, str) and spec not in OPTIMIZERS:
+        raise ValueError(
+            f"Unknown optimizer {spec!r} for parameter 'optimizer'; valid names "
+            f"are {['auto', *OPTIMIZERS.names()]} or an instance of Optimizer."
+        )
     optimizer = OPTIMIZERS.create(spec, "optimizer")
     optimizer._validate()
     if not optimizer.stochastic and estimator.penalty in ("l1", "elasticnet"):
