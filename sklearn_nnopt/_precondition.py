@@ -83,7 +83,8 @@ class Preconditioner:
                 var += weights[rows] @ block
             var /= total
         else:
-            mean, var = mean_variance_axis(X, axis=0, weights=weights)
+            # (scikit-learn's kernel wants the weights in X's dtype.)
+            mean, var = mean_variance_axis(X, axis=0, weights=weights.astype(X.dtype))
             mean, var = mean.astype(np.float64), var.astype(np.float64)
         var = np.maximum(var, 0.0)  # rounding
         floor = l2 / curvature if curvature > 0 else 0.0

@@ -255,3 +255,15 @@ def test_an_optimal_start_is_converged(optimizer):
         warnings.simplefilter("error", ConvergenceWarning)
         est = LinearNNRegressor(optimizer=optimizer).fit(X, y)
     assert_allclose(est.predict(X), 0.3, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_check_on_sparse_input_of_either_dtype(dtype):
+    # The check's column statistics on CSR data (scikit-learn's kernel wants
+    # the weights in X's dtype).
+    import scipy.sparse as sp
+
+    X, y = make_regression(n_samples=200, n_features=5, random_state=0)
+    X = sp.csr_matrix(X.astype(dtype))
+    est = LinearNNRegressor(optimizer="lbfgs").fit(X, y, sample_weight=np.ones(200))
+    assert est.coef_.dtype == dtype
