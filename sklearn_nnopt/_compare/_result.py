@@ -128,9 +128,10 @@ class CompareResult:
         )
         legend = (
             "fit time: mean per fold; epochs: mean n_iter_ over the folds "
-            "(L-BFGS: iterations); not converged (k/n): ConvergenceWarning, "
-            "max_iter reached, in k of the n folds; failed: the error a fold "
-            "raised (its score would be nan in GridSearchCV)."
+            "(L-BFGS: iterations); not converged (k/n): a ConvergenceWarning (the "
+            "fit ended at max_iter or stopped away from the optimum) in k of the "
+            "n folds; failed: the error a fold raised (its score would be nan in "
+            "GridSearchCV)."
         )
         lines = [title, "", line(head), line(["-" * w for w in widths])]
         lines += [line(cells) for cells in body]
