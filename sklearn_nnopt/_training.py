@@ -340,47 +340,6 @@ class _Run:
         floor = 1e-10 * max(abs(self.reference_value), np.finfo(float).tiny)
         return ratio <= self.config.tol**0.5 or value <= floor, ratio
 
-    def warn_not_converged(self, ratio, what, stalled=False):
-        n_iter = self.progress.n_iter
-        howfar = (
-            f"the objective's gradient is still {ratio:.1e} of its size at the "
-            f"start (converged means at most sqrt(tol) = "
-            f"{self.config.tol**0.5:.1e})"
-            if math.isfinite(ratio)
-            else "the objective was still decreasing"
-        )
-        unit = "iterations" if not self.optimizer.stochastic else "epochs"
-        unscaled = "" if self.objective.preconditioner else "precondition=True, or "
-        if stalled and not self.optimizer.stochastic:
-            where = (
-                f"stopped after {n_iter} {unit}, when its line search could make "
-                f"no more progress, away from the optimum"
-            )
-            advice = f"Use {unscaled}a scaler such as StandardScaler"
-        elif stalled:
-            where = (
-                f"stopped after {n_iter} {unit}, when the objective stalled for "
-                f"n_iter_no_change={self.config.n_iter_no_change} epochs, away "
-                f"from the optimum"
-            )
-            advice = (
-                "Use learning_rate='auto' (it decays the step until the check "
-                "passes) or a smaller learning_rate_init"
-            )
-            if self.objective.loss.smooth and not self.objective.l1:
-                advice += ", or optimizer='lbfgs'"
-        else:
-            where = (
-                f"did not reach the optimum in max_iter={self.config.max_iter} "
-                f"{unit} ({n_iter} so far)"
-            )
-            advice = "Increase max_iter (or continue with warm_start=True)"
-        warnings.warn(
-            f"{what} {where}: {howfar}. {advice}.",
-            ConvergenceWarning,
-            stacklevel=_caller_level(),
-        )
-
     def exposed(self):
         """The coefficients the model predicts with: averaged once averaging runs."""
         params, averager = self.params, self.progress.averager
@@ -529,7 +488,7 @@ class _Run:
                 (False, float("nan")) if score is not None else self.converged()
             )
             if not done:  # also None: the stopping rule did not fire
-                self.warn_not_converged(ratio, type(optimizer).__name__)
+                _warn_not_converged(self, ratio, type(optimizer).__name__)
 
     def should_stop(self, schedule, score, step_losses, step_inners):
         """The stopping decision at the end of an epoch.
@@ -563,7 +522,7 @@ class _Run:
             done, ratio = self.converged()
             if done is False:
                 what = type(self.optimizer).__name__
-                self.warn_not_converged(ratio, what, stalled=True)
+                _warn_not_converged(self, ratio, what, stalled=True)
         if config.verbose:
             print(
                 f"Objective did not improve more than tol={config.tol} for "
@@ -638,7 +597,7 @@ class _Run:
             done, ratio = self.converged(self.params)
             if done is False or (done is None and result.status != 0):
                 stalled = int(result.nit) < config.max_iter
-                self.warn_not_converged(ratio, "L-BFGS", stalled=stalled)
+                _warn_not_converged(self, ratio, "L-BFGS", stalled=stalled)
 
 
 def _batches(data, shuffle, rng):
@@ -688,6 +647,49 @@ def _print_epoch(n_iter, epoch_loss, validation_scores, lr, start):
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _warn_not_converged(run, ratio, what, stalled=False):
+    """The ConvergenceWarning of a fit that failed the check: how far, what to do."""
+    n_iter = run.progress.n_iter
+    howfar = (
+        f"the objective's gradient is still {ratio:.1e} of its size at the "
+        f"start (converged means at most sqrt(tol) = "
+        f"{run.config.tol**0.5:.1e})"
+        if math.isfinite(ratio)
+        else "the objective was still decreasing"
+    )
+    unit = "iterations" if not run.optimizer.stochastic else "epochs"
+    unscaled = "" if run.objective.preconditioner else "precondition=True, or "
+    if stalled and not run.optimizer.stochastic:
+        where = (
+            f"stopped after {n_iter} {unit}, when its line search could make "
+            f"no more progress, away from the optimum"
+        )
+        advice = f"Use {unscaled}a scaler such as StandardScaler"
+    elif stalled:
+        where = (
+            f"stopped after {n_iter} {unit}, when the objective stalled for "
+            f"n_iter_no_change={run.config.n_iter_no_change} epochs, away "
+            f"from the optimum"
+        )
+        advice = (
+            "Use learning_rate='auto' (it decays the step until the check "
+            "passes) or a smaller learning_rate_init"
+        )
+        if run.objective.loss.smooth and not run.objective.l1:
+            advice += ", or optimizer='lbfgs'"
+    else:
+        where = (
+            f"did not reach the optimum in max_iter={run.config.max_iter} "
+            f"{unit} ({n_iter} so far)"
+        )
+        advice = "Increase max_iter (or continue with warm_start=True)"
+    warnings.warn(
+        f"{what} {where}: {howfar}. {advice}.",
+        ConvergenceWarning,
+        stacklevel=_caller_level(),
+    )
 
 
 def _caller_level():
