@@ -11,7 +11,10 @@ chosen with the ``HYPOTHESIS_PROFILE`` environment variable.
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
+from sklearn.datasets import make_classification
+from sklearn.preprocessing import StandardScaler
 
 # derandomize: CI explores the same examples every run (no flaky red builds);
 # the thorough profile searches at random.
@@ -29,3 +32,27 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "default")
+
+
+# Shared by the schedule and penalty tests.
+@pytest.fixture(scope="module")
+def data():
+    """A standardized 500 x 20 binary problem with 4 informative features."""
+    X, y = make_classification(
+        n_samples=500, n_features=20, n_informative=4, n_redundant=0, random_state=0
+    )
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.fixture(scope="module")
+def easy():
+    """The same, with well separated classes (LogisticRegression: 0.876)."""
+    X, y = make_classification(
+        n_samples=500,
+        n_features=20,
+        n_informative=4,
+        n_redundant=0,
+        class_sep=2.0,
+        random_state=0,
+    )
+    return StandardScaler().fit_transform(X), y

@@ -5,10 +5,9 @@ import warnings
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
-from sklearn.datasets import make_classification, make_regression
+from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
 from sklearn_nnopt import (
     OPTIMIZERS,
@@ -17,27 +16,6 @@ from sklearn_nnopt import (
 )
 
 STOCHASTIC = [n for n, cls, _ in OPTIMIZERS.items() if cls.stochastic]
-
-
-@pytest.fixture(scope="module")
-def data():
-    X, y = make_classification(
-        n_samples=500, n_features=20, n_informative=4, n_redundant=0, random_state=0
-    )
-    return StandardScaler().fit_transform(X), y
-
-
-@pytest.fixture(scope="module")
-def easy():
-    X, y = make_classification(
-        n_samples=500,
-        n_features=20,
-        n_informative=4,
-        n_redundant=0,
-        class_sep=2.0,
-        random_state=0,
-    )
-    return StandardScaler().fit_transform(X), y  # LogisticRegression: 0.876
 
 
 def _objective_l1(X, y, coef, intercept, alpha):

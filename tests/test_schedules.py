@@ -11,9 +11,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 from sklearn.base import clone
-from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.preprocessing import StandardScaler
 
 from sklearn_nnopt import (
     OPTIMIZERS,
@@ -113,27 +111,6 @@ class RecordingSGD(SGD):
     def _update(self, params, grads, lr, state):
         state.values.setdefault("rates", []).append(lr)
         return super()._update(params, grads, lr, state)
-
-
-@pytest.fixture(scope="module")
-def data():
-    X, y = make_classification(
-        n_samples=500, n_features=20, n_informative=4, n_redundant=0, random_state=0
-    )
-    return StandardScaler().fit_transform(X), y
-
-
-@pytest.fixture(scope="module")
-def easy():
-    X, y = make_classification(
-        n_samples=500,
-        n_features=20,
-        n_informative=4,
-        n_redundant=0,
-        class_sep=2.0,
-        random_state=0,
-    )
-    return StandardScaler().fit_transform(X), y  # LogisticRegression: 0.876
 
 
 def _rates(X, y, **params):
