@@ -176,7 +176,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         reference = Parameters.start(data, loss, self.fit_intercept)
         reference = reference.in_coordinates(pre)
         if incremental and not first_call:
-            rng = copy.deepcopy(self._random_state)
+            rng = self._random_state  # train advances a copy of it
         else:
             rng = check_random_state(self.random_state)
         lr, lr_unit = self._step_size(data, objective, optimizer, warm)
