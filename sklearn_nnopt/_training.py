@@ -307,7 +307,10 @@ class _Run:
         """
         self.reference_gradient = None
         self.check_scale = None
-        if self.config.tol is None or not self.objective.loss.smooth:
+        # partial_fit never checks (one epoch, no stopping rule): no passes.
+        if self.config.tol is None or self.config.incremental:
+            return
+        if not self.objective.loss.smooth:
             return
         if self.objective.preconditioner is None:
             self.check_scale = Preconditioner.fit(
