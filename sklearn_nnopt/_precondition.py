@@ -90,6 +90,15 @@ class Preconditioner:
         floor = l2 / curvature if curvature > 0 else 0.0
         scale = np.sqrt(var + floor)
         scale[~(scale > 0) | ~np.isfinite(scale)] = 1.0
+        # Rounded to a power of two (the scaling is then exact in floating
+        # point) and the offsets to a grid of scale / 4096: conditioning only
+        # needs them approximately, and rounded they do not depend on the
+        # order of summation, so that weighted rows and their repetitions
+        # train in the same coordinates.
+        scale = np.exp2(np.round(np.log2(scale)))
+        if center:
+            grid = scale * 2.0**-12
+            mean = np.round(mean / grid) * grid
         dtype = X.dtype
         return cls(mean.astype(dtype) if center else None, scale.astype(dtype))
 
