@@ -193,8 +193,12 @@ class Auto(Schedule):
         if len(losses) < window:
             return False
         del losses[:-window], inners[:-window]
-        if np.mean(inners) >= 0:
-            return False  # still making progress at this step
+        # Still making progress at this step, or no evidence either way: a
+        # mean within rounding of zero (1e-8 of the inner products' size)
+        # must not decide, or rounding would (weighted rows against their
+        # repetitions, one BLAS against another).
+        if np.mean(inners) >= -1e-8 * np.mean(np.abs(inners)):
+            return False
         level = float(np.mean(losses))
         previous, self.level_ = self.level_, level
         losses.clear()
