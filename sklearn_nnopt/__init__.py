@@ -22,6 +22,7 @@ from .losses import (
 )
 from .optimizers import (
     LBFGS,
+    Newton,
     OPTIMIZERS,
     SGD,
     Adadelta,
@@ -68,5 +69,6 @@ __all__ = [
     "Adagrad",
     "Adadelta",
     "LBFGS",
+    "Newton",
     "SCHEDULES",
 ]

@@ -17,6 +17,7 @@ coordinates of that preconditioner; the value of :math:`J` is the same.
 """
 
 import numpy as np
+from sklearn.utils import gen_batches
 from sklearn.utils.extmath import safe_sparse_dot
 
 _L1_RATIO = {"l2": 0.0, "l1": 1.0, None: 0.0}
@@ -171,3 +172,101 @@ class Objective:
         weighted_loss, weight_sum = self.batch(X, Y, sw, W, b, grads)
         value = weighted_loss / weight_sum + self.penalty(W)
         return value, grads if self.fit_intercept else grads[:1]
+
+    def output_hessian(self, raw, Y):
+        """Second derivatives of each sample's loss in its raw prediction.
+
+        Central differences of ``loss.loss_gradient`` (exact on a quadratic
+        piece, about 1e-10 relative elsewhere, which is all a Newton step
+        needs), so that every loss, custom ones included, has a Hessian
+        without a formula of its own.
+
+        Returns
+        -------
+        D : ndarray of shape (n_samples, n_outputs, n_outputs)
+            ``D[i, k, l] = d^2 loss_i / (d raw_ik d raw_il)``.
+        """
+        raw = np.asarray(raw, dtype=np.float64)
+        n, k = raw.shape
+        Y = np.asarray(Y, dtype=np.float64)
+        h = np.cbrt(np.finfo(np.float64).eps) * np.maximum(1.0, np.abs(raw))
+        D = np.empty((n, k, k))
+        # One pair of evaluations per output: a loss whose outputs are
+        # independent (all but the softmax) gives exact zeros off the
+        # diagonal, which :meth:`hessian` then skips.
+        for col in range(k):
+            step = np.zeros_like(raw)
+            step[:, col] = h[:, col]
+            width = ((raw + step) - (raw - step))[:, col]  # the step taken
+            _, g_plus = self.loss.loss_gradient(Y, raw + step)
+            _, g_minus = self.loss.loss_gradient(Y, raw - step)
+            D[:, :, col] = (g_plus - g_minus) / width[:, None]
+        if k > 1:
+            D = 0.5 * (D + D.transpose(0, 2, 1))
+        return D
+
+    def hessian(self, X, Y, sw, W, b):
+        """Hessian of the full objective in the flat order ``[W.ravel(), b]``.
+
+        .. math::
+            H = \\sum_i \\frac{s_i}{\\sum s} (J_i^\\top D_i J_i)
+                + \\operatorname{diag}(\\alpha_2 / s_j^2 \\text{ on } W)
+
+        with :math:`J_i` the derivative of sample ``i``'s raw prediction in the
+        parameters (its row of centered, scaled ``X`` and a 1 for the
+        intercept, per output) and :math:`D_i` from :meth:`output_hessian`.
+        Smooth penalties only (the l1 part has no Hessian). Where the loss is
+        flat along "one constant added to every intercept" (the softmax), the
+        Hessian gets curvature along that direction, along which the gradient
+        is zero: a Newton step then stays off it, and no other is changed.
+
+        Returns
+        -------
+        H : ndarray of shape (n_params, n_params)
+        """
+        pre = self.preconditioner
+        raw = self.raw(X, W, b)
+        D = self.output_hessian(raw, Y)
+        n, k = raw.shape
+        p = X.shape[1]
+        w = np.ones(n) if sw is None else np.asarray(sw, dtype=np.float64)
+        D *= (w / w.sum())[:, None, None]
+        q = p + 1 if self.fit_intercept else p
+        blocks = np.zeros((k, k, q, q))
+        pairs = [
+            (r, c) for r in range(k) for c in range(r, k) if np.any(D[:, r, c])
+        ]
+        for rows in gen_batches(n, 2048):
+            Z = X[rows]
+            Z = Z.toarray() if hasattr(Z, "toarray") else np.asarray(Z)
+            Z = Z.astype(np.float64)
+            if pre is not None:
+                if pre.mean is not None:
+                    Z = Z - pre.mean
+                Z = Z * pre.inv_scale
+            if self.fit_intercept:
+                Z = np.hstack([Z, np.ones((Z.shape[0], 1))])
+            for r, c in pairs:
+                blocks[r, c] += (Z * D[rows, r, c][:, None]).T @ Z
+        for r, c in pairs:
+            blocks[c, r] = blocks[r, c].T
+        if self.l2:
+            penalty = self.l2 * np.ones(p) if pre is None else self.l2 * pre.inv_scale**2
+            for r in range(k):
+                blocks[r, r, np.arange(p), np.arange(p)] += penalty
+        # Augmented order (output, [features, intercept]) -> [W.ravel(), b].
+        order = np.arange(k * q).reshape(k, q)
+        flat = np.concatenate([order[:, :p].ravel(), order[:, p:].ravel()])
+        H = blocks.transpose(0, 2, 1, 3).reshape(k * q, k * q)
+        H = H[np.ix_(flat, flat)]
+        if self.fit_intercept and k > 1:
+            # The softmax is unchanged by adding one constant to every
+            # intercept: a flat direction along which the gradient is zero.
+            # Curvature there keeps Newton's step (trust-exact's hard case
+            # would move along it) off it, and changes no other direction.
+            u = np.zeros(len(H))
+            u[k * p :] = 1.0 / np.sqrt(k)
+            Hu = H @ u
+            if np.linalg.norm(Hu) <= 1e-6 * np.abs(H).max(initial=0.0):
+                H += np.trace(H[k * p :, k * p :]) / k * np.outer(u, u)
+        return H

@@ -587,8 +587,17 @@ class _Run:
         gtol = None
         if config.tol is not None:
             gtol = config.tol**2 * (self.reference_gradient or 1.0)
+        hess = None
+        if getattr(self.optimizer, "needs_hessian", False):
+
+            def hess(theta):
+                current = unpack(theta)
+                W = current[0]
+                b = current[1] if fit_intercept else params.intercept
+                return self.objective.hessian(X, Y, weights, W, b)
+
         result = self.optimizer.minimize(
-            fun, x0, max_iter=config.max_iter, tol=gtol, callback=callback
+            fun, x0, max_iter=config.max_iter, tol=gtol, callback=callback, hess=hess
         )
         for p, new in zip(arrays, unpack(result.x), strict=True):
             p[...] = new
@@ -600,7 +609,7 @@ class _Run:
             done, ratio = self.converged(self.params)
             if done is False or (done is None and result.status != 0):
                 stalled = int(result.nit) < config.max_iter
-                _warn_not_converged(self, ratio, "L-BFGS", stalled=stalled)
+                _warn_not_converged(self, ratio, type(self.optimizer).__name__, stalled=stalled)
 
 
 def _batches(data, shuffle, rng):

@@ -327,7 +327,7 @@ REFERENCES = {label: reference for label, _, reference in OPTIMIZER_CASES}
 SPECS = {label: spec for label, spec, _ in OPTIMIZER_CASES}
 
 # Full-batch optimizers: tested separately below.
-FULL_BATCH = ["lbfgs"]
+FULL_BATCH = ["lbfgs", "newton"]
 
 N_STEPS = 6
 LRS = [0.1 / t for t in range(1, N_STEPS + 1)]
