@@ -154,6 +154,9 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         X, y, sw, Y, fitted = self._prepare(
             validated, X, y, sample_weight, first_call, classes, loss
         )
+        if isinstance(self.optimizer, str) and self.optimizer == "auto":
+            shape = (*X.shape, Y.shape[1])
+            optimizer = resolve_optimizer(self, loss, incremental, shape)
         data = TrainingData(
             X, Y, sw, self._batch_size(X.shape[0]), estimator_name=type(self).__name__
         )

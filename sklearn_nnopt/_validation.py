@@ -92,28 +92,54 @@ def resolve_loss(estimator):
 AUTO_STOCHASTIC = "adam"
 
 
-def auto_optimizer(loss, penalty, incremental):
+#: The largest Hessian, in multiply-adds, for which ``optimizer="auto"``
+#: picks Newton: about 10 ms on one core (benchmarks/auto_crossover.py).
+NEWTON_BUDGET = 1e7
+
+
+def auto_optimizer(loss, penalty, incremental, shape=None):
     """The optimizer that ``optimizer="auto"`` picks, by name.
 
-    L-BFGS where it is the right tool: ``fit`` on data in memory (not
-    ``partial_fit``) with a smooth loss that a full-batch method can minimize
-    and an ``l2`` penalty or none. Otherwise (``partial_fit``, non-smooth
+    A full-batch method where it is the right tool: ``fit`` on data in memory
+    (not ``partial_fit``) with a smooth loss that a full-batch method can
+    minimize and an ``l2`` penalty or none. Among those, Newton while one
+    Hessian costs at most :data:`NEWTON_BUDGET` multiply-adds
+    (``n_samples (n_features + 1)^2 n_outputs (n_outputs + 1) / 2``): it
+    reaches the optimum to machine precision in 5-15 iterations, where
+    L-BFGS can stall on an ill-conditioned small problem; above, L-BFGS,
+    which reached the same optimum faster on every larger problem measured
+    (``benchmarks/auto_crossover.py``; up to 160,000 x 100 dense and
+    80,000 x 100,000 sparse, faster than every stochastic optimizer too, so
+    no upper size limit applies). Otherwise (``partial_fit``, non-smooth
     losses, ``l1``/``elasticnet``), Adam, with the estimator's
-    ``learning_rate`` (``"auto"`` is the one that converges). On the
-    benchmark sets (up to 160,000 x 100 dense and 80,000 x 100,000 sparse)
-    L-BFGS reached the optimum faster than every stochastic optimizer, so no
-    size limit applies.
+    ``learning_rate`` (``"auto"`` is the one that converges).
+
+    Parameters
+    ----------
+    loss : Loss
+    penalty : {"l2", "l1", "elasticnet", None}
+    incremental : bool
+    shape : tuple of (n_samples, n_features, n_outputs), optional
+        The training data's; without it, no Newton.
     """
     if not incremental and loss.smooth and loss.full_batch and penalty in ("l2", None):
+        if shape is not None:
+            n, p, k = shape
+            if n * (p + 1) ** 2 * k * (k + 1) / 2 <= NEWTON_BUDGET:
+                return "newton"
         return "lbfgs"
     return AUTO_STOCHASTIC
 
 
-def resolve_optimizer(estimator, loss, incremental=False):
-    """A fresh optimizer for the estimator's ``optimizer``, valid with ``loss``."""
+def resolve_optimizer(estimator, loss, incremental=False, shape=None):
+    """A fresh optimizer for the estimator's ``optimizer``, valid with ``loss``.
+
+    ``shape`` ``(n_samples, n_features, n_outputs)`` lets ``"auto"`` weigh
+    the cost of Newton's Hessian.
+    """
     spec = estimator.optimizer
     if isinstance(spec, str) and spec == "auto":
-        spec = auto_optimizer(loss, estimator.penalty, incremental)
+        spec = auto_optimizer(loss, estimator.penalty, incremental, shape)
     elif isinstance(spec, str) and spec not in OPTIMIZERS:
         raise ValueError(
             f"Unknown optimizer {spec!r} for parameter 'optimizer'; valid names "
