@@ -130,6 +130,10 @@ class Progress:
         Epochs since the stopping rule last saw an improvement.
     validation_scores : list of float or None
         Per epoch, with early stopping.
+    validation_stalled_steps : int
+        Optimizer steps since early stopping last saw its score improve.
+    validation_steps : int
+        Optimizer steps of this fit's early stopping so far.
     best_validation_score : float
     best_params : tuple of ndarray or None
         The coefficients of the best validation score.
@@ -142,6 +146,8 @@ class Progress:
     best_loss_for_stopping: float = np.inf
     no_improvement_count: int = 0
     validation_scores: list | None = None
+    validation_stalled_steps: int = 0
+    validation_steps: int = 0
     best_validation_score: float = -np.inf
     best_params: tuple | None = None
     averager: object = None
@@ -382,20 +388,15 @@ class _Run:
             raise self.divergence_error()
 
     # ------------------------------------------------------ stopping rule
-    def record_epoch(self, epoch_loss, score):
-        """Track the stopping rule for one finished epoch."""
+    def record_epoch(self, epoch_loss, score, steps=1):
+        """Track the stopping rule for one finished epoch of ``steps`` steps."""
         progress, tol = self.progress, self.config.tol or 0.0
         progress.loss_curve.append(epoch_loss)
         progress.best_loss = min(progress.best_loss, epoch_loss)
         if score is not None:
-            coef, intercept = self.exposed()
-            value = score(coef, intercept)
-            progress.validation_scores.append(value)
-            stalled = value < progress.best_validation_score + tol
-            if value > progress.best_validation_score:
-                progress.best_validation_score = value
-                progress.best_params = (coef.copy(), intercept.copy())
-        elif len(progress.loss_curve) == 1:
+            self.record_validation(score, steps, tol)
+            return
+        if len(progress.loss_curve) == 1:
             # The first epoch's objective is mostly that of the starting point,
             # not a result of training: for the perceptron loss the zero start is
             # the global minimum, and would stop every fit after the patience.
@@ -408,6 +409,43 @@ class _Run:
         progress.no_improvement_count = (
             progress.no_improvement_count + 1 if stalled else 0
         )
+
+    def record_validation(self, score, steps, tol):
+        """Early stopping's bookkeeping, in optimizer steps.
+
+        The first score, that of a barely trained model, is not a best (a
+        lucky one would make every later score look like a stall). A score
+        above the best by more than ``tol`` resets the patience; one below
+        the best uses up ``steps`` of it; a tie (within ``tol`` above) does
+        neither: small validation sets tie often, and ties say nothing (the
+        later of tied models, trained longer, is the one kept).
+        """
+        progress = self.progress
+        coef, intercept = self.exposed()
+        value = score(coef, intercept)
+        progress.validation_scores.append(value)
+        progress.validation_steps += steps
+        if len(progress.validation_scores) == 1:
+            return
+        best = progress.best_validation_score
+        if value > best + tol:
+            progress.validation_stalled_steps = 0
+        elif value < best:
+            progress.validation_stalled_steps += steps
+        if value >= best:  # a tie keeps the later, longer trained model
+            progress.best_validation_score = value
+            progress.best_params = (coef.copy(), intercept.copy())
+
+    def validation_patience(self):
+        """Early stopping's patience in optimizer steps.
+
+        ``n_iter_no_change`` epochs of at least ``MIN_PATIENCE_STEPS`` steps:
+        on small data an epoch is a single step, and ten steps of a small
+        learning rate are no evidence that the score stopped improving.
+        """
+        data = self.data
+        steps_per_epoch = -(-data.n_train // data.batch_size)
+        return self.config.n_iter_no_change * max(steps_per_epoch, MIN_PATIENCE_STEPS)
 
     def restore_best(self):
         """Early stopping ends on the best epoch's coefficients."""
@@ -428,6 +466,7 @@ class _Run:
             # The best score and coefficients are those of this call's data.
             progress.best_params = None
             progress.best_validation_score = -np.inf
+            progress.validation_stalled_steps = progress.validation_steps = 0
             if progress.validation_scores is None:
                 progress.validation_scores = []
         stepper = _steppers.make_stepper(
@@ -469,7 +508,7 @@ class _Run:
             epoch_loss = total_loss / total_weight + self.objective.penalty(params.coef)
             self.check_finite(epoch_loss)
             self.check_explosion(epoch_loss)
-            self.record_epoch(epoch_loss, score)
+            self.record_epoch(epoch_loss, score, steps)
             if config.verbose:
                 lr = schedule.rate(max(t, 1), epoch + 1)
                 scores = progress.validation_scores if score is not None else None
@@ -514,10 +553,18 @@ class _Run:
                 return False
         if config.incremental:
             return False
-        if progress.no_improvement_count < config.n_iter_no_change:
+        if score is not None:
+            # Early stopping: the patience and the least training, in steps.
+            patience = self.validation_patience()
+            if progress.validation_steps < patience:
+                return False
+            if progress.validation_stalled_steps < patience:
+                return False
+        elif progress.no_improvement_count < config.n_iter_no_change:
             return False
         if not schedule.on_stall():
             progress.no_improvement_count = 0
+            progress.validation_stalled_steps = 0
             return False
         if config.tol is None:
             return False
@@ -609,7 +656,9 @@ class _Run:
             done, ratio = self.converged(self.params)
             if done is False or (done is None and result.status != 0):
                 stalled = int(result.nit) < config.max_iter
-                _warn_not_converged(self, ratio, type(self.optimizer).__name__, stalled=stalled)
+                _warn_not_converged(
+                    self, ratio, type(self.optimizer).__name__, stalled=stalled
+                )
 
 
 def _batches(data, shuffle, rng):
@@ -657,6 +706,10 @@ def _print_epoch(n_iter, epoch_loss, validation_scores, lr, start):
     line += f", lr = {lr:.3g}, time = {time.perf_counter() - start:.3f}s"
     print(line)
 
+
+#: Early stopping's patience counts ``n_iter_no_change`` epochs of at least
+#: this many optimizer steps (see :meth:`_Run.validation_patience`).
+MIN_PATIENCE_STEPS = 10
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 

@@ -97,7 +97,7 @@ AUTO_STOCHASTIC = "adam"
 NEWTON_BUDGET = 1e7
 
 
-def auto_optimizer(loss, penalty, incremental, shape=None):
+def auto_optimizer(loss, penalty, incremental, shape=None, early_stopping=False):
     """The optimizer that ``optimizer="auto"`` picks, by name.
 
     A full-batch method where it is the right tool: ``fit`` on data in memory
@@ -111,7 +111,8 @@ def auto_optimizer(loss, penalty, incremental, shape=None):
     (``benchmarks/auto_crossover.py``; up to 160,000 x 100 dense and
     80,000 x 100,000 sparse, faster than every stochastic optimizer too, so
     no upper size limit applies). Otherwise (``partial_fit``, non-smooth
-    losses, ``l1``/``elasticnet``), Adam, with the estimator's
+    losses, ``l1``/``elasticnet``, ``early_stopping=True``, which a
+    full-batch method would ignore), Adam, with the estimator's
     ``learning_rate`` (``"auto"`` is the one that converges).
 
     Parameters
@@ -121,7 +122,10 @@ def auto_optimizer(loss, penalty, incremental, shape=None):
     incremental : bool
     shape : tuple of (n_samples, n_features, n_outputs), optional
         The training data's; without it, no Newton.
+    early_stopping : bool, default=False
     """
+    if early_stopping:
+        return AUTO_STOCHASTIC
     if not incremental and loss.smooth and loss.full_batch and penalty in ("l2", None):
         if shape is not None:
             n, p, k = shape
@@ -139,7 +143,9 @@ def resolve_optimizer(estimator, loss, incremental=False, shape=None):
     """
     spec = estimator.optimizer
     if isinstance(spec, str) and spec == "auto":
-        spec = auto_optimizer(loss, estimator.penalty, incremental, shape)
+        spec = auto_optimizer(
+            loss, estimator.penalty, incremental, shape, estimator.early_stopping
+        )
     elif isinstance(spec, str) and spec not in OPTIMIZERS:
         raise ValueError(
             f"Unknown optimizer {spec!r} for parameter 'optimizer'; valid names "
