@@ -54,8 +54,10 @@ def main():
     args = parser.parse_args()
     sizes = [1000, 10000] if args.quick else [1000, 10000, 50000]
     widths = [10, 50, 200] if args.quick else [10, 30, 100, 200, 400]
-    print("| task | n_samples | n_features | n_params | newton s | lbfgs s | "
-          "lbfgs/newton | newton gap | lbfgs gap |")
+    print(
+        "| task | n_samples | n_features | n_params | newton s | lbfgs s | "
+        "lbfgs/newton | newton gap | lbfgs gap |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for task in ["binary", "multiclass", "regression"]:
         for n in sizes:

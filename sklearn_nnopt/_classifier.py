@@ -247,9 +247,9 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
     def __init__(
         self,
         loss="log_loss",
-        optimizer="adam",
+        optimizer="auto",
         *,
-        learning_rate="constant",
+        learning_rate="auto",
         learning_rate_init="auto",
         power_t=0.5,
         penalty="l2",
@@ -267,7 +267,7 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         class_weight=None,
         warm_start=False,
         average=False,
-        precondition=False,
+        precondition=True,
         verbose=0,
     ):
         _store_parameters(self, locals())

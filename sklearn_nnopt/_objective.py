@@ -233,9 +233,7 @@ class Objective:
         D *= (w / w.sum())[:, None, None]
         q = p + 1 if self.fit_intercept else p
         blocks = np.zeros((k, k, q, q))
-        pairs = [
-            (r, c) for r in range(k) for c in range(r, k) if np.any(D[:, r, c])
-        ]
+        pairs = [(r, c) for r in range(k) for c in range(r, k) if np.any(D[:, r, c])]
         for rows in gen_batches(n, 2048):
             Z = X[rows]
             Z = Z.toarray() if hasattr(Z, "toarray") else np.asarray(Z)
@@ -251,7 +249,9 @@ class Objective:
         for r, c in pairs:
             blocks[c, r] = blocks[r, c].T
         if self.l2:
-            penalty = self.l2 * np.ones(p) if pre is None else self.l2 * pre.inv_scale**2
+            penalty = (
+                self.l2 * np.ones(p) if pre is None else self.l2 * pre.inv_scale**2
+            )
             for r in range(k):
                 blocks[r, r, np.arange(p), np.arange(p)] += penalty
         # Augmented order (output, [features, intercept]) -> [W.ravel(), b].

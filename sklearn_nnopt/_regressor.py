@@ -162,9 +162,9 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
     def __init__(
         self,
         loss="squared_error",
-        optimizer="adam",
+        optimizer="auto",
         *,
-        learning_rate="constant",
+        learning_rate="auto",
         learning_rate_init="auto",
         power_t=0.5,
         penalty="l2",
@@ -181,7 +181,7 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
         random_state=None,
         warm_start=False,
         average=False,
-        precondition=False,
+        precondition=True,
         verbose=0,
     ):
         _store_parameters(self, locals())
