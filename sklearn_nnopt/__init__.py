@@ -22,7 +22,6 @@ from .losses import (
 )
 from .optimizers import (
     LBFGS,
-    Newton,
     OPTIMIZERS,
     SGD,
     Adadelta,
@@ -31,6 +30,7 @@ from .optimizers import (
     Adamax,
     AdamW,
     NAdam,
+    Newton,
     Optimizer,
     RMSprop,
 )
