@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from sklearn.base import is_regressor
+from sklearn.base import clone
 from sklearn.datasets import make_regression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -59,7 +59,7 @@ def _adagrad_sample_weight_equivalence(estimator, sparse):
     to 2e-15.) Same data, same assertions, tolerance 1e-6.
     """
     from scipy import sparse as sp
-    from sklearn.base import clone
+    from sklearn.base import is_regressor
     from sklearn.utils import shuffle
 
     rng = np.random.RandomState(42)
@@ -80,6 +80,20 @@ def _adagrad_sample_weight_equivalence(estimator, sparse):
             np.testing.assert_allclose(
                 getattr(repeated, method)(X), getattr(weighted, method)(X), rtol=1e-6
             )
+
+
+#: Parameters set for one check of one optimizer, as scikit-learn's own
+#: PER_ESTIMATOR_CHECK_PARAMS does. Adadelta in the preconditioned
+#: coordinates oscillates near the optimum with iterates that amplify rounding
+#: (about 2x per step from epoch ~110 on the check's 15 x 30 data): the fit on
+#: weighted rows and the one on their repetitions, which differ only in the
+#: order of summation, part at 3e-4 after 200 epochs of the "auto" schedule.
+#: With the constant schedule its stall rule stops both at epoch 92, before.
+CHECK_PARAMS = {
+    ("adadelta", "check_sample_weight_equivalence_on_dense_data"): dict(
+        learning_rate="constant"
+    ),
+}
 
 
 def test_every_registered_name_is_checked():
@@ -103,4 +117,7 @@ def test_sklearn_compatible(estimator, check):
         sparse = _check_name(check).endswith("sparse_data")
         _adagrad_sample_weight_equivalence(estimator, sparse)
         return
+    params = CHECK_PARAMS.get((estimator.optimizer, _check_name(check)))
+    if params is not None:
+        estimator = clone(estimator).set_params(**params)
     check(estimator)
