@@ -105,7 +105,7 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
 
     where :math:`s_i` is ``sample_weight`` times ``class_weight`` and
     :math:`\ell` the chosen ``loss``, with the chosen ``optimizer`` on
-    shuffled minibatches (or on the full batch for ``"lbfgs"``).
+    shuffled minibatches (or on the full batch for ``"lbfgs"`` and ``"newton"``).
 
     Parameters
     ----------
@@ -114,21 +114,23 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         ``"squared_hinge"``, ``"modified_huber"``, ``"perceptron"``,
         ``"squared_error"``, or a :class:`~sklearn_nnopt.losses.Loss` instance.
         Margin losses are one-vs-rest on multiclass problems.
-    optimizer : str or Optimizer, default="adam"
+    optimizer : str or Optimizer, default="auto"
         ``"auto"``, ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adam"``,
         ``"amsgrad"``, ``"adamw"``, ``"nadam"``, ``"adamax"``, ``"rmsprop"``,
-        ``"adagrad"``, ``"adadelta"``, ``"lbfgs"``, or an
+        ``"adagrad"``, ``"adadelta"``, ``"lbfgs"``, ``"newton"``, or an
         :class:`~sklearn_nnopt.optimizers.Optimizer` instance
         (whose hyperparameters are then searchable as ``optimizer__<name>``).
-        ``"auto"`` runs L-BFGS for ``fit`` with a smooth loss and an ``l2``
-        penalty (or none), else Adam (``partial_fit``, non-smooth losses,
-        ``l1``/``elasticnet``); ``optimizer_`` shows what ran.
-    learning_rate : str or Schedule, default="constant"
+        ``"auto"``: for ``fit`` with a smooth loss and an ``l2`` penalty (or
+        none), Newton on small problems (one Hessian of at most 1e7
+        multiply-adds) and L-BFGS above; else Adam (``partial_fit``,
+        non-smooth losses, ``l1``/``elasticnet``, ``early_stopping=True``);
+        ``optimizer_`` shows what ran.
+    learning_rate : str or Schedule, default="auto"
         Step-size schedule: ``"auto"`` (constant until Pflug's test says the
         iterates bounce in the noise, then decaying), ``"constant"``,
         ``"invscaling"``, ``"optimal"``, ``"adaptive"`` or ``"cosine"``, or a
         :class:`~sklearn_nnopt.schedules.Schedule` instance (see
-        :mod:`sklearn_nnopt.schedules`); ignored by ``"lbfgs"``.
+        :mod:`sklearn_nnopt.schedules`); ignored by ``"lbfgs"`` and ``"newton"``.
     learning_rate_init : float or "auto", default="auto"
         Initial step size; ``"auto"`` lets the optimizer choose it from the
         data (see the optimizer's notes).
@@ -161,10 +163,13 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         objective has not improved by ``tol`` for ``n_iter_no_change``
         epochs. ``None`` runs ``max_iter`` epochs and checks nothing.
     n_iter_no_change : int, default=10
-        Patience of the stopping rule of schedules other than ``"auto"``.
+        Patience of the stopping rule of schedules other than ``"auto"``,
+        and of early stopping, which counts it in epochs of at least 10
+        optimizer steps (small data have one step per epoch).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data (stratified), stop on its
-        score and restore the best epoch's coefficients.
+        score and restore the best epoch's coefficients (the first score is
+        not a best; a tie is not a stall and keeps the later model).
     validation_fraction : float, default=0.1
         Size of the held-out set for early stopping.
     shuffle : bool, default=True
@@ -179,7 +184,7 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         Polyak-Ruppert averaging: ``coef_`` and ``intercept_`` are the mean of
         the iterates from optimizer step ``average`` on (``True``: from step 1).
         Training itself continues from the last iterate.
-    precondition : bool, default=False
+    precondition : bool, default=True
         Train in coordinates where dense ``X``'s columns are centered and of
         unit spread (an exact reparameterization: the objective, ``coef_`` and
         ``intercept_`` stay in your units, and ``X`` is not copied), so that
