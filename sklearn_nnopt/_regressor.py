@@ -21,9 +21,9 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
                   {\sum_i s_i} + \alpha\, \tfrac12 \lVert W \rVert_F^2
 
     with the chosen ``optimizer`` on shuffled minibatches (or on the full batch
-    for ``"lbfgs"`` and ``"newton"``). The intercept starts at the loss's best constant (the
-    mean, median, quantile or log-mean of ``y``), so an unscaled target such as
-    ``y`` around 150 needs no rescaling.
+    for ``"lbfgs"`` and ``"newton"``). The intercept starts at the loss's best
+    constant (the mean, median, quantile or log-mean of ``y``), so an unscaled
+    target such as ``y`` around 150 needs no rescaling.
 
     Parameters
     ----------
@@ -86,7 +86,8 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
         optimizer steps (small data have one step per epoch).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop on its R^2 score
-        and restore the best epoch's coefficients.
+        and restore the best epoch's coefficients (the first score is not a
+        best; a tie is not a stall and keeps the later model).
     validation_fraction : float, default=0.1
         Size of the held-out set for early stopping.
     shuffle : bool, default=True
