@@ -150,18 +150,19 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
     batch_size : int or "auto", default="auto"
         Minibatch size; ``"auto"`` is ``min(200, n_samples)``.
     max_iter : int, default=200
-        Maximum number of epochs (L-BFGS: iterations).
+        Maximum number of epochs (L-BFGS and Newton: iterations).
     tol : float or None, default=1e-4
         Convergence tolerance. Every fit ends with a check: the largest entry
         of the objective's gradient (in the training coordinates of
         ``precondition``; for l1, the minimum-norm subgradient) must be at
-        most ``sqrt(tol)`` times its size at the default start, else a
-        ``ConvergenceWarning`` says how far it is. L-BFGS aims at ``tol**2``
-        times that size. The ``"auto"`` schedule stops only once the check
-        passes (after a decayed step no longer lowers the objective by more
-        than ``tol`` relative to it); the other schedules stop when the
-        objective has not improved by ``tol`` for ``n_iter_no_change``
-        epochs. ``None`` runs ``max_iter`` epochs and checks nothing.
+        most ``sqrt(tol)`` times its size at the default start (``tol`` for
+        the full-batch ``"lbfgs"`` and ``"newton"``, which aim at ``tol**2``
+        times that size), else a ``ConvergenceWarning`` says how far it is.
+        The ``"auto"`` schedule stops only once the check passes (after a
+        decayed step no longer lowers the objective by more than ``tol``
+        relative to it); the other schedules stop when the objective has not
+        improved by ``tol`` for ``n_iter_no_change`` epochs. ``None`` runs
+        ``max_iter`` epochs and checks nothing.
     n_iter_no_change : int, default=10
         Patience of the stopping rule of schedules other than ``"auto"``,
         and of early stopping, which counts it in epochs of at least 10

@@ -1260,6 +1260,11 @@ class Newton(Optimizer):
             if callback is not None:
                 callback(intermediate_result.fun)
 
+        # The first trust region on the scale of the parameters (scipy's
+        # radius 1 takes a dozen doublings to reach the intercept of a
+        # target in the thousands, which the start already holds).
+        x0 = np.array(x0, dtype=np.float64)
+        radius = max(1.0, float(np.linalg.norm(x0)))
         result = minimize(
             fun,
             x0,
@@ -1267,7 +1272,12 @@ class Newton(Optimizer):
             hess=hess,
             method="trust-exact",
             callback=_callback,
-            options={"maxiter": max_iter, "gtol": 0.0 if tol is None else tol},
+            options={
+                "maxiter": max_iter,
+                "gtol": 0.0 if tol is None else tol,
+                "initial_trust_radius": radius,
+                "max_trust_radius": max(1000.0, 1000.0 * radius),
+            },
         )
         self._begin_step(int(result.nit))
         return result
