@@ -163,7 +163,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         if optimizer.stochastic and not sp.issparse(X):
             data.sq_row_norms = squared_row_norms(X, type(self).__name__)
         warm = hasattr(self, "coef_") and (incremental or self.warm_start)
-        objective = self._objective(loss, data, warm)
+        objective = self._objective(loss, data, warm, optimizer.stochastic)
         fitted["_preconditioner"] = pre = objective.preconditioner
         if warm:
             params, progress, optimizer = self._continued(
@@ -239,13 +239,15 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
                 fitted["feature_names_in_"] = validated.feature_names_in_
         return X, y, sw, Y, fitted
 
-    def _objective(self, loss, data, warm):
+    def _objective(self, loss, data, warm, stochastic=True):
         """The objective, in the training coordinates of ``precondition``.
 
         A continued fit keeps the coordinates of the fit it continues (its
-        optimizer state is in them); a new one takes those of its data when
-        ``X`` is dense. Sparse ``X`` is taken as it is: its column steps touch
-        only the batch's columns, which centering would make dense.
+        optimizer state is in them); a new one takes those of its data. Sparse
+        ``X`` gets them for the full-batch optimizers (the offsets fold into
+        the intercept, so ``X`` stays sparse); a stochastic optimizer takes it
+        as it is: its column steps touch only the batch's columns, which
+        centering would make dense.
         """
         objective = Objective(
             loss, self.alpha, self.penalty, self.l1_ratio, self.fit_intercept
@@ -253,7 +255,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         pre = None
         if self.precondition:
             pre = getattr(self, "_preconditioner", None) if warm else None
-            if pre is None and isinstance(data.X, np.ndarray):
+            if pre is None and (isinstance(data.X, np.ndarray) or not stochastic):
                 pre = Preconditioner.fit(
                     data.X,
                     data.sample_weight,
