@@ -108,8 +108,10 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
         unscaled features and offsets such as calendar years do not slow or
         stall the fit (centering needs ``fit_intercept=True``, which absorbs
         the offsets). ``False`` follows each optimizer's reference update rule
-        step for step on the raw coefficients. Sparse ``X`` is trained
-        as it is. See :mod:`sklearn_nnopt._precondition`.
+        step for step on the raw coefficients. Sparse ``X`` gets these
+        coordinates with ``"lbfgs"`` and ``"newton"`` (still sparse: the
+        offsets fold into the intercept); stochastic optimizers train it as
+        it is. See :mod:`sklearn_nnopt._precondition`.
     verbose : int, default=0
         Print one line per epoch when > 0.
 
