@@ -120,8 +120,14 @@ def test_averaging_reduces_objective_variance(optimizer):
     X, y = make_regression(n_samples=400, n_features=10, noise=30.0, random_state=0)
     plain, averaged = [], []
     for seed in range(8):
+        # A constant step: the iterates bounce in its noise ball ("auto" decays it).
         params = dict(
-            optimizer=optimizer, batch_size=8, max_iter=20, tol=None, random_state=seed
+            optimizer=optimizer,
+            learning_rate="constant",
+            batch_size=8,
+            max_iter=20,
+            tol=None,
+            random_state=seed,
         )
         plain.append(_final_objective(X, y, LinearNNRegressor(**params).fit(X, y)))
         est = LinearNNRegressor(average=400, **params).fit(X, y)

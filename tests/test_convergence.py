@@ -11,7 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
-from sklearn.datasets import load_breast_cancer, make_classification, make_regression
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    make_classification,
+    make_regression,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
@@ -20,6 +25,7 @@ from sklearn_nnopt import (
     LinearNNClassifier,
     LinearNNRegressor,
     LogLoss,
+    Newton,
     SquaredError,
 )
 from sklearn_nnopt._objective import Objective
@@ -111,7 +117,7 @@ def test_raw_breast_cancer_reaches_logistic_regressions_objective():
     X, y = load_breast_cancer(return_X_y=True)
     n, alpha = len(y), 1e-4
     est = LinearNNClassifier(optimizer="auto", precondition=True).fit(X, y)
-    assert type(est.optimizer_) is LBFGS
+    assert type(est.optimizer_) is Newton  # 569 x 30: within NEWTON_BUDGET
     # The reference at tight tolerance on standardized X, mapped back.
     mean, std = X.mean(axis=0), X.std(axis=0)
     ref = LogisticRegression(C=1 / (n * alpha), tol=1e-10, max_iter=10_000)
@@ -195,8 +201,9 @@ def test_lbfgs_does_not_stop_on_a_small_objective_change_while_the_gradient_is_l
 @pytest.mark.parametrize(
     "params, expected",
     [
-        ({}, "LBFGS"),
-        ({"penalty": None}, "LBFGS"),
+        # Newton: one Hessian of 100 x 4 costs far less than NEWTON_BUDGET.
+        ({}, "Newton"),
+        ({"penalty": None}, "Newton"),
         ({"loss": "hinge"}, "Adam"),
         ({"loss": "perceptron"}, "Adam"),
         ({"penalty": "l1"}, "Adam"),
@@ -210,6 +217,13 @@ def test_auto_optimizer_rule(params, expected):
     assert type(est.optimizer_).__name__ == expected
     incremental = LinearNNClassifier(optimizer="auto").partial_fit(X, y, [0, 1])
     assert type(incremental.optimizer_).__name__ == "Adam"
+
+
+def test_auto_optimizer_takes_lbfgs_when_newtons_hessian_is_too_costly():
+    # 1797 x 64 with 10 classes: one Hessian costs ~4e8 multiply-adds.
+    X, y = load_digits(return_X_y=True)
+    est = LinearNNClassifier(optimizer="auto", max_iter=5, tol=None).fit(X, y)
+    assert type(est.optimizer_) is LBFGS
 
 
 def test_log_loss_gradient_has_no_subnormal_values():
@@ -235,7 +249,7 @@ def test_the_check_is_not_fooled_by_unscaled_columns():
     y = 3e-9 * (ts - 1.7e12) + 2 * x + rng.normal(size=n)
     X = np.column_stack([ts, x])
     with pytest.warns(ConvergenceWarning, match="away from the optimum|max_iter"):
-        LinearNNRegressor(optimizer="lbfgs").fit(X, y)
+        LinearNNRegressor(optimizer="lbfgs", precondition=False).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         est = LinearNNRegressor(optimizer="lbfgs", precondition=True).fit(X, y)

@@ -102,7 +102,9 @@ def _fit(X, y, optimizer, *, alpha, epochs, seed):
         optimizer=optimizer,
         alpha=alpha,
         batch_size=BATCH,
+        learning_rate="constant",  # the references' constant LR
         learning_rate_init=LR,
+        precondition=False,  # the references step in the raw coordinates
         max_iter=epochs,
         tol=None,
         random_state=seed,
@@ -241,7 +243,9 @@ def test_lazy_adam_with_early_stopping_and_sample_weight():
     # Held-out rows scale the column counts; weights reach the column steps.
     X, y = _data(n_samples=200, n_features=40, density=0.1)
     sw = np.random.RandomState(0).uniform(0.5, 2.0, size=len(y))
-    params = dict(batch_size=16, max_iter=5, random_state=0, early_stopping=True)
+    params = dict(
+        optimizer="adam", batch_size=16, max_iter=5, random_state=0, early_stopping=True
+    )
     est = LinearNNClassifier(**params).fit(sp.csr_matrix(X), y, sample_weight=sw)
     assert np.all(np.isfinite(est.coef_))
     assert est.coef_[0, 0] == 0  # the never-present column
@@ -252,8 +256,9 @@ def test_automatic_step_of_adam_shrinks_with_steps_per_epoch():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(40_000, 4))
     y = (X[:, 0] > 0).astype(int)
-    small = LinearNNClassifier(max_iter=1, tol=None).fit(X[:2000], y[:2000])
-    large = LinearNNClassifier(max_iter=1, tol=None).fit(X, y)
+    params = dict(optimizer="adam", max_iter=1, tol=None)
+    small = LinearNNClassifier(**params).fit(X[:2000], y[:2000])
+    large = LinearNNClassifier(**params).fit(X, y)
     # 10 and 200 steps per epoch: the second step is sqrt(100 / 200) smaller.
     ratio = large.learning_rate_init_ / small.learning_rate_init_
     assert ratio == pytest.approx(np.sqrt(0.5), rel=0.05)

@@ -54,11 +54,15 @@ def _random_csr(n_samples, n_features, nnz_per_row, seed, dtype=np.float64):
 
 
 # ------------------------------------------------------------------ sparse
+# Stochastic optimizers do not precondition sparse X: the dense fits compared
+# with it train in the same, raw coordinates (precondition=False).
 @pytest.mark.parametrize("container", [sp.csr_matrix, sp.csr_array, sp.csc_matrix])
 @pytest.mark.parametrize("optimizer", [*STOCHASTIC, "lbfgs"])
 def test_sparse_and_dense_fits_agree(sparse_classification, optimizer, container):
     X, y = sparse_classification
-    params = dict(optimizer=optimizer, max_iter=5, tol=None, random_state=0)
+    params = dict(
+        optimizer=optimizer, max_iter=5, tol=None, random_state=0, precondition=False
+    )
     dense = LinearNNClassifier(**params).fit(X, y)
     sparse = LinearNNClassifier(**params).fit(container(X), y)
     assert_allclose(sparse.coef_, dense.coef_, rtol=1e-7, atol=1e-9)
@@ -73,7 +77,14 @@ def test_sparse_and_dense_fits_agree(sparse_classification, optimizer, container
 )
 def test_sparse_and_dense_agree_for_classification_losses(sparse_classification, loss):
     X, y = sparse_classification
-    params = dict(loss=loss, optimizer="momentum", max_iter=5, tol=None, random_state=0)
+    params = dict(
+        loss=loss,
+        optimizer="momentum",
+        max_iter=5,
+        tol=None,
+        random_state=0,
+        precondition=False,
+    )
     dense = LinearNNClassifier(**params).fit(X, y)
     sparse = LinearNNClassifier(**params).fit(sp.csr_matrix(X), y)
     assert_allclose(sparse.coef_, dense.coef_, rtol=1e-7, atol=1e-9)
@@ -84,7 +95,14 @@ def test_sparse_and_dense_agree_for_regression_losses(sparse_regression, loss):
     X, y = sparse_regression
     if loss == "poisson":
         y = np.exp(y / y.std())
-    params = dict(loss=loss, max_iter=5, tol=None, random_state=0)
+    params = dict(
+        loss=loss,
+        optimizer="adam",
+        max_iter=5,
+        tol=None,
+        random_state=0,
+        precondition=False,
+    )
     dense = LinearNNRegressor(**params).fit(X, y)
     sparse = LinearNNRegressor(**params).fit(sp.csr_matrix(X), y)
     assert_allclose(sparse.coef_, dense.coef_, rtol=1e-7, atol=1e-9)
@@ -95,7 +113,14 @@ def test_sparse_partial_fit_and_penalties(sparse_classification):
     X, y = sparse_classification
     Xs = sp.csr_matrix(X)
     for penalty in ["l1", "elasticnet"]:
-        params = dict(penalty=penalty, alpha=0.01, max_iter=5, tol=None, random_state=0)
+        params = dict(
+            penalty=penalty,
+            alpha=0.01,
+            max_iter=5,
+            tol=None,
+            random_state=0,
+            precondition=False,
+        )
         dense = LinearNNClassifier(**params).fit(X, y)
         sparse = LinearNNClassifier(**params).fit(Xs, y)
         assert_allclose(sparse.coef_, dense.coef_, rtol=1e-7, atol=1e-9)
@@ -220,7 +245,9 @@ def test_early_stopping_restores_best_coefficients():
 # ---------------------------------------------------------------- progress
 def test_verbose_line_has_epoch_objective_validation_lr_time(capsys):
     X, y = make_classification(n_samples=200, random_state=0)
-    LinearNNClassifier(early_stopping=True, max_iter=2, tol=None, verbose=1).fit(X, y)
+    LinearNNClassifier(
+        optimizer="adam", early_stopping=True, max_iter=2, tol=None, verbose=1
+    ).fit(X, y)
     line = capsys.readouterr().out.splitlines()[0]
     for part in ["Epoch 1", "loss = ", "validation score = ", "lr = ", "time = "]:
         assert part in line
@@ -240,7 +267,7 @@ def test_scoring_monitor_sees_one_task_per_epoch():
     callback = pytest.importorskip("sklearn.callback", reason="scikit-learn < 1.9")
     X, y = make_classification(n_samples=200, random_state=0)
     monitor = callback.ScoringMonitor(scoring="accuracy")
-    est = LinearNNClassifier(max_iter=4, tol=None, random_state=0)
+    est = LinearNNClassifier(optimizer="adam", max_iter=4, tol=None, random_state=0)
     est.set_callbacks(monitor).fit(X, y)
     rows = monitor.get_logs().data
     epochs = [r for r in rows if r["task_name"].startswith("epoch")]

@@ -167,8 +167,9 @@ def test_optimal_schedule_matches_sgdclassifier_formula(data):
 
 
 def test_optimal_schedule_needs_alpha(data):
+    # A stochastic optimizer: full-batch ones ignore the schedule.
     with pytest.raises(ValueError, match="alpha > 0"):
-        LinearNNClassifier(learning_rate="optimal", alpha=0).fit(*data)
+        LinearNNClassifier(optimizer="sgd", learning_rate="optimal", alpha=0).fit(*data)
 
 
 def test_adaptive_divides_by_five_on_each_stall(data):
