@@ -225,27 +225,38 @@ class Objective:
         H : ndarray of shape (n_params, n_params)
         """
         pre = self.preconditioner
-        raw = self.raw(X, W, b)
-        D = self.output_hessian(raw, Y)
-        n, k = raw.shape
-        p = X.shape[1]
-        w = np.ones(n) if sw is None else np.asarray(sw, dtype=np.float64)
-        D *= (w / w.sum())[:, None, None]
+        n, p = X.shape
+        k = W.shape[0]
+        total = float(n) if sw is None else float(np.sum(sw, dtype=np.float64))
         q = p + 1 if self.fit_intercept else p
         blocks = np.zeros((k, k, q, q))
-        pairs = [(r, c) for r in range(k) for c in range(r, k) if np.any(D[:, r, c])]
-        for rows in gen_batches(n, 2048):
-            Z = X[rows]
-            Z = Z.toarray() if hasattr(Z, "toarray") else np.asarray(Z)
-            Z = Z.astype(np.float64)
+        pairs = set()
+        # By blocks of rows, with two reused buffers: Z = [scaled X, 1] and Z
+        # weighted by one (output, output) pair of second derivatives; so
+        # nothing of X's size, nor of the raw predictions', is allocated.
+        size = min(n, max(32, 8192 // q))  # buffers of ~64 KB
+        Z_buffer, WZ_buffer = np.ones((size, q)), np.empty((size, q))
+        for rows in gen_batches(n, size):
+            part = X[rows]
+            D = self.output_hessian(self.raw(part, W, b), Y[rows])
+            if sw is None:
+                D *= 1.0 / total
+            else:
+                D *= (sw[rows] / total)[:, None, None]
+            Z = Z_buffer[: rows.stop - rows.start]
+            Z[:, :p] = part.toarray() if hasattr(part, "toarray") else part
             if pre is not None:
                 if pre.mean is not None:
-                    Z = Z - pre.mean
-                Z = Z * pre.inv_scale
-            if self.fit_intercept:
-                Z = np.hstack([Z, np.ones((Z.shape[0], 1))])
-            for r, c in pairs:
-                blocks[r, c] += (Z * D[rows, r, c][:, None]).T @ Z
+                    Z[:, :p] -= pre.mean
+                Z[:, :p] *= pre.inv_scale
+            WZ = WZ_buffer[: len(Z)]
+            for r in range(k):
+                for c in range(r, k):
+                    if not np.any(D[:, r, c]):
+                        continue  # independent outputs: exact zeros
+                    pairs.add((r, c))
+                    np.multiply(Z, D[:, r, c][:, None], out=WZ)
+                    blocks[r, c] += WZ.T @ Z
         for r, c in pairs:
             blocks[c, r] = blocks[r, c].T
         if self.l2:

@@ -35,6 +35,9 @@ from sklearn.utils.sparsefuncs import mean_variance_axis
 
 __all__ = ["Preconditioner"]
 
+#: Rows per block of the passes over X: the scratch stays a small, fixed size.
+_BLOCK = 256
+
 
 class Preconditioner:
     """Centering ``mean`` and column ``scale`` of the training coordinates.
@@ -74,11 +77,20 @@ class Preconditioner:
         weights = sample_weight.astype(np.float64)
         total = weights.sum()
         if isinstance(X, np.ndarray):
-            mean = (weights @ X) / total
-            var = np.zeros(X.shape[1])
-            # By blocks of rows: (X - mean) ** 2 would allocate X's size.
-            for rows in gen_batches(X.shape[0], 1024):
-                block = X[rows] - mean
+            # By blocks of rows into one float64 buffer: weights @ X would
+            # convert a float32 X whole, and (X - mean) ** 2 allocate its size.
+            n_samples, n_features = X.shape
+            buffer = np.empty((min(_BLOCK, n_samples), n_features))
+            mean = np.zeros(n_features)
+            for rows in gen_batches(n_samples, _BLOCK):
+                block = buffer[: rows.stop - rows.start]
+                block[...] = X[rows]
+                mean += weights[rows] @ block
+            mean /= total
+            var = np.zeros(n_features)
+            for rows in gen_batches(n_samples, _BLOCK):
+                block = buffer[: rows.stop - rows.start]
+                np.subtract(X[rows], mean, out=block)
                 block *= block
                 var += weights[rows] @ block
             var /= total
@@ -119,11 +131,13 @@ class Preconditioner:
     def squared_row_norms(self, X):
         """Squared norms of the rows of the centered, scaled ``X`` (by blocks)."""
         norms = np.empty(X.shape[0])
-        for rows in gen_batches(X.shape[0], 1024):
-            block = X[rows]
-            block = block.toarray() if hasattr(block, "toarray") else block
+        buffer = np.empty((min(_BLOCK, X.shape[0]), X.shape[1]), dtype=X.dtype)
+        for rows in gen_batches(X.shape[0], _BLOCK):
+            block = buffer[: rows.stop - rows.start]
+            part = X[rows]
+            block[...] = part.toarray() if hasattr(part, "toarray") else part
             if self.mean is not None:
-                block = block - self.mean
-            block = block * self.inv_scale
+                block -= self.mean
+            block *= self.inv_scale
             norms[rows] = np.einsum("ij,ij->i", block, block)
         return norms

@@ -183,7 +183,7 @@ def test_dense_fit_does_not_copy_X(dtype):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(20_000, 100)).astype(dtype)
     y = (X[:, 0] > 0).astype(int)
-    for optimizer in ["adam", "lbfgs"]:
+    for optimizer in ["adam", "lbfgs", "newton"]:
         est = LinearNNClassifier(optimizer=optimizer, max_iter=2, tol=None)
         tracemalloc.start()
         try:
@@ -224,7 +224,10 @@ def test_early_stopping_restores_best_coefficients():
         tol=0.0,
     )
     est.fit(X, y)
-    best = int(np.argmax(est.validation_scores_))
+    # The best epoch: the last of the tied best scores (the later, longer
+    # trained model is the one kept).
+    scores = np.asarray(est.validation_scores_)
+    best = int(np.flatnonzero(scores == scores.max())[-1])
     assert best < est.n_iter_ - 1  # it went on past the best epoch, then stopped
     # Refit up to the best epoch: same coefficients as the restored ones.
     again = LinearNNClassifier(
@@ -257,7 +260,7 @@ def test_progress_bar_callback():
     callback = pytest.importorskip("sklearn.callback", reason="scikit-learn < 1.9")
     pytest.importorskip("rich", reason="ProgressBar needs rich (the [test] extra)")
     X, y = make_classification(n_samples=200, random_state=0)
-    for optimizer in ["adam", "lbfgs"]:
+    for optimizer in ["adam", "lbfgs", "newton"]:
         est = LinearNNClassifier(optimizer=optimizer, max_iter=7, tol=None)
         est.set_callbacks(callback.ProgressBar()).fit(X, y)
         assert est.n_iter_ == 7

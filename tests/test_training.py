@@ -21,6 +21,7 @@ from sklearn_nnopt._parameters import Parameters
 from sklearn_nnopt._sparse import SparseColumnStepper
 from sklearn_nnopt._steppers import DenseStepper, make_stepper
 from sklearn_nnopt._training import (
+    MIN_PATIENCE_STEPS,
     DivergenceError,
     Progress,
     TrainingConfig,
@@ -158,7 +159,8 @@ def test_early_stopping_restores_the_best_scored_coefficients(problem):
     seen = []
 
     def score(coef, intercept):
-        # Best at the third epoch, then worse: patience 2 stops after epoch 5.
+        # Best at the third epoch, then worse: the patience (2 epochs of at
+        # least MIN_PATIENCE_STEPS steps) runs out after it.
         seen.append(coef.copy())
         return -abs(len(seen) - 3)
 
@@ -171,8 +173,11 @@ def test_early_stopping_restores_the_best_scored_coefficients(problem):
         TrainingConfig(max_iter=50, tol=0.0, n_iter_no_change=2, shuffle=False),
         score=score,
     )
-    assert len(seen) == 5
-    assert result.progress.validation_scores == [-2, -1, 0, -1, -2]
+    steps = -(-data.n_train // data.batch_size)
+    patience = 2 * max(steps, MIN_PATIENCE_STEPS)
+    n_epochs = 3 + -(-patience // steps)
+    assert len(seen) == n_epochs
+    assert result.progress.validation_scores == [-abs(e - 3) for e in range(1, n_epochs + 1)]
     assert result.progress.best_validation_score == 0
     assert_array_equal(result.coef, seen[2])
     assert_array_equal(result.params.coef, seen[2])
