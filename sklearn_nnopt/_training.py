@@ -348,12 +348,20 @@ class _Run:
         # A start that is already optimal (a constant target) has no gradient
         # scale: then rounding-level gradients count as converged.
         floor = 1e-10 * max(abs(self.reference_value), np.finfo(float).tiny)
-        # Full-batch methods aim at tol**2 (their gradient is exact), so tol
-        # leaves them a margin; minibatch noise allows stochastic ones sqrt(tol).
-        threshold = self.config.tol
+        return ratio <= self.threshold() or value <= floor, ratio
+
+    def threshold(self):
+        """The check's bound on the gradient ratio.
+
+        Full-batch methods aim at tol**2 (their gradient is exact), so tol
+        leaves them a margin, though not below 1e-6: a line search in double
+        precision certifies gradients down to about sqrt(eps) = 1.5e-8 of
+        their scale, and stalls on rounding 10-100x above. Minibatch noise
+        allows stochastic methods sqrt(tol).
+        """
         if self.optimizer.stochastic:
-            threshold = threshold**0.5
-        return ratio <= threshold or value <= floor, ratio
+            return self.config.tol**0.5
+        return max(self.config.tol, 1e-6)
 
     def exposed(self):
         """The coefficients the model predicts with: averaged once averaging runs."""
@@ -723,9 +731,8 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 def _warn_not_converged(run, ratio, what, stalled=False):
     """The ConvergenceWarning of a fit that failed the check: how far, what to do."""
     n_iter = run.progress.n_iter
-    rule, threshold = "sqrt(tol)", run.config.tol**0.5
-    if not run.optimizer.stochastic:
-        rule, threshold = "tol", run.config.tol
+    threshold = run.threshold()
+    rule = "sqrt(tol)" if run.optimizer.stochastic else "max(tol, 1e-6)"
     howfar = (
         f"the objective's gradient is still {ratio:.1e} of its size at the "
         f"start (converged means at most {rule} = {threshold:.1e})"

@@ -177,7 +177,8 @@ def test_early_stopping_restores_the_best_scored_coefficients(problem):
     patience = 2 * max(steps, MIN_PATIENCE_STEPS)
     n_epochs = 3 + -(-patience // steps)
     assert len(seen) == n_epochs
-    assert result.progress.validation_scores == [-abs(e - 3) for e in range(1, n_epochs + 1)]
+    expected = [-abs(epoch - 3) for epoch in range(1, n_epochs + 1)]
+    assert result.progress.validation_scores == expected
     assert result.progress.best_validation_score == 0
     assert_array_equal(result.coef, seen[2])
     assert_array_equal(result.params.coef, seen[2])
