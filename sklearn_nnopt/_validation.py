@@ -159,6 +159,12 @@ def resolve_optimizer(estimator, loss, incremental=False, shape=None):
             f"proximal step gives exact zeros); {estimator.optimizer!r} is "
             f"full-batch. Use e.g. optimizer='sgd' or 'adam', or penalty='l2'."
         )
+    if getattr(optimizer, "needs_hessian", False) and not loss.smooth:
+        raise ValueError(
+            f"loss={estimator.loss!r} has kinks where its second derivative is "
+            f"zero or undefined, so {estimator.optimizer!r}'s Newton steps have "
+            f"no curvature to use. Use optimizer='lbfgs' or a stochastic one."
+        )
     if not optimizer.stochastic and not loss.full_batch:
         raise ValueError(
             f"loss={estimator.loss!r} needs a stochastic optimizer: the zero model "

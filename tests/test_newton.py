@@ -202,3 +202,9 @@ def test_sparse_unscaled_columns_are_preconditioned_like_dense(optimizer):
     spread = X.std(axis=0)
     assert_allclose(sparse.coef_ * spread, dense.coef_ * spread, atol=1e-5)
     assert_allclose(sparse.intercept_, dense.intercept_, rtol=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "perceptron"])
+def test_newton_refuses_non_smooth_losses(loss):
+    with pytest.raises(ValueError, match="second derivative"):
+        LinearNNClassifier(loss=loss, optimizer="newton").fit([[0.0], [1.0]], [0, 1])
