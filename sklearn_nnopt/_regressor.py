@@ -160,10 +160,11 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
     >>> from sklearn.preprocessing import StandardScaler
     >>> from sklearn_nnopt import LinearNNRegressor
     >>> X, y = load_diabetes(return_X_y=True)
-    >>> model = LinearNNRegressor(optimizer="auto", random_state=0)  # L-BFGS here
-    >>> reg = make_pipeline(StandardScaler(), model)
+    >>> reg = make_pipeline(StandardScaler(), LinearNNRegressor(random_state=0))
     >>> reg.fit(X, y).score(X, y) > 0.5
     True
+    >>> type(reg[-1].optimizer_).__name__  # what optimizer="auto" ran
+    'Newton'
     """
 
     _task = "regression"

@@ -23,11 +23,20 @@ from ._errors import CompareError
 ESTIMATORS = {"classification": LinearNNClassifier, "regression": LinearNNRegressor}
 
 
+def _accepted(loss, optimizer):
+    """Whether the estimator trains ``loss`` with ``optimizer`` (no refusal)."""
+    if optimizer.stochastic:
+        return True
+    if getattr(optimizer, "needs_hessian", False) and not loss.smooth:
+        return False
+    return loss.full_batch
+
+
 def default_optimizers():
     """The default optimizers: those registered with ``candidate=True``.
 
     In registration order (:meth:`Registry.candidates`): sgd, momentum, adam,
-    rmsprop, adagrad, lbfgs.
+    rmsprop, adagrad, lbfgs, newton.
     """
     return OPTIMIZERS.candidates()
 
@@ -96,9 +105,12 @@ class Grid:
         return [
             params
             for params in ParameterGrid(grid)
-            # Pairs the estimator refuses (the perceptron with L-BFGS) are left out.
-            if LOSSES.create(params["model__loss"], "loss").full_batch
-            or OPTIMIZERS.create(params["model__optimizer"], "optimizer").stochastic
+            # Pairs the estimator refuses (the perceptron with L-BFGS, a
+            # non-smooth loss with Newton) are left out.
+            if _accepted(
+                LOSSES.create(params["model__loss"], "loss"),
+                OPTIMIZERS.create(params["model__optimizer"], "optimizer"),
+            )
         ]
 
     def describe(self, params):
