@@ -106,7 +106,9 @@ def auto_optimizer(loss, penalty, incremental, shape=None, early_stopping=False)
     Hessian costs at most :data:`NEWTON_BUDGET` multiply-adds
     (``n_samples (n_features + 1)^2 n_outputs (n_outputs + 1) / 2``): it
     reaches the optimum to machine precision in 5-15 iterations, where
-    L-BFGS can stall on an ill-conditioned small problem; above, L-BFGS,
+    L-BFGS can stall on an ill-conditioned small problem (the budget also
+    covers factorizing it, ``(n_outputs (n_features + 1))^3``, which
+    dominates on wide, short data); above, L-BFGS,
     which reached the same optimum faster on every larger problem measured
     (``benchmarks/auto_crossover.py``; up to 160,000 x 100 dense and
     80,000 x 100,000 sparse, faster than every stochastic optimizer too, so
@@ -129,7 +131,9 @@ def auto_optimizer(loss, penalty, incremental, shape=None, early_stopping=False)
     if not incremental and loss.smooth and loss.full_batch and penalty in ("l2", None):
         if shape is not None:
             n, p, k = shape
-            if n * (p + 1) ** 2 * k * (k + 1) / 2 <= NEWTON_BUDGET:
+            # Forming the Hessian, and factorizing it (wide, short data).
+            cost = n * (p + 1) ** 2 * k * (k + 1) / 2 + (k * (p + 1)) ** 3
+            if cost <= NEWTON_BUDGET:
                 return "newton"
         return "lbfgs"
     return AUTO_STOCHASTIC
@@ -161,9 +165,9 @@ def resolve_optimizer(estimator, loss, incremental=False, shape=None):
         )
     if getattr(optimizer, "needs_hessian", False) and not loss.smooth:
         raise ValueError(
-            f"loss={estimator.loss!r} has kinks where its second derivative is "
-            f"zero or undefined, so {estimator.optimizer!r}'s Newton steps have "
-            f"no curvature to use. Use optimizer='lbfgs' or a stochastic one."
+            f"optimizer={estimator.optimizer!r} (Newton) needs a smooth loss: "
+            f"loss={estimator.loss!r} has kinks, where its second derivative is "
+            f"zero or undefined. Use a stochastic optimizer such as 'adam'."
         )
     if not optimizer.stochastic and not loss.full_batch:
         raise ValueError(

@@ -1260,16 +1260,27 @@ class Newton(Optimizer):
             if callback is not None:
                 callback(intermediate_result.fun)
 
-        # The first trust region on the scale of the parameters (scipy's
-        # radius 1 takes a dozen doublings to reach the intercept of a
-        # target in the thousands, which the start already holds).
+        # The first trust region on the scale of the parameters or of the
+        # first Newton step, whichever is larger (scipy's radius 1 takes a
+        # dozen doublings to reach coefficients in the thousands, as a target
+        # in the thousands gives). The step is damped by 1e-3 of the mean
+        # curvature, so that a loss flat at the start does not ask for any
+        # size; scipy's first iteration reuses H(x0).
         x0 = np.array(x0, dtype=np.float64)
-        radius = max(1.0, float(np.linalg.norm(x0)))
+        H0 = hess(x0)
+        damping = 1e-3 * max(float(np.mean(np.diag(H0))), np.finfo(float).tiny)
+        damped = H0 + damping * np.eye(len(x0))
+        step = np.linalg.lstsq(damped, fun(x0)[1], rcond=None)[0]
+        radius = max(1.0, float(np.linalg.norm(x0)), float(np.linalg.norm(step)))
+
+        def cached(x):
+            return H0 if np.array_equal(x, x0) else hess(x)
+
         result = minimize(
             fun,
             x0,
             jac=True,
-            hess=hess,
+            hess=cached,
             method="trust-exact",
             callback=_callback,
             options={
