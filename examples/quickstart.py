@@ -39,7 +39,7 @@ report(
     X,
     y,
     [
-        ("LinearNNClassifier() [log_loss, adam]", LinearNNClassifier(random_state=0)),
+        ("LinearNNClassifier() [log_loss, auto]", LinearNNClassifier(random_state=0)),
         (
             "LinearNNClassifier(hinge, momentum)",
             LinearNNClassifier(loss="hinge", optimizer="momentum", random_state=0),
@@ -56,7 +56,7 @@ report(
     y,
     [
         (
-            "LinearNNRegressor() [squared_error, adam]",
+            "LinearNNRegressor() [squared_error, auto]",
             LinearNNRegressor(random_state=0),
         ),
         (

@@ -121,7 +121,7 @@ def test_newton_on_raw_unscaled_data_reaches_the_optimum():
     # Gradients per standardized column (coef times spread is unit-free).
     g = np.abs(grads[0] / spread).max()
     g0 = np.abs(start[1][0] / spread).max()
-    assert g <= 1e-8 * g0
+    assert g <= 1e-7 * g0
 
 
 def test_newton_squared_error_is_ridge_in_one_step():
