@@ -544,7 +544,12 @@ class _Run:
                 (False, float("nan")) if score is not None else self.converged()
             )
             if not done:  # also None: the stopping rule did not fire
-                _warn_not_converged(self, ratio, type(optimizer).__name__)
+                decayed = schedule.rate(max(t, 1), config.max_iter) / max(
+                    config.learning_rate_init, np.finfo(float).tiny
+                )
+                _warn_not_converged(
+                    self, ratio, type(optimizer).__name__, decayed=decayed
+                )
 
     def should_stop(self, schedule, score, step_losses, step_inners):
         """The stopping decision at the end of an epoch.
@@ -728,7 +733,7 @@ MIN_PATIENCE_STEPS = 10
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def _warn_not_converged(run, ratio, what, stalled=False):
+def _warn_not_converged(run, ratio, what, stalled=False, decayed=1.0):
     """The ConvergenceWarning of a fit that failed the check: how far, what to do."""
     n_iter = run.progress.n_iter
     threshold = run.threshold()
@@ -767,6 +772,15 @@ def _warn_not_converged(run, ratio, what, stalled=False):
         advice = "Increase max_iter (or continue with warm_start=True)"
         if type(run.optimizer).__name__ == "LBFGS":
             advice += ", or use optimizer='newton'"
+        if decayed < 1e-3:
+            # More epochs at a step decayed this far would not move it.
+            advice = (
+                f"The step has decayed to {decayed:.1e} of learning_rate_init "
+                f"while the objective still falls slowly (ill-conditioning, "
+                f"not noise): more epochs will not help"
+            )
+            if run.objective.loss.smooth and not run.objective.l1:
+                advice += "; use optimizer='auto' (Newton or L-BFGS)"
     warnings.warn(
         f"{what} {where}: {howfar}. {advice}.",
         ConvergenceWarning,

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from scipy.linalg import LinAlgError, solve
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator
 
@@ -1269,8 +1270,12 @@ class Newton(Optimizer):
         x0 = np.array(x0, dtype=np.float64)
         H0 = hess(x0)
         damping = 1e-3 * max(float(np.mean(np.diag(H0))), np.finfo(float).tiny)
-        damped = H0 + damping * np.eye(len(x0))
-        step = np.linalg.lstsq(damped, fun(x0)[1], rcond=None)[0]
+        damped = H0.copy()
+        damped[np.diag_indices_from(damped)] += damping
+        try:  # (positive definite: H0 is semi-definite)
+            step = solve(damped, fun(x0)[1], assume_a="pos", overwrite_a=True)
+        except LinAlgError:
+            step = np.zeros_like(x0)
         radius = max(1.0, float(np.linalg.norm(x0)), float(np.linalg.norm(step)))
 
         def cached(x):

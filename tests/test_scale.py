@@ -191,7 +191,10 @@ def test_dense_fit_does_not_copy_X(dtype):
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
-        assert peak < 0.1 * X.nbytes, (optimizer, peak / X.nbytes)
+        # Newton also holds Hessian-sized arrays (scipy's trust-exact keeps
+        # about a dozen): memory in n_features^2, not in X's size.
+        hessians = 12 * 8 * (X.shape[1] + 1) ** 2 if optimizer == "newton" else 0
+        assert peak < 0.1 * X.nbytes + hessians, (optimizer, peak / X.nbytes)
 
 
 def test_csr_input_is_not_copied(monkeypatch):
