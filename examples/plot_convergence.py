@@ -160,8 +160,9 @@ plt.show()
 # ``fit``, smooth loss, ``l2`` or no penalty, one Hessian   ``newton``
 # of at most 1e7 multiply-adds
 # the same, larger                                          ``lbfgs``
-# ``partial_fit``, non-smooth loss, ``l1``/``elasticnet``,  ``adam`` with
-# ``early_stopping=True``                                   ``learning_rate="auto"``
+# ``partial_fit``, non-smooth loss, ``l1``/``elasticnet``,  ``adam``
+# ``early_stopping``, ``average``, a ``batch_size`` or a
+# learning rate given
 # ========================================================  =================
 #
 # ``optimizer_`` shows what ran. The size limit is measured by

@@ -123,7 +123,9 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         ``"auto"``: for ``fit`` with a smooth loss and an ``l2`` penalty (or
         none), Newton on small problems (one Hessian of at most 1e7
         multiply-adds) and L-BFGS above; else Adam (``partial_fit``,
-        non-smooth losses, ``l1``/``elasticnet``, ``early_stopping=True``);
+        non-smooth losses, ``l1``/``elasticnet``, or a setting only a
+        stochastic optimizer uses: ``early_stopping``, ``average``,
+        ``batch_size``, ``learning_rate``, ``learning_rate_init``);
         ``optimizer_`` shows what ran.
     learning_rate : str or Schedule, default="auto"
         Step-size schedule: ``"auto"`` (constant until Pflug's test says the

@@ -97,7 +97,7 @@ AUTO_STOCHASTIC = "adam"
 NEWTON_BUDGET = 1e7
 
 
-def auto_optimizer(loss, penalty, incremental, shape=None, early_stopping=False):
+def auto_optimizer(loss, penalty, incremental, shape=None, stochastic_settings=False):
     """The optimizer that ``optimizer="auto"`` picks, by name.
 
     A full-batch method where it is the right tool: ``fit`` on data in memory
@@ -113,8 +113,9 @@ def auto_optimizer(loss, penalty, incremental, shape=None, early_stopping=False)
     (``benchmarks/auto_crossover.py``; up to 160,000 x 100 dense and
     80,000 x 100,000 sparse, faster than every stochastic optimizer too, so
     no upper size limit applies). Otherwise (``partial_fit``, non-smooth
-    losses, ``l1``/``elasticnet``, ``early_stopping=True``, which a
-    full-batch method would ignore), Adam, with the estimator's
+    losses, ``l1``/``elasticnet``, and settings a full-batch method would
+    ignore: ``early_stopping``, ``average``, ``batch_size``,
+    ``learning_rate``, ``learning_rate_init``), Adam, with the estimator's
     ``learning_rate`` (``"auto"`` is the one that converges).
 
     Parameters
@@ -124,9 +125,12 @@ def auto_optimizer(loss, penalty, incremental, shape=None, early_stopping=False)
     incremental : bool
     shape : tuple of (n_samples, n_features, n_outputs), optional
         The training data's; without it, no Newton.
-    early_stopping : bool, default=False
+    stochastic_settings : bool, default=False
+        Whether a setting only a stochastic optimizer uses was given
+        (``early_stopping``, ``average``, ``batch_size``, ``learning_rate``,
+        ``learning_rate_init``).
     """
-    if early_stopping:
+    if stochastic_settings:
         return AUTO_STOCHASTIC
     if not incremental and loss.smooth and loss.full_batch and penalty in ("l2", None):
         if shape is not None:
@@ -139,6 +143,26 @@ def auto_optimizer(loss, penalty, incremental, shape=None, early_stopping=False)
     return AUTO_STOCHASTIC
 
 
+def _asks_for_steps(estimator):
+    """Whether a setting only a stochastic optimizer uses is not its default.
+
+    ``early_stopping``, ``average``, ``batch_size``, ``learning_rate`` and
+    ``learning_rate_init``: a full-batch optimizer would silently ignore
+    them, so ``optimizer="auto"`` takes one that honours them.
+    """
+    return bool(
+        estimator.early_stopping
+        or estimator.average is not False
+        or not _is(estimator.batch_size, "auto")
+        or not _is(estimator.learning_rate, "auto")
+        or not _is(estimator.learning_rate_init, "auto")
+    )
+
+
+def _is(value, name):
+    return isinstance(value, str) and value == name
+
+
 def resolve_optimizer(estimator, loss, incremental=False, shape=None):
     """A fresh optimizer for the estimator's ``optimizer``, valid with ``loss``.
 
@@ -148,7 +172,7 @@ def resolve_optimizer(estimator, loss, incremental=False, shape=None):
     spec = estimator.optimizer
     if isinstance(spec, str) and spec == "auto":
         spec = auto_optimizer(
-            loss, estimator.penalty, incremental, shape, estimator.early_stopping
+            loss, estimator.penalty, incremental, shape, _asks_for_steps(estimator)
         )
     elif isinstance(spec, str) and spec not in OPTIMIZERS:
         raise ValueError(

@@ -208,3 +208,21 @@ def test_sparse_unscaled_columns_are_preconditioned_like_dense(optimizer):
 def test_newton_refuses_non_smooth_losses(loss):
     with pytest.raises(ValueError, match="needs a smooth loss"):
         LinearNNClassifier(loss=loss, optimizer="newton").fit([[0.0], [1.0]], [0, 1])
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"batch_size": 32},
+        {"average": True},
+        {"learning_rate": "constant"},
+        {"learning_rate_init": 0.1},
+        {"early_stopping": True},
+    ],
+)
+def test_auto_honours_settings_only_a_stochastic_optimizer_uses(setting):
+    # A full-batch optimizer would silently ignore them: auto trains with Adam.
+    X, y = load_iris(return_X_y=True)
+    clf = LinearNNClassifier(max_iter=3, tol=None, **setting).fit(X, y)
+    assert type(clf.optimizer_).__name__ == "Adam"
+    assert type(LinearNNClassifier().fit(X, y).optimizer_).__name__ == "Newton"
