@@ -58,7 +58,11 @@ def test_raw_calendar_year_is_learned_with_precondition(optimizer):
         max_iter=500,
     )
     with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
+        # L-BFGS reaches the check's bound; the stochastic optimizers learn
+        # the coefficients but stop short of a gradient 1e-4 of its start
+        # (and say so).
+        action = "error" if optimizer == "lbfgs" else "ignore"
+        warnings.simplefilter(action, ConvergenceWarning)
         est.fit(X, y)
     assert est.score(X, y) == pytest.approx(best, abs=1e-3)
     assert_allclose(est.coef_, [3.0, 2.0], atol=0.1)
@@ -178,8 +182,7 @@ def test_warning_exactly_when_the_check_fails_and_early_stop_means_converged(
         if warned:
             message = str(warned[0].message)
             assert "did not reach the optimum" in message
-            # The threshold: tol for full-batch optimizers, else sqrt(tol).
-            assert ("sqrt(tol)" in message) == (optimizer not in ("lbfgs", "newton"))
+            assert "max(tol, 1e-6)" in message  # the check's bound
             assert warned[0].filename == __file__  # points at the caller
         if max_iter == 2:
             assert warned  # two epochs cannot reach the optimum
