@@ -21,7 +21,8 @@ settings are compared:
   the step when the iterates bounce in the noise) and ``precondition=True``.
 
 Every fit ends with a first-order check: the largest entry of the gradient
-must be at most ``max(tol, 1e-6)`` times its size at the default start, or a
+must be at most ``sqrt(tol)`` times its size at the default start (``max(tol,
+1e-6)`` for Newton and L-BFGS), or a
 ``ConvergenceWarning`` says how far the fit is.
 """
 

@@ -75,9 +75,10 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
         Convergence tolerance. Every fit ends with a check: the largest entry
         of the objective's gradient (in the training coordinates of
         ``precondition``; for l1, the minimum-norm subgradient) must be at
-        most ``max(tol, 1e-6)`` times its size at the default start (the
-        full-batch ``"lbfgs"`` and ``"newton"`` aim at ``tol**2`` times that
-        size), else a ``ConvergenceWarning`` says how far it is.
+        most ``sqrt(tol)`` times its size at the default start
+        (``max(tol, 1e-6)`` for the full-batch ``"lbfgs"`` and ``"newton"``,
+        which aim at ``tol**2`` times that size), else a
+        ``ConvergenceWarning`` says how far it is.
         The ``"auto"`` schedule stops only once the check passes (after a
         decayed step no longer lowers the objective by more than ``tol``
         relative to it); the other schedules stop when the objective has not

@@ -128,11 +128,8 @@ class Auto(Schedule):
     automate stochastic optimization", NeurIPS 2019). After each epoch, the
     mean over the last :math:`w` steps (:math:`w` = the steps of an epoch, at
     least ``min_window``) is tested: a negative mean decays the step,
-    :math:`\eta \leftarrow` ``decay`` :math:`\eta`, unless the objective
-    (an epoch's mean step loss) still fell by more than ``tol`` times its
-    level per epoch over the window's epochs: bouncing iterates that still
-    make progress keep their step (Adam oscillates while it descends).
-    A full-batch gradient descent that converges never triggers a decay.
+    :math:`\eta \leftarrow` ``decay`` :math:`\eta`. A full-batch gradient
+    descent that converges never triggers it, so its step is kept.
 
     Once a decayed step no longer lowers the objective's level (its mean over
     the window) by more than ``tol`` times that level, the fit may stop, which
@@ -152,8 +149,7 @@ class Auto(Schedule):
     Examples
     --------
     A window of four steps; falling losses with positive inner products keep
-    the step; a negative mean inner product, once the epochs' losses no
-    longer fall, decays it:
+    the step, a negative mean inner product decays it:
 
     >>> from sklearn_nnopt.schedules import Auto
     >>> from sklearn_nnopt import SquaredError
@@ -182,7 +178,7 @@ class Auto(Schedule):
             raise ValueError(f"decay must be in (0, 1); got {self.decay!r}.")
         self.current_ = learning_rate_init
         self.tol_ = 0.0 if tol is None else tol
-        self.losses_, self.inners_, self.epochs_ = [], [], []
+        self.losses_, self.inners_ = [], []
         self.level_ = None
         return self
 
@@ -193,9 +189,8 @@ class Auto(Schedule):
         losses, inners = self.losses_, self.inners_
         losses.extend(np.asarray(step_losses, dtype=float).tolist())
         inners.extend(np.asarray(step_inners, dtype=float).tolist())
-        self.epochs_.append(float(np.mean(step_losses)))
         window = max(self.min_window, len(step_losses))
-        if len(inners) < window:
+        if len(losses) < window:
             return False
         del losses[:-window], inners[:-window]
         # Still making progress at this step, or no evidence either way: a
@@ -205,18 +200,10 @@ class Auto(Schedule):
         if np.mean(inners) >= -1e-8 * np.mean(np.abs(inners)):
             return False
         level = float(np.mean(losses))
-        scale = self.tol_ * max(abs(level), np.finfo(float).tiny)
-        # The iterates bounce, yet the objective (an epoch's mean step loss,
-        # which averages over the batches' differences) still fell by more
-        # than tol over the window's epochs: progress is not lost yet.
-        span = -(-window // len(step_losses))
-        epochs = self.epochs_
-        del epochs[: -(span + 1)]
-        if len(epochs) > span and epochs[0] - epochs[-1] > scale * span:
-            return False
         previous, self.level_ = self.level_, level
         losses.clear()
         inners.clear()
+        scale = self.tol_ * max(abs(level), np.finfo(float).tiny)
         if previous is not None and previous - level <= scale:
             return True  # the last decay did not lower the level: stationary
         self.current_ *= self.decay
