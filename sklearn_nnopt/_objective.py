@@ -244,11 +244,10 @@ class Objective:
             else:
                 D *= (sw[rows] / total)[:, None, None]
             Z = Z_buffer[: rows.stop - rows.start]
-            Z[:, :p] = part.toarray() if hasattr(part, "toarray") else part
             if pre is not None:
-                if pre.mean is not None:
-                    Z[:, :p] -= pre.mean
-                Z[:, :p] *= pre.inv_scale
+                pre.transform(part, Z[:, :p])
+            else:
+                Z[:, :p] = part.toarray() if hasattr(part, "toarray") else part
             WZ = WZ_buffer[: len(Z)]
             for r in range(k):
                 for c in range(r, k):

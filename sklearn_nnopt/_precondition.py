@@ -128,16 +128,23 @@ class Preconditioner:
             return W, np.array(intercept, copy=True)
         return W, intercept + coef @ self.mean
 
+    def transform(self, rows, out):
+        """Write the centered, scaled ``rows`` (dense or sparse) into ``out``.
+
+        ``out`` is a dense buffer of ``rows``' shape: callers work by blocks
+        of rows, so that nothing of ``X``'s size is allocated.
+        """
+        out[...] = rows.toarray() if hasattr(rows, "toarray") else rows
+        if self.mean is not None:
+            out -= self.mean
+        out *= self.inv_scale
+        return out
+
     def squared_row_norms(self, X):
         """Squared norms of the rows of the centered, scaled ``X`` (by blocks)."""
         norms = np.empty(X.shape[0])
         buffer = np.empty((min(_BLOCK, X.shape[0]), X.shape[1]), dtype=X.dtype)
         for rows in gen_batches(X.shape[0], _BLOCK):
-            block = buffer[: rows.stop - rows.start]
-            part = X[rows]
-            block[...] = part.toarray() if hasattr(part, "toarray") else part
-            if self.mean is not None:
-                block -= self.mean
-            block *= self.inv_scale
+            block = self.transform(X[rows], buffer[: rows.stop - rows.start])
             norms[rows] = np.einsum("ij,ij->i", block, block)
         return norms
