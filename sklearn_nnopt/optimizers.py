@@ -1081,8 +1081,31 @@ class Adadelta(Optimizer):
         return StepSize(lr, coef_scale, multiply=True)
 
 
+class _FullBatch(Optimizer):
+    """What the full-batch optimizers share: scipy runs them, not ``step``.
+
+    They implement :meth:`minimize`; the step size is their line search's or
+    trust region's, so the automatic learning rate is unused.
+    """
+
+    stochastic = False
+
+    def auto_learning_rate(self, scale):
+        return 1.0, 1.0  # unused: the line search or trust region chooses
+
+    @staticmethod
+    def _scipy_callback(callback):
+        """scipy's ``callback(intermediate_result)`` calling ``callback(value)``."""
+
+        def _callback(intermediate_result):
+            if callback is not None:
+                callback(intermediate_result.fun)
+
+        return _callback
+
+
 @OPTIMIZERS.register("lbfgs", candidate=True)
-class LBFGS(Optimizer):
+class LBFGS(_FullBatch):
     r"""Full-batch L-BFGS through ``scipy.optimize.minimize(method="L-BFGS-B")``.
 
     Minimizes the whole training objective with a quasi-Newton method; each
@@ -1111,17 +1134,12 @@ class LBFGS(Optimizer):
     ([3.0, 3.0], True)
     """
 
-    stochastic = False
-
     def __init__(self, restarts=3):
         self.restarts = restarts
 
     def _validate(self):
         if not (isinstance(self.restarts, int | np.integer) and self.restarts >= 0):
             raise ValueError(f"restarts must be an int >= 0; got {self.restarts!r}.")
-
-    def auto_learning_rate(self, scale):
-        return 1.0, 1.0  # unused: the line search chooses the step.
 
     def minimize(self, fun, x0, *, max_iter, tol, callback=None, hess=None):
         """Minimize ``fun`` from ``x0``.
@@ -1145,10 +1163,6 @@ class LBFGS(Optimizer):
         scipy.optimize.OptimizeResult
         """
 
-        def _callback(intermediate_result):
-            if callback is not None:
-                callback(intermediate_result.fun)
-
         # scipy also stops when the objective's relative change falls below
         # ftol, which ill-conditioning can bring about while the gradient is
         # still large: then L-BFGS restarts from there with a fresh memory
@@ -1163,7 +1177,7 @@ class LBFGS(Optimizer):
                 x,
                 jac=True,
                 method="L-BFGS-B",
-                callback=_callback,
+                callback=self._scipy_callback(callback),
                 options={
                     "maxiter": max_iter - nit,
                     "maxfun": max(15000, 2 * max_iter),
@@ -1185,7 +1199,7 @@ class LBFGS(Optimizer):
 
 
 @OPTIMIZERS.register("newton", candidate=True)
-class Newton(Optimizer):
+class Newton(_FullBatch):
     r"""Full-batch trust-region Newton through ``scipy.optimize.minimize``.
 
     Minimizes the whole training objective with the exact Hessian of the
@@ -1223,11 +1237,7 @@ class Newton(Optimizer):
     ([2.0, 2.0], True)
     """
 
-    stochastic = False
     needs_hessian = True
-
-    def auto_learning_rate(self, scale):
-        return 1.0, 1.0  # unused: the trust region chooses the step.
 
     def minimize(self, fun, x0, *, max_iter, tol, callback=None, hess=None):
         """Minimize ``fun`` from ``x0`` with the Hessian ``hess``.
@@ -1258,10 +1268,6 @@ class Newton(Optimizer):
         if hess is None:
             raise ValueError("Newton needs the objective's Hessian (hess=...).")
 
-        def _callback(intermediate_result):
-            if callback is not None:
-                callback(intermediate_result.fun)
-
         # The first trust region on the scale of the parameters or of the
         # first Newton step, whichever is larger (scipy's radius 1 takes a
         # dozen doublings to reach coefficients in the thousands, as a target
@@ -1288,7 +1294,7 @@ class Newton(Optimizer):
             jac=True,
             hess=cached,
             method="trust-exact",
-            callback=_callback,
+            callback=self._scipy_callback(callback),
             options={
                 "maxiter": max_iter,
                 "gtol": 0.0 if tol is None else tol,
