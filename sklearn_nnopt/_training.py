@@ -298,6 +298,9 @@ class _Run:
     def __init__(self, data, params, objective, optimizer, config, progress):
         self.data, self.params, self.objective = data, params, objective
         self.optimizer, self.config, self.progress = optimizer, config, progress
+        # The divergence check's references: this call's start and best epoch.
+        self.call_start, self.call_best = None, np.inf
+        self.epoch = progress.n_iter + 1  # the epoch running, for messages
         if not config.average:
             progress.averager = None
         elif progress.averager is None:
@@ -379,7 +382,7 @@ class _Run:
 
     def divergence_error(self):
         return DivergenceError(
-            f"Training diverged in epoch {self.progress.n_iter + 1}: the objective "
+            f"Training diverged in epoch {self.epoch}: the objective "
             f"exploded or the coefficients became non-finite with learning rate "
             f"{self.config.learning_rate_init:.3g} and optimizer "
             f"{self.optimizer!r}. Use a smaller learning_rate_init (or 'auto'), "
@@ -390,18 +393,23 @@ class _Run:
     def check_explosion(self, epoch_loss):
         """Raise DivergenceError when the objective blows up while staying finite.
 
-        A run whose objective grows 10^4-fold over its first epoch, its best
-        later epoch and 1 (a loss of 10^4 per sample is far from any sensible
-        fit; the floor keeps near-zero objectives, e.g. separable data, from
-        tripping it) is diverging, even before it overflows; stopping on the
-        stall rule would return that model silently.
+        A run whose objective grows 10^4-fold over the larger of its value at
+        this call's start, its best epoch in this call and 1 (a loss of 10^4
+        per sample is far from any sensible fit; the floor keeps near-zero
+        objectives, e.g. separable data, from tripping it) is diverging, even
+        before it overflows; stopping on the stall rule would return that
+        model silently. Only this call's data count: a stream whose level
+        shifts between ``partial_fit`` calls starts a call far above earlier
+        calls' objectives, and must keep training. The start's value is the
+        first batch's objective before its step (a sample of this call's
+        data at its start point: no extra pass).
         """
-        progress = self.progress
-        if not progress.loss_curve:
-            return
-        reference = max(progress.loss_curve[0], progress.best_loss_for_stopping, 1.0)
-        if epoch_loss > 1e4 * reference:
-            raise self.divergence_error()
+        if self.call_start is not None:
+            best = self.call_best if self.call_best < np.inf else 0.0
+            reference = max(self.call_start, best, 1.0)
+            if epoch_loss > 1e4 * reference:
+                raise self.divergence_error()
+        self.call_best = min(self.call_best, epoch_loss)
 
     # ------------------------------------------------------ stopping rule
     def record_epoch(self, epoch_loss, score, steps=1):
@@ -500,15 +508,20 @@ class _Run:
         step_losses = np.empty(-(-data.n_train // data.batch_size))
         step_inners = np.empty_like(step_losses)
         for epoch in range(1 if config.incremental else config.max_iter):
-            task = callbacks.begin(f"epoch {progress.n_iter + 1}")
+            self.epoch = progress.n_iter + 1
+            task = callbacks.begin(f"epoch {self.epoch}")
             start = time.perf_counter()
             total_loss = total_weight = 0.0
             steps = 0
             for Xb, Yb, swb in _batches(data, config.shuffle, rng):
                 t += 1
                 lr = schedule.rate(t, epoch)
+                if self.call_start is None:
+                    penalty = self.objective.penalty(params.coef)
                 batch_loss, batch_weight = stepper.step(Xb, Yb, swb, lr)
                 step_losses[steps] = batch_loss / batch_weight
+                if self.call_start is None and batch_weight > 0:
+                    self.call_start = step_losses[steps] + penalty
                 step_inners[steps] = stepper.inner
                 steps += 1
                 if averager is not None:
