@@ -8,16 +8,19 @@ from sklearn.utils.extmath import row_norms
 from .optimizers import ProblemScale
 
 
-def _sample_rows(X):
-    """All rows of sparse ``X``; for dense ``X``, at most 10,000 evenly spaced.
+def _sample_rows(X, sample_weight):
+    """Rows of positive weight: all for sparse ``X``; for dense ``X``, at most
+    10,000 evenly spaced among them.
 
     The mean count of non-zeros per row sets a scale, not a bound, and counting
-    a dense array's non-zeros costs a pass over it.
+    a dense array's non-zeros costs a pass over it. Sampling among the weighted
+    rows only: evenly spaced rows of the whole array could all have zero
+    weight (weights on every other row), or leave a handful that do not.
     """
-    n = X.shape[0]
-    if sp.issparse(X) or n <= 10_000:
-        return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, 10_000).astype(np.intp))
+    rows = np.flatnonzero(sample_weight > 0)
+    if sp.issparse(X) or len(rows) <= 10_000:
+        return rows
+    return rows[np.unique(np.linspace(0, len(rows) - 1, 10_000).astype(np.intp))]
 
 
 def _row_nnz(X, rows):
@@ -73,7 +76,7 @@ def problem_scale(data, loss, *, l2, fit_intercept, preconditioner=None):
     if preconditioner is not None:
         mean_nnz = float(X.shape[1])  # centered columns: every entry counts
     else:
-        rows = _sample_rows(X)
+        rows = _sample_rows(X, sw)
         mean_nnz = float(np.average(_row_nnz(X, rows), weights=sw[rows]))
     x_scale = np.sqrt(mean_sq_norm / mean_nnz) if mean_nnz > 0 else 1.0
     if not 0 < x_scale < np.inf:
