@@ -167,7 +167,7 @@ def test_auto_rule():
     big = int(NEWTON_BUDGET / 31**2) + 1
     assert auto_optimizer(log_loss, "l2", False, (big, 30, 1)) == "lbfgs"
     assert auto_optimizer(log_loss, None, False, None) == "lbfgs"
-    assert auto_optimizer(log_loss, "l2", True, (10, 2, 1)) == "adam"
+    assert auto_optimizer(log_loss, "l2", True, (10, 2, 1)) == "sgd"
     assert auto_optimizer(log_loss, "l1", False, (10, 2, 1)) == "adam"
     assert auto_optimizer(hinge, "l2", False, (10, 2, 1)) == "adam"
 
