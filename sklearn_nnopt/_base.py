@@ -9,8 +9,10 @@ as it was.
 
 import copy
 import dataclasses
+import functools
 import inspect
 from collections import ChainMap
+from types import MethodType
 
 import numpy as np
 import scipy.sparse as sp
@@ -18,7 +20,6 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import assert_all_finite, validate_data
 
 from ._objective import Objective
@@ -34,6 +35,7 @@ from ._validation import (
     resolve_schedule,
     squared_row_norms,
 )
+from .losses import effective_sample_size
 from .optimizers import OPTIMIZERS
 
 try:  # scikit-learn >= 1.9: callbacks such as ProgressBar and ScoringMonitor.
@@ -48,6 +50,38 @@ except ImportError:  # pragma: no cover - older scikit-learn
 
 
 __all__ = ["BaseLinearNN", "DivergenceError"]
+
+
+class _AvailableIf:
+    """A method that exists only where ``check(estimator)`` does not raise.
+
+    As ``sklearn.utils.metaestimators.available_if`` (``hasattr`` is False
+    where unavailable), except that the ``AttributeError`` users see is the
+    check's own, which says why and what to use: scikit-learn's raises a
+    generic "has no attribute" line from it, so the reason was only in the
+    chained exception above the last line.
+    """
+
+    def __init__(self, fn, check):
+        self.fn, self.check = fn, check
+        functools.update_wrapper(self, fn)
+
+    def __get__(self, obj, owner=None):
+        if obj is None:  # the class attribute: checked when called
+
+            @functools.wraps(self.fn)
+            def unbound(estimator, *args, **kwargs):
+                self.check(estimator)
+                return self.fn(estimator, *args, **kwargs)
+
+            return unbound
+        self.check(obj)  # raises AttributeError with the reason
+        return MethodType(self.fn, obj)
+
+
+def available_if(check):
+    """Decorator: the method exists only where ``check`` raises no AttributeError."""
+    return lambda fn: _AvailableIf(fn, check)
 
 
 def _stochastic_optimizer(estimator):
@@ -163,6 +197,9 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         if optimizer.stochastic and not sp.issparse(X):
             data.sq_row_norms = squared_row_norms(X, type(self).__name__)
         warm = hasattr(self, "coef_") and (incremental or self.warm_start)
+        # A first partial_fit chunk may lack classes or positive targets: the
+        # start then trusts it as much as raw 0 (halfway), not as the stream.
+        prior = effective_sample_size(sw) if incremental else 0.0
         objective = self._objective(loss, data, warm, optimizer.stochastic)
         fitted["_preconditioner"] = pre = objective.preconditioner
         if warm:
@@ -172,11 +209,11 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         else:
             coef_init, intercept_init = init if init is not None else (None, None)
             params = Parameters.start(
-                data, loss, self.fit_intercept, coef_init, intercept_init
+                data, loss, self.fit_intercept, coef_init, intercept_init, prior
             ).in_coordinates(pre)
             progress = Progress()
         # The convergence check measures gradients against the default start's.
-        reference = Parameters.start(data, loss, self.fit_intercept)
+        reference = Parameters.start(data, loss, self.fit_intercept, prior_weight=prior)
         reference = reference.in_coordinates(pre)
         if incremental and not first_call:
             rng = self._random_state  # train advances a copy of it
@@ -270,7 +307,9 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         """Parameters, progress and optimizer continuing the fitted model.
 
         Training continues from the last iterate (not its average), with the
-        previous optimizer and its state if ``optimizer`` is the same.
+        previous optimizer and its state if ``optimizer`` is the same;
+        ``partial_fit`` also continues the progress (``n_iter_``,
+        ``loss_curve_``, the averages), a warm ``fit`` starts it afresh.
         """
         last = getattr(self, "_last_iterate", None)
         coef, intercept = last if last is not None else (self.coef_, self.intercept_)
@@ -281,9 +320,12 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             previous.get_params() == optimizer.get_params()
         ):
             optimizer = previous
-        progress = self._progress
-        if not incremental:
-            progress = dataclasses.replace(progress, no_improvement_count=0)
+        # partial_fit continues the stream's bookkeeping. A warm fit is a new
+        # fit that starts where the last one ended: it keeps the coefficients
+        # and the optimizer's state, nothing measured on the last fit's data
+        # (its loss curve and n_iter_, stopping counters, validation split,
+        # scores and best coefficients, averages).
+        progress = self._progress if incremental else Progress()
         return params, progress, optimizer
 
     def _write(self, result, fitted, lr, lr_unit):

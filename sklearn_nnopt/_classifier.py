@@ -4,7 +4,6 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -12,6 +11,7 @@ from ._base import (
     BaseLinearNN,
     _stochastic_optimizer,
     _store_parameters,
+    available_if,
     with_callbacks,
 )
 from .losses import LOSSES
@@ -42,13 +42,28 @@ def _small_int_range(y):
     return (lo, hi) if hi - lo <= 4 * len(y) + 1024 else None
 
 
+def _offsets(y, lo):
+    """``y - lo`` as ``intp``, exact for every integer dtype.
+
+    In the labels' own dtype the difference overflows (int8 labels -100 and
+    100 are 200 apart); unsigned labels may exceed int64, but never ``lo``.
+    """
+    if y.dtype.kind == "u":
+        return (y - y.dtype.type(lo)).astype(np.intp)
+    return y.astype(np.int64) - lo
+
+
 def _unique(y):
     """``np.unique(y)``; by counting for small-range integers (no sort)."""
     bounds = _small_int_range(y)
     if bounds is None:
         return np.unique(y)
     lo, _ = bounds
-    return (np.flatnonzero(np.bincount(y - lo)) + lo).astype(y.dtype)
+    present = np.flatnonzero(np.bincount(_offsets(y, lo)))
+    # lo + offset in the labels' dtype: the cast and the sum wrap around
+    # modulo 2^bits, and the true result is a label, so it is exact (lo + offset
+    # as Python ints would overflow intp for large uint64 labels).
+    return y.dtype.type(lo) + present.astype(y.dtype)
 
 
 def _positions(classes, y):
@@ -60,8 +75,8 @@ def _positions(classes, y):
     if bounds is None or classes.dtype.kind not in "iu":
         return np.searchsorted(classes, y)
     lo, hi = bounds
-    table = np.searchsorted(classes, np.arange(lo, hi + 1, dtype=y.dtype))
-    return table[y - lo]
+    table = np.searchsorted(classes, np.arange(lo, hi + 1).astype(y.dtype))
+    return table[_offsets(y, lo)]
 
 
 def _one_hot(idx, n_classes, dtype, loss):

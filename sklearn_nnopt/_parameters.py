@@ -1,5 +1,7 @@
 """The trained parameters: one flat buffer with ``coef`` and ``intercept`` views."""
 
+import inspect
+
 import numpy as np
 
 
@@ -60,7 +62,15 @@ class Parameters:
             self.arrays = [self.coef]
 
     @classmethod
-    def start(cls, data, loss, fit_intercept, coef_init=None, intercept_init=None):
+    def start(
+        cls,
+        data,
+        loss,
+        fit_intercept,
+        coef_init=None,
+        intercept_init=None,
+        prior_weight=0.0,
+    ):
         """Parameters from scratch: ``coef_init``/``intercept_init`` or defaults.
 
         ``coef`` starts at zero and ``intercept`` at the loss's best constant
@@ -75,6 +85,9 @@ class Parameters:
         coef_init : array-like of shape (n_outputs, n_features), optional
             A 1-D array is accepted for a single output.
         intercept_init : array-like of shape (n_outputs,), optional
+        prior_weight : float, default=0.0
+            Pseudo-rows at raw 0 that bound ``loss.baseline`` where the best
+            constant is unbounded (see :meth:`Loss.baseline`).
 
         Raises
         ------
@@ -96,7 +109,8 @@ class Parameters:
         if not fit_intercept:
             b = np.zeros(n_outputs, dtype=X.dtype)
         elif intercept_init is None:
-            b = np.asarray(loss.baseline(Y, data.sample_weight), dtype=X.dtype)
+            b = _baseline(loss, Y, data.sample_weight, prior_weight)
+            b = np.asarray(b, dtype=X.dtype)
             b = b.reshape(n_outputs)
         elif np.size(intercept_init) != n_outputs:
             raise ValueError(
@@ -144,3 +158,11 @@ class Parameters:
         return bool(np.all(np.isfinite(self.buffer))) and bool(
             np.all(np.isfinite(self.intercept))
         )
+
+
+def _baseline(loss, Y, sample_weight, prior_weight):
+    """``loss.baseline``; without ``prior_weight`` for a custom loss that has none."""
+    parameters = inspect.signature(loss.baseline).parameters
+    if "prior_weight" in parameters:
+        return loss.baseline(Y, sample_weight, prior_weight=prior_weight)
+    return loss.baseline(Y, sample_weight)

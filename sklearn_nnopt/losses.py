@@ -52,6 +52,41 @@ def _weighted_mean(y, sample_weight):
     return (sample_weight @ y) / sample_weight.sum()
 
 
+def _shrunk_mean(y, sample_weight, prior, prior_weight):
+    """Weighted mean of ``y``'s columns, shrunk toward ``prior``, and its floor.
+
+    ``prior_weight`` pseudo-rows at ``prior`` join the rows, which count by
+    their effective sample size ``n_eff = (sum w)^2 / sum w^2`` (the number of
+    rows for equal weights: rescaling the weights changes nothing). The floor,
+    ``prior / (n_eff + 1)``, is what one pseudo-row gives a column without
+    weight: the means of losses whose best constant is unbounded (log-odds,
+    log of a mean) are clipped to it. All-zero weights give ``prior``.
+
+    Returns
+    -------
+    mean : ndarray of shape (n_outputs,)
+    floor : float
+    """
+    if sample_weight is None:
+        n_eff, mean = float(len(y)), y.mean(axis=0)
+    else:
+        n_eff = effective_sample_size(sample_weight)
+        if n_eff == 0:
+            return np.full(y.shape[1], prior, dtype=float), prior
+        mean = (sample_weight @ y) / float(sample_weight.sum())
+    if prior_weight:
+        mean = (n_eff * mean + prior_weight * prior) / (n_eff + prior_weight)
+    return mean, prior / (n_eff + 1)
+
+
+def effective_sample_size(sample_weight):
+    """``(sum w)^2 / sum w^2``: the number of equally weighted rows they are worth."""
+    total = float(np.sum(sample_weight))
+    if total <= 0:
+        return 0.0
+    return total**2 / float(np.dot(sample_weight, sample_weight))
+
+
 def _weighted_quantile(y, q, sample_weight):
     if sample_weight is None:
         return np.quantile(y, q, axis=0, method="inverted_cdf")
@@ -134,13 +169,39 @@ class Loss(BaseEstimator):
         """Map the raw prediction to the prediction (identity by default)."""
         return raw_prediction
 
-    def baseline(self, y_true, sample_weight=None):
-        """Starting intercept: a cheap best (or near-best) constant raw prediction.
+    def baseline(self, y_true, sample_weight=None, prior_weight=0.0):
+        r"""Starting intercept: a cheap best (or near-best) constant raw prediction.
 
         The exact minimizer for the squared error (mean), absolute error
         (median), quantile, Poisson (log of the mean), log loss (log-odds) and
         margin losses; the median for ``huber`` and the epsilon losses, whose
         exact constant needs an iterative solve. Zeros where none is cheap.
+
+        Parameters
+        ----------
+        y_true : ndarray of shape (n_samples, n_outputs)
+            Encoded targets.
+        sample_weight : ndarray of shape (n_samples,), default=None
+        prior_weight : float, default=0.0
+            For losses whose best constant is unbounded (log-odds of a class
+            without weight, log of a zero mean), ``prior_weight`` pseudo-rows
+            whose target is the prediction at raw 0 (uniform classes, a mean
+            of 1) join the rows, which count by their effective sample size
+            :math:`n_{\mathrm{eff}} = (\sum w)^2 / \sum w^2`. Its value
+            :math:`n_{\mathrm{eff}}` (the estimator's on a first
+            ``partial_fit`` call, whose chunk may lack classes) starts halfway
+            (in probability, or mean) between the data's value and raw 0's,
+            within :math:`\log(2k - 1)` of 0 for :math:`k` classes whatever
+            the data. Whatever ``prior_weight``, a class or a mean without
+            weight gets what one pseudo-row would give it (for two classes,
+            the Krichevsky-Trofimov estimate), so that the start stays within
+            about :math:`\log(2 n_{\mathrm{eff}} + 2)` of 0 instead of at
+            -36 (the log of machine epsilon). Losses with a bounded best
+            constant ignore it.
+
+        Returns
+        -------
+        ndarray of shape (n_outputs,)
         """
         return np.zeros(y_true.shape[1], dtype=y_true.dtype)
 
@@ -210,7 +271,7 @@ class _MedianBaseline:
 
     _baseline_quantile = 0.5
 
-    def baseline(self, y_true, sample_weight=None):
+    def baseline(self, y_true, sample_weight=None, prior_weight=0.0):
         q = _weighted_quantile(y_true, self._baseline_quantile, sample_weight)
         return np.asarray(q, dtype=y_true.dtype)
 
@@ -244,7 +305,7 @@ class SquaredError(_ResidualLoss):
         loss *= 0.5
         return loss, grad
 
-    def baseline(self, y_true, sample_weight=None):
+    def baseline(self, y_true, sample_weight=None, prior_weight=0.0):
         return np.asarray(_weighted_mean(y_true, sample_weight), dtype=y_true.dtype)
 
 
@@ -487,9 +548,10 @@ class Poisson(Loss):
     def inverse_link(self, raw_prediction):
         return np.exp(raw_prediction)
 
-    def baseline(self, y_true, sample_weight=None):
-        mean = _weighted_mean(y_true, sample_weight)
-        # log(0) for an all-zero column would start training at -inf.
+    def baseline(self, y_true, sample_weight=None, prior_weight=0.0):
+        mean, floor = _shrunk_mean(y_true, sample_weight, 1.0, prior_weight)
+        # An all-zero column would start at log(0) = -inf.
+        mean = np.maximum(mean, floor)
         tiny = 10 * np.finfo(y_true.dtype).eps
         return np.log(np.maximum(mean, tiny)).astype(y_true.dtype)
 
@@ -579,9 +641,13 @@ class LogLoss(Loss):
         grad -= y_true
         return loss, grad
 
-    def baseline(self, y_true, sample_weight=None):
+    def baseline(self, y_true, sample_weight=None, prior_weight=0.0):
         eps = np.finfo(y_true.dtype).eps
-        p = np.clip(_weighted_mean(y_true, sample_weight), eps, 1 - eps)
+        k = y_true.shape[1]
+        uniform = 0.5 if k == 1 else 1.0 / k  # the prediction at raw 0
+        p, floor = _shrunk_mean(y_true, sample_weight, uniform, prior_weight)
+        # A class without weight would start at the log of zero.
+        p = np.clip(p, max(floor, eps), 1 - max(floor, eps) if k == 1 else 1)
         if y_true.shape[1] == 1:
             return logit(p).astype(y_true.dtype)
         logp = np.log(p)
@@ -642,7 +708,7 @@ class Hinge(_MarginLoss):
         slack = 1 - m
         return np.maximum(slack, 0), -(slack > 0).astype(m.dtype)
 
-    def baseline(self, y_true, sample_weight=None):
+    def baseline(self, y_true, sample_weight=None, prior_weight=0.0):
         # Linear in c on [-1, 1]: the weighted majority's side of the margin.
         return np.sign(_weighted_mean(y_true, sample_weight)).astype(y_true.dtype)
 
@@ -672,7 +738,7 @@ class SquaredHinge(_MarginLoss):
         slack = np.maximum(1 - m, 0)
         return slack * slack, -2.0 * slack
 
-    def baseline(self, y_true, sample_weight=None):
+    def baseline(self, y_true, sample_weight=None, prior_weight=0.0):
         # On [-1, 1] the loss is (1 - t c)^2, minimized by the mean of t.
         return np.asarray(_weighted_mean(y_true, sample_weight), dtype=y_true.dtype)
 
