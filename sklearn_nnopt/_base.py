@@ -299,6 +299,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
                     center=self.fit_intercept,
                     l2=objective.l2,
                     curvature=float(loss.smoothness(data.Y, data.sample_weight)),
+                    estimator_name=type(self).__name__,
                 )
         objective.preconditioner = pre
         return objective

@@ -32,6 +32,7 @@ factor divides its coefficient by that factor.
 import numpy as np
 from sklearn.utils import gen_batches
 from sklearn.utils.sparsefuncs import mean_variance_axis
+from sklearn.utils.validation import assert_all_finite
 
 __all__ = ["Preconditioner"]
 
@@ -56,7 +57,9 @@ class Preconditioner:
         self.inv_scale = 1.0 / scale
 
     @classmethod
-    def fit(cls, X, sample_weight, *, center, l2=0.0, curvature=1.0):
+    def fit(
+        cls, X, sample_weight, *, center, l2=0.0, curvature=1.0, estimator_name=None
+    ):
         """The preconditioner of ``X`` (dense or sparse).
 
         Parameters
@@ -69,6 +72,8 @@ class Preconditioner:
             The l2 penalty's strength :math:`\\alpha_2`.
         curvature : float, default=1.0
             The loss's curvature scale :math:`\\kappa`.
+        estimator_name : str, optional
+            For the error message.
 
         Returns
         -------
@@ -82,11 +87,16 @@ class Preconditioner:
             n_samples, n_features = X.shape
             buffer = np.empty((min(_BLOCK, n_samples), n_features))
             mean = np.zeros(n_features)
-            for rows in gen_batches(n_samples, _BLOCK):
-                block = buffer[: rows.stop - rows.start]
-                block[...] = X[rows]
-                mean += weights[rows] @ block
+            with np.errstate(invalid="ignore", over="ignore"):
+                for rows in gen_batches(n_samples, _BLOCK):
+                    block = buffer[: rows.stop - rows.start]
+                    block[...] = X[rows]
+                    mean += weights[rows] @ block
             mean /= total
+            if not np.all(np.isfinite(mean)):
+                # NaN or inf in X (even in a zero-weight row: 0 * inf is NaN)
+                # spoils the mean: say so before computing with it.
+                assert_all_finite(X, input_name="X", estimator_name=estimator_name)
             var = np.zeros(n_features)
             for rows in gen_batches(n_samples, _BLOCK):
                 block = buffer[: rows.stop - rows.start]
