@@ -369,10 +369,6 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             return float(self.learning_rate_init), 1.0
         if not optimizer.stochastic:
             return optimizer.auto_learning_rate(None)
-        if warm and optimizer is self.optimizer_:
-            # Continuing the same optimizer continues its step. (A replaced
-            # optimizer needs its own automatic step, and AdamW its unit.)
-            return self.learning_rate_init_, self._lr_unit
         l2 = self.alpha if self.penalty == "l2" else 0.0
         scale = problem_scale(
             data,
@@ -381,7 +377,20 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             fit_intercept=self.fit_intercept,
             preconditioner=objective.preconditioner,
         )
-        return optimizer.auto_learning_rate(scale)
+        lr, unit = optimizer.auto_learning_rate(scale)
+        if warm and optimizer is self.optimizer_:
+            # Continuing the same optimizer continues its step, unless this
+            # call's data need one less than half of it (gradient descent is
+            # stable up to twice the automatic 1 / smoothness, so smaller
+            # differences, e.g. a chunk's class mix, keep it): a first
+            # partial_fit chunk of a few rows (one row has no spread: its step
+            # was 5x too large for the rows that followed) or a stream whose
+            # features grow (X scaled 10x made every SGD step overshoot 100x).
+            # (A replaced optimizer needs its own automatic step, and AdamW
+            # its unit.)
+            if self.learning_rate_init_ <= 2 * lr:
+                return self.learning_rate_init_, self._lr_unit
+        return lr, unit
 
     def _config(self, incremental, lr, lr_unit):
         # The loop's settings are the estimator's parameters of the same names.

@@ -411,6 +411,28 @@ class _Run:
                 raise self.divergence_error()
         self.call_best = min(self.call_best, epoch_loss)
 
+    def check_last_step(self, Xb, Yb, swb, before):
+        """The explosion rule of :meth:`check_explosion` at the call's end.
+
+        A ``partial_fit`` call of one batch measures its objective only before
+        its one step, so the epoch check cannot see that step diverge, and a
+        stream of such calls diverged one call at a time (a numeric step
+        too large for X rescaled 10x: coefficients of 3e37 and no error).
+        The last batch, before and after its step, is the same data, and one
+        step of a sane size lowers its objective or raises it a little: a
+        rise above 100 times its value before (and 1) raises. (The epoch rule
+        allows 10^4 over many steps, for early transients; per call, 10^4
+        let a stream compound a 3,600-fold rise per call.) One product with
+        the batch, once per call.
+        """
+        params, objective = self.params, self.objective
+        raw = objective.raw(Xb, params.coef, params.intercept)
+        weighted_loss, weight_sum, _ = objective.output_gradient(raw, Yb, swb)
+        after = weighted_loss / weight_sum + objective.penalty(params.coef)
+        self.check_finite(after)
+        if after > 1e2 * max(before, 1.0):
+            raise self.divergence_error()
+
     # ------------------------------------------------------ stopping rule
     def record_epoch(self, epoch_loss, score, steps=1):
         """Track the stopping rule for one finished epoch of ``steps`` steps."""
@@ -516,12 +538,13 @@ class _Run:
             for Xb, Yb, swb in _batches(data, config.shuffle, rng):
                 t += 1
                 lr = schedule.rate(t, epoch)
-                if self.call_start is None:
-                    penalty = self.objective.penalty(params.coef)
+                penalty = self.objective.penalty(params.coef)
                 batch_loss, batch_weight = stepper.step(Xb, Yb, swb, lr)
                 step_losses[steps] = batch_loss / batch_weight
                 if self.call_start is None and batch_weight > 0:
                     self.call_start = step_losses[steps] + penalty
+                if batch_weight > 0:
+                    last = (Xb, Yb, swb, step_losses[steps] + penalty)
                 step_inners[steps] = stepper.inner
                 steps += 1
                 if averager is not None:
@@ -533,6 +556,8 @@ class _Run:
             stepper.finish()
             if total_weight == 0:
                 raise ValueError("All training samples have zero sample_weight.")
+            if config.incremental:
+                self.check_last_step(*last)
             progress.n_iter += 1
             epoch_loss = total_loss / total_weight + self.objective.penalty(params.coef)
             self.check_finite(epoch_loss)
