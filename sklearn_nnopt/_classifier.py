@@ -121,6 +121,9 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
     where :math:`s_i` is ``sample_weight`` times ``class_weight`` and
     :math:`\ell` the chosen ``loss``, with the chosen ``optimizer`` on
     shuffled minibatches (or on the full batch for ``"lbfgs"`` and ``"newton"``).
+    The intercept starts at the loss's best constant (for ``"log_loss"``, the
+    log-odds of the class frequencies; a class without weight gets what one
+    pseudo-row at uniform probabilities would give it).
 
     Parameters
     ----------
@@ -136,10 +139,12 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         :class:`~sklearn_nnopt.optimizers.Optimizer` instance
         (whose hyperparameters are then searchable as ``optimizer__<name>``).
         ``"auto"``: for ``fit`` with a smooth loss and an ``l2`` penalty (or
-        none), Newton on small problems (one Hessian of at most 1e7
-        multiply-adds) and L-BFGS above; else Adam (``partial_fit``,
-        non-smooth losses, ``l1``/``elasticnet``, or a setting only a
-        stochastic optimizer uses: ``early_stopping``, ``average``,
+        none), Newton on small problems (one Hessian and its factorization of
+        at most 1e7 multiply-adds) and L-BFGS above; for ``partial_fit``,
+        plain SGD at its automatic step (a stream gives one step per chunk
+        and may shift its level, which Adam's small steps follow slowly);
+        else Adam (non-smooth losses, ``l1``/``elasticnet``, or a setting
+        only a stochastic optimizer uses: ``early_stopping``, ``average``,
         ``batch_size``, ``learning_rate``, ``learning_rate_init``);
         ``optimizer_`` shows what ran.
     learning_rate : str or Schedule, default="auto"
@@ -198,7 +203,15 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
     class_weight : dict, "balanced" or None, default=None
         Weights per class, multiplied into ``sample_weight``.
     warm_start : bool, default=False
-        Continue from the previous fit's coefficients and optimizer state.
+        Make ``fit`` start from the previous fit's coefficients (its last
+        iterate) and, if ``optimizer`` is the same, continue that optimizer
+        with its state (``t_``, Adam's moments, ...). Everything measured on
+        the previous fit's data starts afresh: ``n_iter_`` and
+        ``loss_curve_`` are this fit's own (``n_iter_ < max_iter`` still
+        means converged), as are the stopping rule's counters, early
+        stopping's validation split, scores and best coefficients, and the
+        averages of ``average``. The classes must be the previous fit's.
+        ``partial_fit`` always continues all of it.
     average : bool or int, default=False
         Polyak-Ruppert averaging: ``coef_`` and ``intercept_`` are the mean of
         the iterates from optimizer step ``average`` on (``True``: from step 1).
@@ -220,7 +233,8 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels.
+        Class labels, in the labels' dtype (labels of any integer, unsigned
+        or bool dtype give the same values and model as ``int64``).
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
         Coefficients.
     intercept_ : ndarray of shape (1,) or (n_classes,)
@@ -230,13 +244,16 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` has string column names.
     n_iter_ : int
-        Epochs run (L-BFGS: iterations).
+        Epochs (L-BFGS and Newton: iterations) run by the last ``fit``, warm
+        or not; each ``partial_fit`` call after it adds one.
     t_ : int
-        Optimizer steps taken.
+        Optimizer steps taken over the model's life (continued by
+        ``partial_fit``, and by a warm ``fit`` that keeps the optimizer).
     loss_ : float
         Training objective at the last epoch.
     loss_curve_ : list of float
-        Training objective per epoch (accumulated over the epoch's batches).
+        Training objective per epoch of the last ``fit`` (accumulated over
+        the epoch's batches); each ``partial_fit`` call appends one value.
     best_loss_ : float
         Lowest training objective seen.
     validation_scores_ : list of float
@@ -378,6 +395,17 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
     @with_callbacks
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over ``(X, y)``, continuing from the current state.
+
+        Continues the coefficients, the optimizer's state, the random state,
+        ``n_iter_`` (one per call) and ``loss_curve_`` (one value per call);
+        ``optimizer="auto"`` runs plain SGD. The first call needs
+        ``classes=``; its chunk may lack classes, so the intercept starts
+        halfway (in probability) between the chunk's class frequencies and
+        uniform ones, within ``log(2 * n_classes - 1)`` of 0. Divergence is
+        judged on this call's data alone; a call that diverges raises
+        :class:`~sklearn_nnopt.DivergenceError` and leaves the estimator as
+        it was. ``early_stopping=True`` and ``class_weight="balanced"`` are
+        refused (``ValueError``).
 
         Parameters
         ----------

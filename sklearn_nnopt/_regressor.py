@@ -23,7 +23,10 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
     with the chosen ``optimizer`` on shuffled minibatches (or on the full batch
     for ``"lbfgs"`` and ``"newton"``). The intercept starts at the loss's best
     constant (the mean, median, quantile or log-mean of ``y``), so an unscaled
-    target such as ``y`` around 150 needs no rescaling.
+    target such as ``y`` around 150 needs no rescaling. For ``"poisson"``, a
+    mean of zero gets what one pseudo-row at a mean of 1 would give it (no
+    start at ``log(0)``), and a first ``partial_fit`` call starts halfway
+    between its chunk's mean and 1.
 
     Parameters
     ----------
@@ -39,10 +42,12 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
         :class:`~sklearn_nnopt.optimizers.Optimizer` instance
         (whose hyperparameters are then searchable as ``optimizer__<name>``).
         ``"auto"``: for ``fit`` with a smooth loss and an ``l2`` penalty (or
-        none), Newton on small problems (one Hessian of at most 1e7
-        multiply-adds) and L-BFGS above; else Adam (``partial_fit``,
-        non-smooth losses, ``l1``/``elasticnet``, or a setting only a
-        stochastic optimizer uses: ``early_stopping``, ``average``,
+        none), Newton on small problems (one Hessian and its factorization of
+        at most 1e7 multiply-adds) and L-BFGS above; for ``partial_fit``,
+        plain SGD at its automatic step (a stream gives one step per chunk
+        and may shift its level, which Adam's small steps follow slowly);
+        else Adam (non-smooth losses, ``l1``/``elasticnet``, or a setting
+        only a stochastic optimizer uses: ``early_stopping``, ``average``,
         ``batch_size``, ``learning_rate``, ``learning_rate_init``);
         ``optimizer_`` shows what ran.
     learning_rate : str or Schedule, default="auto"
@@ -99,7 +104,14 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
     random_state : int, RandomState instance or None, default=None
         Seeds shuffling and the validation split.
     warm_start : bool, default=False
-        Continue from the previous fit's coefficients and optimizer state.
+        Make ``fit`` start from the previous fit's coefficients (its last
+        iterate) and, if ``optimizer`` is the same, continue that optimizer
+        with its state (``t_``, Adam's moments, ...). Everything measured on
+        the previous fit's data starts afresh: ``n_iter_`` and
+        ``loss_curve_`` are this fit's own (``n_iter_ < max_iter`` still
+        means converged), as are the stopping rule's counters, early
+        stopping's validation split, scores and best coefficients, and the
+        averages of ``average``. ``partial_fit`` always continues all of it.
     average : bool or int, default=False
         Polyak-Ruppert averaging: ``coef_`` and ``intercept_`` are the mean of
         the iterates from optimizer step ``average`` on (``True``: from step 1).
@@ -129,13 +141,16 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` has string column names.
     n_iter_ : int
-        Epochs run (L-BFGS: iterations).
+        Epochs (L-BFGS and Newton: iterations) run by the last ``fit``, warm
+        or not; each ``partial_fit`` call after it adds one.
     t_ : int
-        Optimizer steps taken.
+        Optimizer steps taken over the model's life (continued by
+        ``partial_fit``, and by a warm ``fit`` that keeps the optimizer).
     loss_ : float
         Training objective at the last epoch.
     loss_curve_ : list of float
-        Training objective per epoch (accumulated over the epoch's batches).
+        Training objective per epoch of the last ``fit`` (accumulated over
+        the epoch's batches); each ``partial_fit`` call appends one value.
     best_loss_ : float
         Lowest training objective seen.
     validation_scores_ : list of float
