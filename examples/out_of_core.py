@@ -3,7 +3,7 @@ Out-of-core training: stream a memory-mapped file through ``partial_fit``
 =========================================================================
 
 ``partial_fit`` runs one epoch over the rows it is given and keeps everything
-else (coefficients, the optimizer's moments and step count, the random state),
+else (coefficients, the optimizer's state and step count, the random state),
 so a model can learn from data that is never in memory at once.
 
 This example writes 200,000 x 50 float32 rows to a ``np.memmap`` file in a

@@ -161,7 +161,8 @@ plt.show()
 # ``fit``, smooth loss, ``l2`` or no penalty, one Hessian   ``newton``
 # of at most 1e7 multiply-adds
 # the same, larger                                          ``lbfgs``
-# ``partial_fit``, non-smooth loss, ``l1``/``elasticnet``,  ``adam``
+# ``partial_fit``                                           ``sgd``
+# non-smooth loss, ``l1``/``elasticnet``,                   ``adam``
 # ``early_stopping``, ``average``, a ``batch_size`` or a
 # learning rate given
 # ========================================================  =================
