@@ -8,6 +8,7 @@ an uncaught exception, not ``SystemExit(2)``); one good run uses a real
 
 import importlib.util
 import math
+import re
 import subprocess
 import sys
 
@@ -38,19 +39,28 @@ ROW_KEYS = {
     "loss",
     "optimizer",
     "learning_rate",
+    "alpha",
+    "alphas",
     "mean_score",
     "std_score",
     "scores",
     "mean_fit_time",
     "mean_n_iter",
     "not_converged_folds",
+    "converged",
+    "tied",
+    "p_value",
     "status",
     "error",
     "params",
+    "grid_params",
     "loss_curve",
+    "curve_time",
 }
 
-FAST = dict(cv=3, max_iter=20, verbose=False)
+#: One alpha: no inner selection (the tests of the selection set their own).
+FAST = dict(cv=3, max_iter=20, verbose=False, alphas=[1e-4])
+STATUS = re.compile(r"converged|not converged \(\d/3 folds\)")
 
 
 def run_cli(*args):
@@ -77,25 +87,36 @@ def test_rows_have_the_expected_keys(iris_result):
     for row in iris_result.rows:
         assert set(row) == ROW_KEYS
         assert len(row["scores"]) == 3
-        assert row["status"] in ("ok", "not converged")
+        assert STATUS.fullmatch(row["status"]), row["status"]
+        assert row["converged"] == (row["status"] == "converged")
         assert row["mean_n_iter"] > 0 or row["optimizer"] == "lbfgs"
         assert row["mean_fit_time"] >= 0
+        assert row["params"] == {
+            "loss": row["loss"],
+            "optimizer": row["optimizer"],
+            "alpha": 1e-4,
+        }
     pairs = {(r["loss"], r["optimizer"]) for r in iris_result.rows}
     assert len(pairs) == 9
     assert iris_result.task == "classification"
     assert iris_result.scoring == "accuracy"
 
 
-def test_rows_are_ranked_by_mean_score(iris_result):
+def test_ties_with_the_best_rank_first(iris_result):
     rows = iris_result.rows
-    means = [r["mean_score"] for r in rows]
+    best = max(rows, key=lambda r: r["mean_score"])
+    assert best["tied"] and best["rank"] == 1 and best["p_value"] == 1.0
+    tied = [r for r in rows if r["tied"]]
+    assert rows[: len(tied)] == tied and {r["rank"] for r in tied} == {1}
+    rest = rows[len(tied) :]
+    means = [round(r["mean_score"], 4) for r in rest]
     assert means == sorted(means, reverse=True)
-    assert rows[0]["rank"] == 1
-    for previous, row in zip(rows, rows[1:], strict=False):
-        if row["mean_score"] == previous["mean_score"]:
-            assert row["rank"] == previous["rank"]
-        else:
-            assert row["rank"] == rows.index(row) + 1
+    for row in rest:
+        assert row["p_value"] < 0.05
+        same = [
+            r for r in rest if round(r["mean_score"], 4) == round(row["mean_score"], 4)
+        ]
+        assert row["rank"] == len(tied) + 1 + rest.index(same[0])
 
 
 def test_table(iris_result):
@@ -104,13 +125,15 @@ def test_table(iris_result):
     assert "mean accuracy" in text and "epochs" in text and "status" in text
     lines = text.splitlines()
     first = next(i for i, line in enumerate(lines) if line.startswith("rank"))
-    best = iris_result.rows[0]
-    assert lines[first + 2].split()[:3] == ["1", best["loss"], best["optimizer"]]
+    top = iris_result.rows[0]
+    assert lines[first + 2].split()[1:3] == [top["loss"], top["optimizer"]]
+    assert lines[first + 2].split()[0].rstrip("=").lstrip("*") == "1"
     assert "learning rate" not in text  # no learning-rate axis requested
+    assert "Reference: LogisticRegression()" in text
 
 
-def test_scores_equal_grid_search_cv():
-    """Same estimators, folds and scores as the documented GridSearchCV."""
+def test_scores_equal_cross_validate_on_the_same_folds():
+    """At one alpha: the documented pipeline's scores, fold by fold."""
     X, y = load_iris(return_X_y=True)
     grid = {"model__loss": ["log_loss", "hinge"], "model__optimizer": ["sgd", "adam"]}
     result = compare(
@@ -119,27 +142,81 @@ def test_scores_equal_grid_search_cv():
     pipe = Pipeline(
         [
             ("scale", StandardScaler()),
-            ("model", LinearNNClassifier(max_iter=20, random_state=0)),
+            ("model", LinearNNClassifier(max_iter=20, random_state=0, alpha=1e-4)),
         ]
     )
     with pytest.warns(Warning):  # ConvergenceWarning at max_iter=20
         search = GridSearchCV(pipe, grid, cv=3, refit=False, error_score=np.nan).fit(
             X, y
         )
-    expected = {
-        (p["model__loss"], p["model__optimizer"]): s
-        for p, s in zip(
-            search.cv_results_["params"],
-            search.cv_results_["mean_test_score"],
-            strict=True,
-        )
-    }
     for row in result.rows:
-        assert row["params"] == search.cv_results_["params"][row["index"]]
-        assert row["mean_score"] == pytest.approx(
-            expected[row["loss"], row["optimizer"]]
-        )
-        assert row["rank"] == search.cv_results_["rank_test_score"][row["index"]]
+        assert row["grid_params"] == search.cv_results_["params"][row["index"]]
+        expected = [
+            search.cv_results_[f"split{k}_test_score"][row["index"]] for k in range(3)
+        ]
+        assert row["scores"] == pytest.approx(expected)
+
+
+def test_each_candidate_gets_its_own_alpha_and_the_recommendation_is_pasteable():
+    X, y = load_iris(return_X_y=True)
+    result = compare(
+        X,
+        y,
+        losses=["log_loss"],
+        optimizers=["lbfgs", "newton"],
+        alphas=[1e-4, 1e-2, 10.0],
+        cv=3,
+        verbose=False,
+    )
+    for row in result.rows:
+        assert set(row["alphas"]) <= {1e-4, 1e-2, 10.0} and len(row["alphas"]) == 3
+        assert row["alpha"] in row["alphas"]
+        assert 10.0 not in row["alphas"]  # far too strong for iris
+    best = result.best
+    assert best is not None and best["converged"] and best["tied"]
+    tied = [r for r in result.rows if r["tied"] and r["converged"]]
+    assert best["mean_fit_time"] == min(r["mean_fit_time"] for r in tied)
+    assert set(best["params"]) == {"loss", "optimizer", "alpha"}
+    # The printed line builds the recommended estimator.
+    from sklearn.pipeline import make_pipeline  # noqa: F401 (used by eval)
+
+    model = eval(result.recommendation)  # noqa: S307
+    assert model[-1].get_params()["optimizer"] == best["optimizer"]
+    assert model[-1].alpha == best["alpha"]
+    assert result.recommendation in result.to_text()
+
+
+def test_no_recommendation_without_a_converged_tie():
+    result = compare(
+        dataset="iris",
+        losses=["log_loss"],
+        optimizers=["sgd"],
+        cv=3,
+        max_iter=2,
+        verbose=False,
+        alphas=[1e-4],
+    )
+    assert result.best is None and result.recommendation == ""
+    assert "No recommendation" in result.to_text()
+
+
+def test_tie_p_value():
+    from sklearn_nnopt._compare._result import tie_p_value
+
+    sizes = [(100, 25)] * 5
+    assert tie_p_value([0.9] * 5, [0.9] * 5, sizes) == 1.0
+    assert tie_p_value([0.9] * 5, [0.8] * 5, sizes) == 0.0
+    # Nadeau & Bengio: the variance is inflated by 1/K + n_test/n_train.
+    best, other = [0.90, 0.92, 0.88, 0.91, 0.89], [0.88, 0.90, 0.89, 0.87, 0.88]
+    d = np.subtract(best, other)
+    t = d.mean() / np.sqrt((1 / 5 + 25 / 100) * d.var(ddof=1))
+    from scipy import stats
+
+    assert tie_p_value(best, other, sizes) == pytest.approx(stats.t.sf(t, 4))
+    # Uncorrected it would look far more significant.
+    assert tie_p_value(best, other, sizes) > stats.t.sf(
+        d.mean() / np.sqrt(d.var(ddof=1) / 5), 4
+    )
 
 
 def test_diverging_candidate_is_reported_as_failed():
@@ -158,13 +235,14 @@ def test_diverging_candidate_is_reported_as_failed():
         ("sgd", 1e6),
     ]
     for row in failed:
-        assert row["status"] == "failed: DivergenceError"
+        assert row["status"].startswith("failed: DivergenceError: ")
         assert "diverged" in row["error"]
         assert math.isnan(row["mean_score"]) and row["scores"] == []
     assert result.rows[-2:] == failed
     assert [r["rank"] for r in failed] == [len(result.rows) - 1] * 2  # tied last
     text = result.to_text()
     assert "learning rate" in text and "failed: DivergenceError" in text
+    assert "Failed: log_loss x sgd: Training diverged" in text
 
 
 def test_not_converged_candidate_is_flagged():
@@ -177,10 +255,10 @@ def test_not_converged_candidate_is_flagged():
         verbose=False,
     )
     (row,) = result.rows
-    assert row["status"] == "not converged"
-    assert row["not_converged_folds"] == 3
+    assert row["status"] == "not converged (3/3 folds)"
+    assert row["not_converged_folds"] == 3 and not row["converged"]
     assert row["mean_n_iter"] == 2
-    assert "not converged (3/3)" in result.to_text()
+    assert "not converged (3/3 folds)" in result.to_text()
 
 
 def test_warnings_are_seen_in_parallel_workers():
@@ -194,7 +272,7 @@ def test_warnings_are_seen_in_parallel_workers():
         n_jobs=2,
         verbose=False,
     )
-    assert [r["status"] for r in result.rows] == ["not converged"] * 2
+    assert [r["status"] for r in result.rows] == ["not converged (3/3 folds)"] * 2
 
 
 def test_progress_lines_and_quiet(capsys):
@@ -222,10 +300,14 @@ def test_default_and_all_grids():
     result = compare(X, y, losses="all", optimizers=["sgd"], **FAST)
     assert "cross_entropy" not in {r["loss"] for r in result.rows}  # an alias
     assert len(result.rows) == 6
-    # The estimator refuses the perceptron with L-BFGS: the pair is left out.
+    # The estimator refuses the perceptron with L-BFGS: listed, with the reason.
     result = compare(X, y, optimizers=["lbfgs"], **FAST)
-    assert "perceptron" not in {r["loss"] for r in result.rows}
-    assert len(result.rows) == 5
+    (refused,) = [r for r in result.rows if r["loss"] == "perceptron"]
+    assert refused["status"].startswith("refused: ") and refused["rank"] is None
+    assert "needs a stochastic optimizer" in refused["error"]
+    assert result.rows[-1] is refused
+    assert "Refused: perceptron x lbfgs" in result.to_text()
+    assert len(result.rows) == 6
 
 
 def test_regression_task_is_inferred_and_poisson_skipped_for_negative_y():
@@ -238,6 +320,7 @@ def test_regression_task_is_inferred_and_poisson_skipped_for_negative_y():
     assert "poisson" not in losses and "huber" in losses
     assert any("poisson" in note for note in result.notes)
     assert result.rows[0]["mean_score"] > 0.9
+    assert result.reference["name"] == "Ridge()"
 
 
 @pytest.mark.parametrize(
@@ -312,7 +395,7 @@ def test_a_registered_candidate_joins_the_default_grid(monkeypatch, capsys):
     result = compare(X[::3], y[::3], losses=["log_loss"], **FAST)
     assert len(result.rows) == 8
     (row,) = [r for r in result.rows if r["optimizer"] == "slow_sgd"]
-    assert row["status"] in ("ok", "not converged")
+    assert STATUS.fullmatch(row["status"]), row["status"]
     with pytest.raises(SystemExit):
         main(["compare", "--help"])
     # argparse wraps the long default list inside a name: compare without spaces.

@@ -15,6 +15,7 @@ from sklearn.model_selection import ParameterGrid
 
 from .._classifier import LinearNNClassifier
 from .._regressor import LinearNNRegressor
+from .._validation import resolve_optimizer
 from ..losses import LOSSES, Loss
 from ..optimizers import OPTIMIZERS, Optimizer
 from ._errors import CompareError
@@ -30,6 +31,27 @@ def _accepted(loss, optimizer):
     if getattr(optimizer, "needs_hessian", False) and not loss.smooth:
         return False
     return loss.full_batch
+
+
+def refusal(params):
+    """Why the estimator refuses a grid point (its own error message), or None.
+
+    The perceptron with L-BFGS, a non-smooth loss with Newton, ...: the
+    estimator's ``fit`` would raise this ``ValueError`` before training.
+    """
+    loss = LOSSES.create(params["model__loss"], "loss")
+    optimizer = OPTIMIZERS.create(params["model__optimizer"], "optimizer")
+    if _accepted(loss, optimizer):
+        return None
+    task = "classification" if "classification" in loss.tasks else "regression"
+    estimator = ESTIMATORS[task](
+        loss=params["model__loss"], optimizer=params["model__optimizer"]
+    )
+    try:
+        resolve_optimizer(estimator, loss)
+    except ValueError as exc:
+        return str(exc).split(". ")[0].rstrip(".") + "."
+    return "refused by the estimator."
 
 
 def default_optimizers():
@@ -97,21 +119,25 @@ class Grid:
     learning_rates: list | None = None
     skipped: list = field(default_factory=list)
 
-    def candidates(self):
-        """The grid points, as ``ParameterGrid`` orders them, that can be fit."""
+    def points(self):
+        """Every grid point, as ``ParameterGrid`` orders them."""
         grid = {"model__loss": self.losses, "model__optimizer": self.optimizers}
         if self.learning_rates is not None:
             grid["model__learning_rate_init"] = self.learning_rates
-        return [
-            params
-            for params in ParameterGrid(grid)
-            # Pairs the estimator refuses (the perceptron with L-BFGS, a
-            # non-smooth loss with Newton) are left out.
-            if _accepted(
-                LOSSES.create(params["model__loss"], "loss"),
-                OPTIMIZERS.create(params["model__optimizer"], "optimizer"),
-            )
-        ]
+        return list(ParameterGrid(grid))
+
+    def candidates(self):
+        """The grid points that can be fit (the estimator refuses none)."""
+        return [params for params in self.points() if refusal(params) is None]
+
+    def refused(self):
+        """``[(params, reason)]``: the grid points the estimator refuses."""
+        out = []
+        for params in self.points():
+            reason = refusal(params)
+            if reason is not None:
+                out.append((params, reason))
+        return out
 
     def describe(self, params):
         """``"loss x optimizer"``, with ``" (lr=...)"`` if rates are searched."""
@@ -217,6 +243,29 @@ def _resolve_optimizers(optimizers):
                 f"an optimizer must be a name or an Optimizer instance; got {spec!r}"
             )
     return specs
+
+
+def resolve_alphas(alphas):
+    """``compare``'s ``alphas``: finite numbers >= 0, sorted; the default if None."""
+    from ._run import DEFAULT_ALPHAS
+
+    if alphas is None:
+        return list(DEFAULT_ALPHAS)
+    if isinstance(alphas, numbers.Real):
+        alphas = [alphas]
+    values = list(alphas)
+    if not values:
+        raise CompareError("alphas is empty")
+    for alpha in values:
+        ok = (
+            isinstance(alpha, numbers.Real)
+            and not isinstance(alpha, bool)
+            and math.isfinite(alpha)
+            and alpha >= 0
+        )
+        if not ok:
+            raise CompareError(f"an alpha must be a number >= 0; got {alpha!r}")
+    return sorted({float(a) for a in values})
 
 
 def _resolve_learning_rates(learning_rates):

@@ -3,27 +3,47 @@
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+from scipy import stats
+
 from ._grid import _fmt_rate
 
 
 @dataclass(repr=False)
 class CompareResult:
-    """The ranked candidates of :func:`compare`.
+    """The ranked candidates of :func:`compare` and its recommendation.
 
     Attributes
     ----------
     rows : list of dict
-        One dict per candidate, best first, with the keys ``rank``, ``index``
-        (the candidate's position in the grid, as in ``cv_results_``), ``loss``,
+        One dict per candidate, best first, with the keys ``rank`` (1 for the
+        best and every candidate tied with it; None for refused ones),
+        ``index`` (the candidate's position in the grid), ``loss``,
         ``optimizer``, ``learning_rate`` (``"auto"`` unless learning rates were
-        compared), ``mean_score``, ``std_score``, ``scores`` (one per fold),
-        ``mean_fit_time`` (seconds per fold), ``mean_n_iter`` (epochs, or
-        L-BFGS iterations, averaged over the folds), ``not_converged_folds``,
-        ``status`` (``"ok"``, ``"not converged"`` or ``"failed: <ErrorType>"``),
-        ``error`` (the failure's message or None), ``params`` (the grid point,
-        as ``GridSearchCV``'s ``cv_results_["params"]``) and ``loss_curve``
-        (training objective per epoch of the whole-data fit when a plot was
-        made, else None). Failed candidates score nan and rank last.
+        compared), ``alpha`` (the alpha chosen in most folds), ``alphas`` (per
+        fold), ``mean_score``, ``std_score``, ``scores`` (one per fold, the
+        same folds for every candidate), ``mean_fit_time`` (seconds per fold,
+        the refit at the chosen alpha), ``mean_n_iter`` (epochs, or L-BFGS /
+        Newton iterations), ``not_converged_folds``, ``converged`` (in every
+        fold), ``tied`` (not significantly worse than the best), ``p_value``
+        (of :func:`tie_p_value` against the best), ``status``
+        (``"converged"``, ``"not converged (k/n folds)"``, ``"failed:
+        <ErrorType>: <message>"`` or ``"refused: <reason>"``), ``error``,
+        ``params`` (the estimator's own parameter names: ``loss``,
+        ``optimizer``, ``alpha``, and ``learning_rate_init`` if searched),
+        ``grid_params`` (the grid point, ``model__``-prefixed) and
+        ``loss_curve`` / ``curve_time`` (the whole-data fit's objective per
+        epoch and its seconds, when a plot was made).
+    best : dict or None
+        The recommended row: the fastest candidate tied with the best that
+        converged in every fold; None when there is none.
+    recommendation : str
+        The recommendation as one line of code (empty if none).
+    reason : str
+        Why it is recommended, in one sentence.
+    reference : dict or None
+        ``LogisticRegression()`` or ``Ridge()`` on the same folds and scaler:
+        ``name``, ``scores``, ``mean_fit_time``.
     task : {"classification", "regression"}
     scoring : str
         ``"accuracy"`` or ``"R^2"`` (the estimator's ``score``).
@@ -31,7 +51,11 @@ class CompareResult:
         What was cross-validated, e.g. ``"breast_cancer (569 samples x 30
         features)"``.
     n_splits : int
+    sizes : list of (int, int)
+        Each fold's training and test rows.
     max_iter : int
+    alphas : list of float
+        The alphas each candidate chose from.
     show_learning_rate : bool
         Whether the table has a learning-rate column.
     elapsed : float
@@ -51,8 +75,10 @@ class CompareResult:
     ... )
     >>> result.data, result.scoring
     ('iris (150 samples x 4 features)', 'accuracy')
-    >>> [(row["rank"], row["optimizer"], row["status"]) for row in result.rows]
-    [(1, 'lbfgs', 'ok'), (2, 'adam', 'not converged')]
+    >>> [(row["optimizer"], row["status"]) for row in result.rows]
+    [('lbfgs', 'converged'), ('adam', 'not converged (2/2 folds)')]
+    >>> result.best["params"]["optimizer"]
+    'lbfgs'
     """
 
     rows: list
@@ -60,19 +86,25 @@ class CompareResult:
     scoring: str = "accuracy"
     data: str = "data"
     n_splits: int = 5
+    sizes: list = field(default_factory=list)
     max_iter: int = 200
+    alphas: list = field(default_factory=list)
     show_learning_rate: bool = False
     elapsed: float = 0.0
     plot: str | None = None
     notes: list = field(default_factory=list)
+    reference: dict | None = None
+    best: dict | None = field(init=False, default=None)
+    recommendation: str = field(init=False, default="")
+    reason: str = field(init=False, default="")
 
-    @property
-    def best(self):
-        """The best row (``rows[0]``)."""
-        return self.rows[0]
+    def __post_init__(self):
+        self.best, self.reason = recommend(self.rows)
+        if self.best is not None:
+            self.recommendation = code_line(self.best, self.task)
 
     def to_text(self):
-        """The ranked table, with a header line and a legend."""
+        """The ranked table, the reference, the recommendation and a legend."""
         estimator = (
             "LinearNNClassifier"
             if self.task == "classification"
@@ -83,22 +115,26 @@ class CompareResult:
             "loss",
             "optimizer",
             *(["learning rate"] if self.show_learning_rate else []),
+            "alpha",
             f"mean {self.scoring}",
             "std",
+            "p",
             "fit time",
             "epochs",
             "status",
         ]
-        right = {0, *range(len(head) - 5, len(head) - 1)}
+        right = {0, *range(len(head) - 7, len(head) - 1)}
         body = []
         for row in self.rows:
             failed = not math.isfinite(row["mean_score"])
-            status = row["status"]
-            if status == "not converged":
-                status += f" ({row['not_converged_folds']}/{len(row['scores'])})"
+            rank = "-" if row["rank"] is None else str(row["rank"])
+            if row["tied"]:
+                rank += "="
+            if row is self.best:
+                rank = "*" + rank
             body.append(
                 [
-                    str(row["rank"]),
+                    rank,
                     row["loss"],
                     row["optimizer"],
                     *(
@@ -106,11 +142,13 @@ class CompareResult:
                         if self.show_learning_rate
                         else []
                     ),
+                    "-" if failed else f"{row['alpha']:g}",
                     "-" if failed else f"{row['mean_score']:.4f}",
                     "-" if failed else f"{row['std_score']:.4f}",
-                    "-" if failed else f"{row['mean_fit_time']:.2f} s",
+                    _fmt_p(row["p_value"]) if not failed else "-",
+                    "-" if failed else f"{row['mean_fit_time']:.3f} s",
                     "-" if failed else f"{row['mean_n_iter']:.0f}",
-                    status,
+                    _short_status(row),
                 ]
             )
         widths = [max(len(r[j]) for r in [head, *body]) for j in range(len(head))]
@@ -122,19 +160,52 @@ class CompareResult:
             ]
             return "  ".join(out).rstrip()
 
+        alphas = ", ".join(f"{a:g}" for a in self.alphas)
         title = (
             f"{estimator} on {self.data}: {self.n_splits}-fold cross-validated "
-            f"{self.scoring}, StandardScaler + model, max_iter={self.max_iter}"
+            f"{self.scoring}, StandardScaler + model, max_iter={self.max_iter}, "
+            f"alpha chosen per fold from {{{alphas}}}"
         )
         legend = (
-            "fit time: mean per fold; epochs: mean n_iter_ over the folds "
-            "(L-BFGS: iterations); not converged (k/n): a ConvergenceWarning (the "
-            "fit ended at max_iter or stopped away from the optimum) in k of the "
-            "n folds; failed: the error a fold raised (its score would be nan in "
-            "GridSearchCV)."
+            "rank: '=' tied with the best (not significantly worse: Nadeau-Bengio "
+            f"corrected paired t-test on the same folds, p >= {TIE_LEVEL}), '*' "
+            "recommended; alpha: chosen in most folds (by an inner 80/20 split of "
+            "each fold's training rows); fit time: mean per fold, at the chosen "
+            "alpha; epochs: mean n_iter_ (L-BFGS, Newton: iterations); not "
+            "converged (k/n folds): a ConvergenceWarning in k of the n folds; "
+            "failed: the error a fold raised; refused: a pair the estimator does "
+            "not train."
         )
         lines = [title, "", line(head), line(["-" * w for w in widths])]
         lines += [line(cells) for cells in body]
+        lines.append("")
+        for row in self.rows:
+            if row["error"] and not math.isfinite(row["mean_score"]):
+                what = "Refused" if row["status"].startswith("refused") else "Failed"
+                lines += _wrap(
+                    f"{what}: {row['loss']} x {row['optimizer']}: {row['error']}", 88
+                )
+        if self.reference is not None:
+            ref = self.reference
+            text = (
+                f"Reference: {ref['name']} (its defaults, same folds) "
+                f"{np.mean(ref['scores']):.4f} +- {np.std(ref['scores']):.4f}, "
+                f"{ref['mean_fit_time']:.3f} s per fit"
+            )
+            if self.best is not None:
+                p = tie_p_value(ref["scores"], self.best["scores"], self.sizes)
+                verdict = "tied" if p >= TIE_LEVEL else "significantly worse"
+                if np.mean(self.best["scores"]) >= np.mean(ref["scores"]):
+                    verdict = "as good or better"
+                text += f"; the recommendation is {verdict} (p = {_fmt_p(p)})"
+            lines += _wrap(text + ".", 88)
+        if self.best is not None:
+            lines += [
+                f"Recommended: {self.recommendation}",
+                *_wrap(f"Why: {self.reason}.", 88),
+            ]
+        else:
+            lines += _wrap(self.reason, 88)
         lines += ["", *_wrap(legend, 88), *self.notes]
         return "\n".join(lines)
 
@@ -142,14 +213,28 @@ class CompareResult:
         return self.to_text()
 
     def __repr__(self):
-        if not self.rows:
-            return "CompareResult(rows=[])"
-        best = self.rows[0]
+        if self.best is None:
+            return f"CompareResult({len(self.rows)} candidates, no recommendation)"
+        best = self.best
         return (
-            f"CompareResult({len(self.rows)} candidates, {self.task}, best: "
-            f"{best['loss']} x {best['optimizer']} {self.scoring}="
-            f"{best['mean_score']:.4f})"
+            f"CompareResult({len(self.rows)} candidates, {self.task}, recommended: "
+            f"{best['loss']} x {best['optimizer']} alpha={best['alpha']:g} "
+            f"{self.scoring}={best['mean_score']:.4f})"
         )
+
+
+def _fmt_p(p):
+    return "<0.001" if p < 1e-3 else f"{p:.3f}"
+
+
+def _short_status(row):
+    """The table's status: the error's type without its message (listed below)."""
+    status = row["status"]
+    if status.startswith("refused"):
+        return "refused"
+    if status.startswith("failed") and row["error"]:
+        return status[: -len(row["error"]) - 2]
+    return status
 
 
 def _wrap(text, width):
@@ -158,23 +243,107 @@ def _wrap(text, width):
     return textwrap.wrap(text, width)
 
 
-def _rank(rows):
-    """Sort by mean score descending (nan last), ties share the smaller rank."""
+def tie_p_value(best, other, sizes):
+    r"""One-sided p-value that ``other`` scores lower than ``best``, fold-paired.
 
-    def key(item):
-        i, row = item
-        score = row["mean_score"]
-        if not math.isfinite(score):
-            return (1, 0.0, 0.0, i)
-        return (0, -round(score, 10), row["std_score"], i)
+    Nadeau & Bengio's corrected resampled t-test ("Inference for the
+    generalization error", Machine Learning 52, 2003): the folds' score
+    differences :math:`d_k` are not independent (their training sets
+    overlap), so their variance is inflated by the ratio of test to training
+    rows,
 
-    ordered = [row for _, row in sorted(enumerate(rows), key=key)]
+    .. math::
+        t = \frac{\bar d}{\sqrt{(1/K + n_{test}/n_{train})\, s_d^2}},
+
+    with :math:`K - 1` degrees of freedom. Identical fold scores give 1; a
+    constant positive difference gives 0.
+    """
+    d = np.asarray(best, dtype=float) - np.asarray(other, dtype=float)
+    k = len(d)
+    mean = float(d.mean())
+    if k < 2 or np.allclose(d, 0.0, rtol=0.0, atol=1e-12):
+        return 1.0
+    var = float(d.var(ddof=1))
+    if var == 0.0:
+        return 0.0 if mean > 0 else 1.0
+    n_train, n_test = np.mean([a for a, _ in sizes]), np.mean([b for _, b in sizes])
+    t = mean / np.sqrt((1.0 / k + n_test / n_train) * var)
+    return float(stats.t.sf(t, df=k - 1))
+
+
+#: Candidates whose p-value against the best is at least this are tied with it.
+TIE_LEVEL = 0.05
+
+
+def _rank(rows, sizes):
+    """Ranks: the best and those not significantly worse share rank 1.
+
+    The best is the highest mean score. A candidate is tied with it when
+    :func:`tie_p_value` is at least :data:`TIE_LEVEL`. The others follow by
+    mean score; equal printed scores (4 decimals) share a rank. Failed
+    candidates rank last; refused ones are listed after them, unranked.
+    """
+    scored = [r for r in rows if math.isfinite(r["mean_score"])]
+    failed = [r for r in rows if not math.isfinite(r["mean_score"])]
+    refused = [r for r in failed if r["status"].startswith("refused")]
+    failed = [r for r in failed if r not in refused]
+    if scored:
+        best = max(scored, key=lambda r: (r["mean_score"], -r["std_score"]))
+        for row in scored:
+            row["p_value"] = tie_p_value(best["scores"], row["scores"], sizes)
+            row["tied"] = row is best or row["p_value"] >= TIE_LEVEL
+    scored.sort(
+        key=lambda r: (not r["tied"], -round(r["mean_score"], 4), r["mean_fit_time"])
+    )
     previous = None
-    for position, row in enumerate(ordered, 1):
-        score = row["mean_score"]
-        tie = round(score, 10) if math.isfinite(score) else "nan"
-        if tie != previous:
-            rank = position
-            previous = tie
+    for position, row in enumerate(scored, 1):
+        key = "tied" if row["tied"] else round(row["mean_score"], 4)
+        if key != previous:
+            rank, previous = position, key
         row["rank"] = rank
-    return ordered
+    for row in failed:
+        row["rank"] = len(scored) + 1
+    return [*scored, *failed, *refused]
+
+
+def recommend(rows):
+    """The fastest candidate tied with the best that converged in every fold.
+
+    Returns ``(row, reason)``; ``(None, reason)`` when no tied candidate
+    converged in every fold.
+    """
+    tied = [r for r in rows if r["tied"]]
+    ready = [r for r in tied if r["converged"]]
+    if not ready:
+        return None, (
+            f"No recommendation: none of the {len(tied)} candidates tied with the "
+            f"best converged in every fold; raise max_iter or see the statuses."
+        )
+    row = min(ready, key=lambda r: (r["mean_fit_time"], -r["mean_score"]))
+    others = len(tied) - 1
+    reason = (
+        f"the fastest ({row['mean_fit_time']:.3g} s per fit) of the "
+        f"{_count(len(ready), 'candidate')} that converged in every fold among "
+        f"the best and the {_count(others, 'candidate')} not significantly worse "
+        f"(Nadeau-Bengio corrected paired t-test, p >= {TIE_LEVEL})"
+    )
+    return row, reason
+
+
+def _count(n, word):
+    return f"{n} {word if n == 1 else word + 's'}"
+
+
+def code_line(row, task):
+    """The recommendation as one line a user can paste."""
+    estimator = (
+        "LinearNNClassifier" if task == "classification" else "LinearNNRegressor"
+    )
+    args = ", ".join(f"{k}={_literal(v)}" for k, v in row["params"].items())
+    return f"make_pipeline(StandardScaler(), {estimator}({args}))"
+
+
+def _literal(value):
+    if isinstance(value, float):
+        return f"{value:g}"
+    return repr(value)
