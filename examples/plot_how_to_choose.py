@@ -62,6 +62,7 @@ rng = np.random.default_rng(0)
 order = rng.permutation(len(y_train))  # the first k rows get the errors
 errors = rng.uniform(500, 1000, size=len(y_train))
 rmse = {name: [] for name in regression_losses}
+ran = {}  # what optimizer="auto" ran for each loss
 for fraction in fractions:
     corrupted = y_train.copy()
     bad = order[: int(fraction * len(y_train))]
@@ -70,11 +71,12 @@ for fraction in fractions:
         est = LinearNNRegressor(loss=loss, random_state=0).fit(X_train, corrupted)
         residual = est.predict(X_test) - y_test
         rmse[name].append(np.sqrt(np.mean(residual**2)))
+        ran[name] = type(est.optimizer_).__name__
 
 print("test RMSE (clean test set) by share of gross errors in the training y")
-print(f"{'loss':<20}" + "".join(f"{f:>8.0%}" for f in fractions))
+print(f"{'loss':<20}" + "".join(f"{f:>8.0%}" for f in fractions) + "  auto ran")
 for name, values in rmse.items():
-    print(f"{name:<20}" + "".join(f"{v:8.1f}" for v in values))
+    print(f"{name:<20}" + "".join(f"{v:8.1f}" for v in values) + f"  {ran[name]}")
 
 # %%
 # Quantiles and prediction intervals
@@ -108,6 +110,7 @@ mean_pred = mean_model.predict(Xq_test)
 g_low, g_high = mean_pred - 1.645 * sd, mean_pred + 1.645 * sd
 small = Xq_test[:, 0] < 3  # where the noise is small
 large = Xq_test[:, 0] > 7  # where it is large
+print(f"quantile fits: auto ran {type(quantile_models[0.5].optimizer_).__name__}")
 print("share of test y below each quantile prediction (target: the quantile)")
 for q, model in quantile_models.items():
     print(f"  quantile {q:4.2f}: {np.mean(yq_test < model.predict(Xq_test)):.3f}")
@@ -172,13 +175,17 @@ Xc = rng.normal(size=(4000, 5))
 yc = rng.poisson(np.exp(0.3 + Xc @ np.array([0.6, -0.4, 0.3, 0.2, -0.5])))
 Xc_train, Xc_test, yc_train, yc_test = train_test_split(Xc, yc, random_state=0)
 print(f"counts: mean {yc.mean():.2f}, zeros {np.mean(yc == 0):.0%}, max {yc.max()}")
-print(f"{'loss':<16} {'Poisson deviance':>16} {'MAE':>6} {'predictions < 0':>16}")
+print(
+    f"{'loss':<16} {'auto ran':<8} {'Poisson deviance':>16} {'MAE':>6} "
+    f"{'predictions < 0':>16}"
+)
 for loss in ("poisson", "squared_error"):
-    pred = LinearNNRegressor(loss=loss, random_state=0).fit(Xc_train, yc_train)
-    pred = pred.predict(Xc_test)
+    est = LinearNNRegressor(loss=loss, random_state=0).fit(Xc_train, yc_train)
+    pred = est.predict(Xc_test)
     deviance = mean_poisson_deviance(yc_test, np.maximum(pred, 0.01))
     print(
-        f"{loss:<16} {deviance:16.3f} {np.mean(np.abs(pred - yc_test)):6.3f} "
+        f"{loss:<16} {type(est.optimizer_).__name__:<8} {deviance:16.3f} "
+        f"{np.mean(np.abs(pred - yc_test)):6.3f} "
         f"{np.mean(pred < 0):16.1%}"
     )
 
@@ -218,7 +225,8 @@ def calibration_error(y_true, proba, n_bins=10):
 
 curves = {}
 print(
-    f"{'loss':<15} {'accuracy':>8} {'proba':>5} {'Brier':>6} {'ECE':>6} {'0 or 1':>6}"
+    f"{'loss':<15} {'auto ran':<8} {'accuracy':>8} {'proba':>5} {'Brier':>6} "
+    f"{'ECE':>6} {'0 or 1':>6}"
 )
 for loss in ("log_loss", "modified_huber", "hinge", "squared_hinge"):
     clf = LinearNNClassifier(loss=loss, random_state=0).fit(Xk_train, yk_train)
@@ -228,13 +236,16 @@ for loss in ("log_loss", "modified_huber", "hinge", "squared_hinge"):
         frac, mean = calibration_curve(yk_test, proba, n_bins=10)
         curves[loss] = (mean, frac, calibration_error(yk_test, proba))
         print(
-            f"{loss:<15} {accuracy:8.3f} {'yes':>5} "
+            f"{loss:<15} {type(clf.optimizer_).__name__:<8} {accuracy:8.3f} {'yes':>5} "
             f"{brier_score_loss(yk_test, proba):6.3f} "
             f"{calibration_error(yk_test, proba):6.3f} "
             f"{np.mean((proba == 0) | (proba == 1)):6.1%}"
         )
     else:
-        print(f"{loss:<15} {accuracy:8.3f} {'no':>5} {'-':>6} {'-':>6} {'-':>6}")
+        print(
+            f"{loss:<15} {type(clf.optimizer_).__name__:<8} {accuracy:8.3f} "
+            f"{'no':>5} {'-':>6} {'-':>6} {'-':>6}"
+        )
 
 # %%
 # The second figure: the reliability curves. A calibrated model's predicted
