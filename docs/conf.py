@@ -70,6 +70,7 @@ html_sidebars = {
     "**": ["sidebar-nav-bs"],
     "index": [],
     "getting_started": [],
+    "how_to_choose": [],
     "common_mistakes": [],
 }
 html_show_sourcelink = False

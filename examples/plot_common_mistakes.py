@@ -2,30 +2,40 @@
 Common mistakes when training a linear model like a network
 ===========================================================
 
-Three mistakes that are easy to make when a linear model is trained with a
+Four mistakes that are easy to make when a linear model is trained with a
 hand-written loop (or a deep learning framework), measured here with small
 self-contained numpy loops, next to what ``sklearn_nnopt`` does instead:
 
 1. a **cross-entropy loss for a regression target**;
-2. **Adam for the weights and plain SGD for the bias**;
-3. **Adam without its bias correction**.
+2. **Adam for the weights and plain SGD for the bias** (the optimizer applied
+   to one parameter and not the other);
+3. **Adam without its bias correction**;
+4. **a gradient that does not match its loss**.
 
-The data are ``load_diabetes`` (regression, target around 150, left unscaled)
-and ``load_breast_cancer`` (classification), both with standardized ``X``.
+The data are ``load_diabetes`` (regression, target around 150, left unscaled),
+``load_breast_cancer`` and, for the fourth, ``make_classification``
+(classification), all with standardized ``X``.
 """
 
 import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
+from scipy.optimize import approx_fprime
 from scipy.special import expit
-from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.datasets import load_breast_cancer, load_diabetes, make_classification
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import mean_absolute_error, r2_score
+from sklearn.metrics import log_loss, mean_absolute_error, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_nnopt import Adam, LinearNNClassifier, LinearNNRegressor, SquaredError
+from sklearn_nnopt import (
+    Adam,
+    LinearNNClassifier,
+    LinearNNRegressor,
+    LogLoss,
+    SquaredError,
+)
 
 X, y = load_diabetes(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
@@ -352,3 +362,140 @@ plt.show()
 # per coordinate from the first step on, which is what its automatic
 # ``learning_rate_init`` (a hundredth of the typical coefficient size) relies
 # on.
+
+# %%
+# 4. A gradient that does not match its loss
+# ------------------------------------------
+#
+# A hand-written loop computes the loss it prints and the gradient it steps
+# with in two places, and they can drift apart. A common case: the loop prints
+# the log loss, but its gradient comes from "sigmoid, then squared error",
+# :math:`(p - y)\, p (1 - p)` with :math:`p = \sigma(z)`, instead of the log
+# loss's :math:`p - y`. Nothing fails: the loop minimizes the squared error of
+# the probabilities (the Brier score) while it reports the log loss.
+#
+# The data: ``make_classification`` (4,000 rows, 20 features, 10% of the labels
+# flipped), three quarters to train. Full-batch gradient descent from the
+# log-odds start, each loop at the step ``1 / L`` of its own curvature bound
+# (``L`` is 4 times smaller for the mismatched gradient, whose factor
+# :math:`p (1 - p)` is at most 1/4), and each stops by its own rule: its
+# gradient's largest entry below :math:`10^{-4}` times its size at the start.
+
+Xg, yg = make_classification(
+    n_samples=4000,
+    n_features=20,
+    n_informative=10,
+    n_clusters_per_class=1,
+    flip_y=0.1,
+    random_state=0,
+)
+Xg = StandardScaler().fit_transform(Xg)
+Xg_train, Xg_test, yg_train, yg_test = train_test_split(Xg, yg, random_state=0)
+Ag = np.hstack([Xg_train, np.ones((len(yg_train), 1))])  # intercept column
+
+
+def printed_loss(theta):
+    """The mean log loss, the loss the loop prints."""
+    z = Ag @ theta
+    return np.mean(np.logaddexp(0, z) - yg_train * z)
+
+
+def log_loss_gradient(theta):
+    """Its gradient."""
+    return Ag.T @ (expit(Ag @ theta) - yg_train) / len(yg_train)
+
+
+def mismatched_gradient(theta):
+    """The gradient of half the squared error of sigmoid(z): another loss."""
+    p = expit(Ag @ theta)
+    return Ag.T @ ((p - yg_train) * p * (1 - p)) / len(yg_train)
+
+
+theta0 = np.zeros(Ag.shape[1])
+theta0[-1] = np.log(yg_train.mean() / (1 - yg_train.mean()))
+L_log = 0.25 * np.mean(np.sum(Ag**2, axis=1))
+gradients = {
+    "log loss gradient": (log_loss_gradient, 1 / L_log),
+    "mismatched gradient": (mismatched_gradient, 4 / L_log),
+}
+numerical = approx_fprime(theta0, printed_loss, 1e-7)  # finite differences
+print("finite-difference check at the start, |g - numerical| / |numerical|:")
+for name, (gradient, _) in gradients.items():
+    error = np.linalg.norm(gradient(theta0) - numerical) / np.linalg.norm(numerical)
+    print(f"  {name:<20} {error:.1e}")
+
+loss_curves, stops = {}, {}
+for name, (gradient, lr) in gradients.items():
+    theta, curve = theta0.copy(), []
+    g0 = np.max(np.abs(gradient(theta0)))
+    for _ in range(30_000):
+        g = gradient(theta)
+        if np.max(np.abs(g)) < 1e-4 * g0:
+            break
+        theta -= lr * g
+        curve.append(printed_loss(theta))
+    loss_curves[name], stops[name] = np.array(curve), theta
+    proba = expit(np.hstack([Xg_test, np.ones((len(yg_test), 1))]) @ theta)
+    print(
+        f"{name:<20} stops after {len(curve):5d} steps: printed loss "
+        f"{curve[-1]:.4f} (lowest on the way {min(curve):.4f}), largest entry "
+        f"of its true gradient {np.max(np.abs(log_loss_gradient(theta))):.1e}; "
+        f"test log loss {log_loss(yg_test, proba):.4f}, "
+        f"accuracy {np.mean((proba > 0.5) == yg_test):.3f}"
+    )
+
+# %%
+# The mismatched loop's printed loss falls, then rises, and the loop stops,
+# "converged" by its own test, at a point where the printed loss's gradient is
+# far from zero. Its model is not worse at everything (it is the training
+# set's Brier-score minimizer), but the loss it reports says nothing about
+# what it optimizes, so a learning curve, an early-stopping rule or a model
+# selection read from it follows the wrong objective. A finite-difference
+# check at the first step finds the mismatch.
+
+fig, ax = plt.subplots(figsize=(8, 4.2), layout="constrained")
+for name, curve in loss_curves.items():
+    ax.plot(np.arange(1, len(curve) + 1), curve, label=name)
+    ax.plot(len(curve), curve[-1], "ko", ms=4)
+ax.plot([], [], "ko", ms=4, label="the loop's own stopping rule fires")
+ax.set(
+    xscale="log",
+    ylim=(0.37, 0.45),
+    xlabel="gradient step",
+    ylabel="printed training log loss",
+    title="full-batch descent on the log loss, with its own or a mismatched gradient",
+)
+ax.legend()
+plt.show()
+
+# %%
+# **What the library does.** A loss is one class whose ``loss_gradient``
+# returns the value and the gradient together, and every built-in loss's
+# gradient is compared with finite differences in the test suite
+# (``tests/test_losses.py``). A loss of your own can still get it wrong;
+# fitted with the mismatched gradient, the estimator does not report success:
+
+
+class MismatchedLogLoss(LogLoss):
+    """The log loss's value with the squared-error-of-sigmoid gradient."""
+
+    def loss_gradient(self, y_true, raw_prediction):
+        value, _ = super().loss_gradient(y_true, raw_prediction)
+        p = expit(raw_prediction)
+        return value, (p - y_true) * p * (1 - p)
+
+
+for optimizer in ("auto", "sgd"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        est = LinearNNClassifier(
+            loss=MismatchedLogLoss(), optimizer=optimizer, random_state=0
+        ).fit(Xg_train, yg_train)
+    messages = [str(w.message) for w in caught if w.category is ConvergenceWarning]
+    print(f"optimizer={optimizer!r} ({type(est.optimizer_).__name__}): ", end="")
+    print(f"ConvergenceWarning: {messages[0]}" if messages else "no warning")
+
+# %%
+# The warning says the fit is away from the optimum, not why; the check that
+# names the cause is the finite-difference one, shown for a loss of your own
+# on the "Extending" page of the user guide.
