@@ -696,7 +696,8 @@ def test_report_is_one_self_contained_html_file(figures):
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
     assert len(images) == 2 and text.count("data:image/png;base64,") == 2
     assert all(base64.b64decode(image)[:8] == PNG for image in images)
-    lowered = text.lower()
+    # Without the images (base64 text can spell anything once lowercased).
+    lowered = re.sub(r"base64,[A-Za-z0-9+/=]+", "", text).lower()
     assert "<script" not in lowered and "http" not in lowered
     assert "<link" not in lowered and "@import" not in lowered
 

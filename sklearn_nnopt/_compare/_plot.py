@@ -296,9 +296,9 @@ def score_figure(result, fig=None):
     if n_refused:
         missing.append(f"{n_refused} refused")
     ax.set_title(
-        f"{result.scoring} against fit time: {result.n_splits}-fold CV on "
-        f"{result.data}, each candidate at its own alpha"
-        + (f"\nnot shown: {', '.join(missing)}" if missing else ""),
+        f"{result.scoring} against fit time, each candidate at its own alpha\n"
+        f"{result.n_splits}-fold CV on {result.data}"
+        + (f"; not shown: {', '.join(missing)}" if missing else ""),
         fontsize=10,
         loc="left",
     )
