@@ -10,9 +10,11 @@ import warnings
 from ._compare import (
     DATASETS,
     PLOT_MESSAGE,
+    REPORT_MESSAGE,
     TASKS,
     CompareError,
     check_plot_path,
+    check_report_path,
     compare,
     default_losses,
     default_optimizers,
@@ -35,6 +37,19 @@ epochs (L-BFGS, Newton: iterations) and a status: converged, not converged
 raised, e.g. DivergenceError for a too-large learning rate) or refused (a pair
 the estimator does not train, e.g. perceptron x lbfgs; the reasons are listed).
 LogisticRegression() / Ridge() on the same folds is printed as a reference.
+
+Figures (--plot, --report): after the ranking, every candidate that did not
+fail is fit once more on the whole standardized data, at its loss's alpha (the
+most frequent alpha of that loss's candidates), for its training curve.
+--plot FILE.png saves one image with two figures, one above the other: (top)
+mean CV score against mean fit time per fold (log scale), one point per
+candidate with bars of one standard deviation over the folds, the tied group
+filled, the recommendation ringed, the reference as a grey band; (bottom) one
+panel per loss, the objective gap to that loss's best (log scale) against time,
+one line (one colour) per optimizer. --report FILE.html writes one
+self-contained HTML file (no scripts, no external links) with the settings, the
+recommendation, the reference, the ranked table, the refused and failed
+candidates and both figures embedded, for sharing.
 """
 
 
@@ -58,9 +73,12 @@ examples:
   # a regression dataset, every registered optimizer, in parallel
   python -m sklearn_nnopt compare --dataset diabetes --optimizers all --n-jobs -1
 
-  # a few candidates, with learning_rate_init as a third axis, and a plot
+  # a few candidates, with learning_rate_init as a third axis, and the figures
   python -m sklearn_nnopt compare --dataset iris --losses log_loss,hinge \\
-      --optimizers sgd,adam --learning-rates 0.001,0.01,0.1 --plot curves.png
+      --optimizers sgd,adam --learning-rates 0.001,0.01,0.1 --plot compare.png
+
+  # one HTML file to share: the table, both figures and the recommendation
+  python -m sklearn_nnopt compare --n-jobs -1 --report compare.html
 
   # your own data: numeric feature columns, a target column (numbers or labels)
   python -m sklearn_nnopt compare --csv data.csv --target label --cv 10
@@ -69,7 +87,7 @@ examples:
   python -m sklearn_nnopt compare --csv houses.csv --target price --task regression
 
 exit status: 0 on success; 2 for an invalid argument or unreadable input (a
-one-line message on stderr); 1 if the figure cannot be written.
+one-line message on stderr); 1 if the figure or the report cannot be written.
 """
 
 
@@ -272,8 +290,15 @@ def _add_output_arguments(p):
     out.add_argument(
         "--plot",
         metavar="FILE.png",
-        help="save the training objective per epoch of one fit per candidate on "
-        "the whole standardized data (log scale); needs matplotlib",
+        help="save both figures in one image, one above the other: score against "
+        "fit time per candidate, and the training curves, one panel per loss "
+        "(format from the extension: .png, .svg, .pdf, ...); needs matplotlib",
+    )
+    out.add_argument(
+        "--report",
+        metavar="FILE.html",
+        help="write one self-contained HTML file with the settings, the "
+        "recommendation, the ranked table and both figures; needs matplotlib",
     )
     out.add_argument(
         "--quiet",
@@ -299,6 +324,13 @@ def _run_compare(args):
             sub.error(PLOT_MESSAGE)
         except CompareError as exc:
             sub.error(f"--plot: {exc}")
+    if args.report is not None:
+        try:
+            check_report_path(args.report)
+        except ImportError:
+            sub.error(REPORT_MESSAGE)
+        except CompareError as exc:
+            sub.error(f"--report: {exc}")
     warnings.formatwarning = _one_line_warning
     try:
         result = compare(
@@ -315,6 +347,7 @@ def _run_compare(args):
             random_state=args.random_state,
             n_jobs=args.n_jobs,
             plot=args.plot,
+            report=args.report,
             verbose=not args.quiet,
         )
     except CompareError as exc:
@@ -327,8 +360,13 @@ def _run_compare(args):
         return 1
     try:
         print(result.to_text())
-        if result.plot is not None:
-            print(f"\nTraining curves saved to {result.plot}")
+        saved = [
+            f"{what} saved to {path}"
+            for what, path in (("Figures", result.plot), ("Report", result.report))
+            if path is not None
+        ]
+        if saved:
+            print("\n" + "\n".join(saved))
         print(f"\n({len(result.rows)} candidates in {result.elapsed:.1f} s)")
         sys.stdout.flush()
     except BrokenPipeError:  # e.g. piped into head: not an error worth a traceback

@@ -6,6 +6,7 @@ an uncaught exception, not ``SystemExit(2)``); one good run uses a real
 ``python -m sklearn_nnopt compare`` subprocess.
 """
 
+import html
 import importlib.util
 import math
 import re
@@ -23,6 +24,7 @@ from sklearn_nnopt import LOSSES, OPTIMIZERS, SGD, LinearNNClassifier, Optimizer
 from sklearn_nnopt.__main__ import main
 from sklearn_nnopt._compare import (
     PLOT_MESSAGE,
+    REPORT_MESSAGE,
     CompareError,
     _infer_task,
     compare,
@@ -56,6 +58,8 @@ ROW_KEYS = {
     "grid_params",
     "loss_curve",
     "curve_time",
+    "curve_alpha",
+    "curve_converged",
 }
 
 #: One alpha: no inner selection (the tests of the selection set their own).
@@ -471,6 +475,7 @@ def test_cli_help_documents_every_option(capsys):
         "--random-state",
         "--n-jobs",
         "--plot",
+        "--report",
         "--quiet",
         "examples:",
     ):
@@ -540,6 +545,9 @@ def _write(tmp_path, name, text):
         (["--n-jobs", "0"], "n_jobs"),
         (["--bogus"], "unrecognized arguments"),
         (["--plot", "curves.nope"], "image format"),
+        (["--plot", "{tmp}/absent/c.png"], "no directory"),
+        (["--report", "report.txt"], "must end in .html"),
+        (["--report", "{tmp}/absent/r.html"], "no directory"),
     ],
 )
 def test_cli_bad_arguments_exit_2_with_one_line(tmp_path, capsys, args, message):
@@ -550,8 +558,8 @@ def test_cli_bad_arguments_exit_2_with_one_line(tmp_path, capsys, args, message)
         "missing_file": str(tmp_path / "absent.csv"),
         "tmp": str(tmp_path),
     }
-    if "--plot" in args and not HAS_MATPLOTLIB:
-        pytest.skip("the format check needs matplotlib")
+    if {"--plot", "--report"} & set(args) and not HAS_MATPLOTLIB:
+        pytest.skip("the path check needs matplotlib")
     args = [a.format(**files) for a in args]
     with pytest.raises(SystemExit) as info:
         main(["compare", *args])
@@ -562,36 +570,220 @@ def test_cli_bad_arguments_exit_2_with_one_line(tmp_path, capsys, args, message)
     assert "error:" in err and message in err
 
 
-# ------------------------------------------------------------------ --plot
-@pytest.mark.skipif(not HAS_MATPLOTLIB, reason="matplotlib is not installed")
-def test_plot_writes_a_png(tmp_path):
-    path = tmp_path / "curves.png"
+# ------------------------------------------------------- --plot and --report
+needs_matplotlib = pytest.mark.skipif(
+    not HAS_MATPLOTLIB, reason="matplotlib is not installed"
+)
+PNG = b"\x89PNG\r\n\x1a\n"
+#: Two alphas, so that the candidates of a loss may choose differently.
+FIGURES = dict(
+    dataset="iris",
+    losses=["log_loss", "hinge", "squared_error"],
+    optimizers=["sgd", "lbfgs", "newton"],
+    cv=3,
+    max_iter=20,
+    alphas=[1e-4, 1e-1],
+    verbose=False,
+)
+
+
+@pytest.fixture(scope="module")
+def figures(tmp_path_factory):
+    """One run with both --plot and --report (hinge x newton is refused)."""
+    if not HAS_MATPLOTLIB:
+        pytest.skip("matplotlib is not installed")
+    tmp = tmp_path_factory.mktemp("figures")
+    result = compare(plot=tmp / "compare.png", report=tmp / "report.html", **FIGURES)
+    return result, tmp
+
+
+@needs_matplotlib
+def test_plot_writes_one_valid_png(figures):
+    result, tmp = figures
+    path = tmp / "compare.png"
+    assert result.plot == str(path)
+    assert path.read_bytes()[:8] == PNG
+    from matplotlib.image import imread
+
+    image = imread(path)  # decodes: a valid PNG, both figures stacked
+    assert image.ndim == 3 and image.shape[0] > image.shape[1] * 0.8
+
+
+@needs_matplotlib
+def test_curves_at_one_alpha_per_loss(figures):
+    result, _ = figures
+    scored = [r for r in result.rows if math.isfinite(r["mean_score"])]
+    assert {r["loss"] for r in scored} == set(result.curve_alphas)
+    for row in result.rows:
+        if not math.isfinite(row["mean_score"]):  # refused: no curve
+            assert row["loss_curve"] is None and math.isnan(row["curve_alpha"])
+            continue
+        assert row["loss_curve"] and all(map(math.isfinite, row["loss_curve"]))
+        assert row["curve_time"] > 0 and isinstance(row["curve_converged"], bool)
+        # Every curve of a loss at that loss's alpha, one of the candidates'.
+        assert row["curve_alpha"] == result.curve_alphas[row["loss"]]
+        assert row["curve_alpha"] in {
+            r["alpha"] for r in scored if r["loss"] == row["loss"]
+        }
+        assert row["mean_n_iter"] > 0
+
+
+@needs_matplotlib
+def test_curves_leave_the_cross_validation_alone(figures):
+    result, _ = figures
+    plain = compare(**FIGURES)
+    assert all(r["loss_curve"] is None for r in plain.rows) and not plain.curve_alphas
+    # Row order and the recommendation also depend on the measured fit times.
+    by_index = sorted(plain.rows, key=lambda r: r["index"])
+    for ours in result.rows:
+        theirs = by_index[ours["index"]]
+        assert ours["scores"] == theirs["scores"] and ours["alphas"] == theirs["alphas"]
+        assert ours["status"] == theirs["status"] and ours["rank"] == theirs["rank"]
+
+
+def test_loss_alphas_most_frequent_ties_to_the_larger():
+    from sklearn_nnopt._compare._run import loss_alphas
+
+    def row(loss, alpha, score=0.9):
+        return {"loss": loss, "alpha": alpha, "mean_score": score}
+
+    rows = [
+        row("a", 1e-4),
+        row("a", 1e-4),
+        row("a", 1e-2),
+        row("b", 1e-4),
+        row("b", 1e-1),  # a tie: the larger
+        row("b", 1e-5, math.nan),  # failed: not counted
+        row("c", math.nan, math.nan),  # every candidate failed: no curve
+    ]
+    assert loss_alphas(rows) == {"a": 1e-4, "b": 1e-1}
+
+
+def test_objective_gaps_per_loss_with_a_floor():
+    from sklearn_nnopt._compare._plot import GAP_FLOOR, objective_gaps
+
+    rows = [
+        {"index": 0, "loss": "a", "loss_curve": [3.0, 2.0, 1.5]},
+        {"index": 1, "loss": "a", "loss_curve": [3.0, 1.0, 1.0]},
+        {"index": 2, "loss": "b", "loss_curve": [0.5, 0.0]},  # J* = 0
+        {"index": 3, "loss": "b", "loss_curve": None},
+    ]
+    gaps, best = objective_gaps(rows)
+    assert set(gaps) == {0, 1, 2}
+    floor = GAP_FLOOR * 2.0  # max(|J*| = 1, largest gap = 2)
+    assert best["a"] == (1.0, floor)
+    assert gaps[0] == pytest.approx([2.0 + floor, 1.0 + floor, 0.5 + floor])
+    assert gaps[1][-1] == floor > 0
+    assert best["b"] == (0.0, GAP_FLOOR * 0.5) and gaps[2][-1] > 0
+
+
+@needs_matplotlib
+def test_report_is_one_self_contained_html_file(figures):
+    import base64
+
+    result, tmp = figures
+    path = tmp / "report.html"
+    assert result.report == str(path)
+    assert sorted(p.name for p in tmp.iterdir()) == ["compare.png", "report.html"]
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    assert result.recommendation and result.recommendation in text
+    assert html.escape(result.reason, quote=False) in text
+    assert "Reference: LogisticRegression()" in text
+    for row in result.rows:
+        assert f"<td>{row['loss']}</td><td>{row['optimizer']}</td>" in text
+    assert "Refused: hinge x newton" in text
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
+    assert len(images) == 2 and text.count("data:image/png;base64,") == 2
+    assert all(base64.b64decode(image)[:8] == PNG for image in images)
+    # Without the images (base64 text can spell anything once lowercased).
+    lowered = re.sub(r"base64,[A-Za-z0-9+/=]+", "", text).lower()
+    assert "<script" not in lowered and "http" not in lowered
+    assert "<link" not in lowered and "@import" not in lowered
+
+
+@needs_matplotlib
+def test_report_escapes_text():
+    from sklearn_nnopt._compare._report import html_report
+
+    X, y = load_iris(return_X_y=True)
+    result = compare(
+        X, y, losses=["log_loss"], optimizers=["lbfgs"], curves=True, **FAST
+    )
+    result.data = "<b>x</b> & y"
+    text = html_report(result)
+    assert "&lt;b&gt;x&lt;/b&gt; &amp; y" in text and "<b>x</b>" not in text
+
+
+@needs_matplotlib
+def test_figures_from_the_result():
+    from matplotlib.figure import Figure
+
+    result = compare(
+        dataset="iris", losses=["log_loss"], optimizers=["sgd", "lbfgs"], **FAST
+    )
+    assert all(r["loss_curve"] is None for r in result.rows)
+    assert isinstance(result.plot_scores(), Figure)
+    assert isinstance(result.plot_curves(), Figure)  # says there are no curves
     result = compare(
         dataset="iris",
-        losses=["log_loss", "hinge"],
+        losses=["log_loss"],
         optimizers=["sgd", "lbfgs"],
-        plot=path,
+        curves=True,
         **FAST,
     )
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert result.plot == str(path)
-    assert all(row["loss_curve"] for row in result.rows)
+    assert result.curve_alphas == {"log_loss": 1e-4} and result.plot is None
+    fig = Figure()
+    assert result.plot_curves(fig) is fig and len(fig.axes) == 1
 
 
-def test_plot_without_matplotlib(monkeypatch, tmp_path, capsys):
+@needs_matplotlib
+def test_cli_plot_and_report(tmp_path):
+    proc = run_cli(
+        "--dataset",
+        "iris",
+        "--losses",
+        "log_loss,hinge",
+        "--optimizers",
+        "sgd,lbfgs",
+        "--cv",
+        "3",
+        "--max-iter",
+        "20",
+        "--alphas",
+        "1e-4",
+        "--quiet",
+        "--plot",
+        str(tmp_path / "c.png"),
+        "--report",
+        str(tmp_path / "r.html"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert f"Figures saved to {tmp_path / 'c.png'}" in proc.stdout
+    assert f"Report saved to {tmp_path / 'r.html'}" in proc.stdout
+    assert (tmp_path / "c.png").read_bytes()[:8] == PNG
+    assert "data:image/png;base64," in (tmp_path / "r.html").read_text()
+
+
+@pytest.mark.parametrize(
+    "option, message", [("plot", PLOT_MESSAGE), ("report", REPORT_MESSAGE)]
+)
+def test_figures_without_matplotlib(monkeypatch, tmp_path, capsys, option, message):
     for module in (
         "matplotlib",
         "matplotlib.figure",
         "matplotlib.backends.backend_agg",
     ):
         monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError
+    path = tmp_path / ("c.png" if option == "plot" else "r.html")
     with pytest.raises(ImportError) as info:
-        compare(dataset="iris", plot=tmp_path / "c.png", **FAST)
-    assert str(info.value) == PLOT_MESSAGE
-    assert "pip install 'sklearn-nnopt[plot]'" in PLOT_MESSAGE
+        compare(dataset="iris", **{option: path}, **FAST)
+    assert str(info.value) == message
+    assert "pip install 'sklearn-nnopt[plot]'" in message
     with pytest.raises(SystemExit) as exit_info:
-        main(["compare", "--dataset", "iris", "--plot", str(tmp_path / "c.png")])
+        main(["compare", "--dataset", "iris", f"--{option}", str(path)])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and PLOT_MESSAGE in err
-    assert not (tmp_path / "c.png").exists()
+    assert err.count("\n") == 1 and message in err
+    assert not path.exists()

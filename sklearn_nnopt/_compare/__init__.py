@@ -3,8 +3,9 @@
 This is what ``python -m sklearn_nnopt compare`` runs (the command line lives in
 ``sklearn_nnopt/__main__.py``); :func:`compare` is the same thing as a function:
 it resolves the data (``_data``) and the grid (``_grid``), cross-validates each
-candidate (``_run``) and returns the ranked :class:`CompareResult` (``_result``),
-with an optional figure (``_plot``).
+candidate (``_run``) and returns the ranked :class:`CompareResult` (``_result``);
+for the figures (``_plot``) and the HTML report (``_report``), each candidate
+is then fit once more on the whole data for its training curve (``_run``).
 """
 
 import time
@@ -21,11 +22,14 @@ from ._grid import default_losses as default_losses
 from ._grid import default_optimizers as default_optimizers
 from ._grid import resolve_alphas, resolve_grid
 from ._plot import PLOT_MESSAGE as PLOT_MESSAGE
-from ._plot import _save_plot
 from ._plot import check_plot_path as check_plot_path
+from ._plot import save_plot
+from ._report import REPORT_MESSAGE as REPORT_MESSAGE
+from ._report import check_report_path as check_report_path
+from ._report import save_report
 from ._result import CompareResult as CompareResult
 from ._result import _rank
-from ._run import check_settings, run_grid
+from ._run import check_settings, fit_curves, run_grid
 
 __all__ = ["compare", "CompareResult", "CompareError", "DATASETS"]
 
@@ -47,6 +51,8 @@ def compare(
     random_state=0,
     n_jobs=None,
     plot=None,
+    report=None,
+    curves=False,
     verbose=True,
 ):
     """Cross-validate every loss x optimizer (x learning rate) and rank them.
@@ -106,9 +112,26 @@ def compare(
     n_jobs : int, optional
         Candidates cross-validated in parallel (joblib); None is 1.
     plot : path-like, optional
-        Save a figure of the training objective per epoch (``loss_curve_``)
-        of one fit per candidate on the whole standardized data, log-scale y.
-        Needs matplotlib (``pip install 'sklearn-nnopt[plot]'``).
+        Save both figures in one image file, one above the other (the format
+        from the extension: ``.png``, ``.svg``, ``.pdf``, ...): the mean score
+        against the mean fit time per fold, one point per candidate
+        (:meth:`CompareResult.plot_scores`), and the training curves, one
+        panel per loss (:meth:`CompareResult.plot_curves`). Needs matplotlib
+        (``pip install 'sklearn-nnopt[plot]'``).
+    report : path-like, optional
+        Write one self-contained HTML file (``.html``): the settings, the
+        recommendation, the reference, the ranked table, the refused and
+        failed candidates and both figures as embedded PNG images
+        (:meth:`CompareResult.to_html`). Needs matplotlib.
+    curves : bool, default=False
+        Fit the training curves even without ``plot`` or ``report`` (for
+        :meth:`CompareResult.plot_curves`). With any of the three, after the
+        ranking, every candidate that did not fail is fit once more on the
+        whole standardized data at its loss's alpha (the most frequent alpha
+        of that loss's candidates, ties to the larger: objectives are
+        comparable within one loss at one alpha), recording its
+        ``loss_curve_`` and wall time. The
+        cross-validated rows do not depend on it.
     verbose : bool, default=True
         Print one progress line per candidate to stderr.
 
@@ -123,7 +146,7 @@ def compare(
     CompareError
         (a ``ValueError``) for an invalid argument or unreadable data.
     ImportError
-        If ``plot`` is given and matplotlib is not installed.
+        If ``plot`` or ``report`` is given and matplotlib is not installed.
 
     Examples
     --------
@@ -140,6 +163,8 @@ def compare(
     start = time.perf_counter()
     if plot is not None:
         check_plot_path(plot)  # fail before the work, not after
+    if report is not None:
+        check_report_path(report)
     X, y, task, data = load_data(
         X, y, dataset=dataset, csv=csv, target=target, task=task
     )
@@ -157,7 +182,6 @@ def compare(
         max_iter=max_iter,
         random_state=random_state,
         n_jobs=n_jobs,
-        curves=plot is not None,
         data=data,
         verbose=verbose,
         alphas=alphas,
@@ -175,13 +199,23 @@ def compare(
         show_learning_rate=grid.learning_rates is not None,
         notes=grid.notes(),
     )
-    if plot is not None:
-        _save_plot(
-            plot,
+    if curves or plot is not None or report is not None:
+        result.curve_alphas = fit_curves(
             result.rows,
-            f"Training objective per epoch: one fit per candidate on the whole "
-            f"standardized data\n{data}",
+            X,
+            y,
+            task=task,
+            max_iter=max_iter,
+            random_state=random_state,
+            n_jobs=n_jobs,
+            verbose=verbose,
         )
+    result.elapsed = time.perf_counter() - start
+    if plot is not None:
+        save_plot(plot, result)
         result.plot = str(plot)
+    if report is not None:
+        save_report(report, result)
+        result.report = str(report)
     result.elapsed = time.perf_counter() - start
     return result

@@ -31,9 +31,12 @@ class CompareResult:
         <ErrorType>: <message>"`` or ``"refused: <reason>"``), ``error``,
         ``params`` (the estimator's own parameter names: ``loss``,
         ``optimizer``, ``alpha``, and ``learning_rate_init`` if searched),
-        ``grid_params`` (the grid point, ``model__``-prefixed) and
-        ``loss_curve`` / ``curve_time`` (the whole-data fit's objective per
-        epoch and its seconds, when a plot was made).
+        ``grid_params`` (the grid point, ``model__``-prefixed), and the
+        training curve, when curves were fitted (``plot``, ``report`` or
+        ``curves=True``; otherwise None / nan): ``loss_curve`` (the
+        ``loss_curve_`` of one fit on the whole standardized data, at
+        ``curve_alpha``, its loss's alpha), ``curve_time`` (that fit's
+        seconds) and ``curve_converged`` (no ``ConvergenceWarning``).
     best : dict or None
         The recommended row: the fastest candidate tied with the best that
         converged in every fold; None when there is none.
@@ -62,6 +65,12 @@ class CompareResult:
         Wall time of the run in seconds.
     plot : str or None
         The figure's path if one was saved.
+    report : str or None
+        The HTML report's path if one was written.
+    curve_alphas : dict
+        ``{loss: alpha}``: the alpha of each loss's training curves, the most
+        frequent ``alpha`` of that loss's candidates that did not fail (ties:
+        the larger); empty when no curves were fitted.
     notes : list of str
         Lines printed under the table (e.g. a default loss skipped because the
         target is outside its domain).
@@ -92,6 +101,8 @@ class CompareResult:
     show_learning_rate: bool = False
     elapsed: float = 0.0
     plot: str | None = None
+    report: str | None = None
+    curve_alphas: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     reference: dict | None = None
     best: dict | None = field(init=False, default=None)
@@ -103,13 +114,17 @@ class CompareResult:
         if self.best is not None:
             self.recommendation = code_line(self.best, self.task)
 
-    def to_text(self):
-        """The ranked table, the reference, the recommendation and a legend."""
-        estimator = (
+    @property
+    def estimator(self):
+        """``"LinearNNClassifier"`` or ``"LinearNNRegressor"``."""
+        return (
             "LinearNNClassifier"
             if self.task == "classification"
             else "LinearNNRegressor"
         )
+
+    def _table(self):
+        """The table's header and one list of cells per row (strings)."""
         head = [
             "rank",
             "loss",
@@ -123,7 +138,6 @@ class CompareResult:
             "epochs",
             "status",
         ]
-        right = {0, *range(len(head) - 7, len(head) - 1)}
         body = []
         for row in self.rows:
             failed = not math.isfinite(row["mean_score"])
@@ -151,22 +165,47 @@ class CompareResult:
                     _short_status(row),
                 ]
             )
-        widths = [max(len(r[j]) for r in [head, *body]) for j in range(len(head))]
+        return head, body
 
-        def line(cells):
-            out = [
-                cell.rjust(w) if j in right else cell.ljust(w)
-                for j, (cell, w) in enumerate(zip(cells, widths, strict=True))
-            ]
-            return "  ".join(out).rstrip()
-
+    def _title(self):
         alphas = ", ".join(f"{a:g}" for a in self.alphas)
-        title = (
-            f"{estimator} on {self.data}: {self.n_splits}-fold cross-validated "
+        return (
+            f"{self.estimator} on {self.data}: {self.n_splits}-fold cross-validated "
             f"{self.scoring}, StandardScaler + model, max_iter={self.max_iter}, "
             f"alpha chosen per fold from {{{alphas}}}"
         )
-        legend = (
+
+    def _problems(self):
+        """``"Refused: loss x optimizer: reason"`` / ``"Failed: ..."`` lines."""
+        lines = []
+        for row in self.rows:
+            if row["error"] and not math.isfinite(row["mean_score"]):
+                what = "Refused" if row["status"].startswith("refused") else "Failed"
+                lines.append(
+                    f"{what}: {row['loss']} x {row['optimizer']}: {row['error']}"
+                )
+        return lines
+
+    def _reference_text(self):
+        """The reference's scores, and whether the recommendation ties it."""
+        if self.reference is None:
+            return ""
+        ref = self.reference
+        text = (
+            f"Reference: {ref['name']} (its defaults, same folds) "
+            f"{np.mean(ref['scores']):.4f} +- {np.std(ref['scores']):.4f}, "
+            f"{ref['mean_fit_time']:.3f} s per fit"
+        )
+        if self.best is not None:
+            p = tie_p_value(ref["scores"], self.best["scores"], self.sizes)
+            verdict = "tied" if p >= TIE_LEVEL else "significantly worse"
+            if np.mean(self.best["scores"]) >= np.mean(ref["scores"]):
+                verdict = "as good or better"
+            text += f"; the recommendation is {verdict} (p = {_fmt_p(p)})"
+        return text + "."
+
+    def _legend(self):
+        return (
             "rank: '=' tied with the best (not significantly worse: Nadeau-Bengio "
             f"corrected paired t-test on the same folds, p >= {TIE_LEVEL}), '*' "
             "recommended; alpha: chosen in most folds (by an inner 80/20 split of "
@@ -176,29 +215,27 @@ class CompareResult:
             "failed: the error a fold raised; refused: a pair the estimator does "
             "not train."
         )
-        lines = [title, "", line(head), line(["-" * w for w in widths])]
+
+    def to_text(self):
+        """The ranked table, the reference, the recommendation and a legend."""
+        head, body = self._table()
+        right = {0, *range(len(head) - 7, len(head) - 1)}
+        widths = [max(len(r[j]) for r in [head, *body]) for j in range(len(head))]
+
+        def line(cells):
+            out = [
+                cell.rjust(w) if j in right else cell.ljust(w)
+                for j, (cell, w) in enumerate(zip(cells, widths, strict=True))
+            ]
+            return "  ".join(out).rstrip()
+
+        lines = [self._title(), "", line(head), line(["-" * w for w in widths])]
         lines += [line(cells) for cells in body]
         lines.append("")
-        for row in self.rows:
-            if row["error"] and not math.isfinite(row["mean_score"]):
-                what = "Refused" if row["status"].startswith("refused") else "Failed"
-                lines += _wrap(
-                    f"{what}: {row['loss']} x {row['optimizer']}: {row['error']}", 88
-                )
+        for problem in self._problems():
+            lines += _wrap(problem, 88)
         if self.reference is not None:
-            ref = self.reference
-            text = (
-                f"Reference: {ref['name']} (its defaults, same folds) "
-                f"{np.mean(ref['scores']):.4f} +- {np.std(ref['scores']):.4f}, "
-                f"{ref['mean_fit_time']:.3f} s per fit"
-            )
-            if self.best is not None:
-                p = tie_p_value(ref["scores"], self.best["scores"], self.sizes)
-                verdict = "tied" if p >= TIE_LEVEL else "significantly worse"
-                if np.mean(self.best["scores"]) >= np.mean(ref["scores"]):
-                    verdict = "as good or better"
-                text += f"; the recommendation is {verdict} (p = {_fmt_p(p)})"
-            lines += _wrap(text + ".", 88)
+            lines += _wrap(self._reference_text(), 88)
         if self.best is not None:
             lines += [
                 f"Recommended: {self.recommendation}",
@@ -206,8 +243,64 @@ class CompareResult:
             ]
         else:
             lines += _wrap(self.reason, 88)
-        lines += ["", *_wrap(legend, 88), *self.notes]
+        lines += ["", *_wrap(self._legend(), 88), *self.notes]
         return "\n".join(lines)
+
+    def plot_scores(self, fig=None):
+        """Figure: mean CV score against mean fit time, one point per candidate.
+
+        Error bars span the fold scores' standard deviation; candidates tied
+        with the best are filled, the others hollow; the recommendation is
+        circled and named; the reference (``LogisticRegression()`` /
+        ``Ridge()``) is a grey line with a band of one standard deviation.
+        Colour is the optimizer, marker the loss.
+
+        Parameters
+        ----------
+        fig : matplotlib Figure or SubFigure, optional
+            Where to draw (e.g. ``plt.figure(layout="constrained")``); default:
+            a new ``matplotlib.figure.Figure`` (pyplot is not used).
+
+        Returns
+        -------
+        matplotlib.figure.Figure or SubFigure
+        """
+        from ._plot import score_figure
+
+        return score_figure(self, fig)
+
+    def plot_curves(self, fig=None):
+        """Figure: training curves, one panel per loss, one line per optimizer.
+
+        Each panel plots the objective gap to that loss's best (log scale)
+        against time, for one fit per candidate on the whole standardized
+        data at the loss's alpha (``curve_alphas``). Needs the curves:
+        ``compare(..., curves=True)`` (implied by ``plot`` and ``report``).
+
+        Parameters
+        ----------
+        fig : matplotlib Figure or SubFigure, optional
+            Where to draw; default: a new ``matplotlib.figure.Figure``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure or SubFigure
+        """
+        from ._plot import curves_figure
+
+        return curves_figure(self, fig)
+
+    def to_html(self):
+        """The self-contained HTML report (what ``report=`` writes).
+
+        The settings, the recommendation and the reference, the ranked table,
+        the refused and failed candidates, both figures as embedded PNG images
+        (:meth:`plot_scores`, :meth:`plot_curves`) and the legend; no scripts
+        and no external resources. Needs matplotlib and the curves.
+        """
+        from ._report import html_report
+
+        return html_report(self)
 
     def __str__(self):
         return self.to_text()

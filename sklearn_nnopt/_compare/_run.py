@@ -54,7 +54,6 @@ def run_grid(
     max_iter,
     random_state,
     n_jobs,
-    curves,
     data,
     verbose,
     alphas=DEFAULT_ALPHAS,
@@ -71,17 +70,10 @@ def run_grid(
     Returns the rows of :class:`CompareResult` in grid order (not yet ranked),
     the folds' ``(n_train, n_test)`` sizes, and the reference's fold scores
     (``LogisticRegression()`` or ``Ridge()``, same folds and scaler).
-    ``curves``: also record each candidate's ``loss_curve_`` on the whole data;
     ``data`` names the data in the progress lines, printed to stderr if
     ``verbose``.
     """
-    Model = ESTIMATORS[task]
-    pipe = Pipeline(
-        [
-            ("scale", StandardScaler()),
-            ("model", Model(max_iter=max_iter, random_state=random_state)),
-        ]
-    )
+    pipe = _pipeline(task, max_iter, random_state)
     candidates = grid.candidates()
     try:
         splitter = check_cv(cv, y, classifier=is_classifier(pipe))
@@ -98,7 +90,7 @@ def run_grid(
         f"{len(splits)} folds on {data} ...",
         verbose,
     )
-    settings = dict(alphas=alphas, random_state=random_state, curve=curves)
+    settings = dict(alphas=alphas, random_state=random_state)
     results = _run_all(
         pipe, candidates, X, y, splits, n_jobs, verbose, grid.describe, settings
     )
@@ -110,6 +102,17 @@ def run_grid(
         rows.append(_refused_row(len(rows), params, reason))
     sizes = [(len(train), len(test)) for train, test in splits]
     return rows, sizes, _reference(task, X, y, splits)
+
+
+def _pipeline(task, max_iter, random_state):
+    """``Pipeline([("scale", StandardScaler()), ("model", estimator)])``."""
+    Model = ESTIMATORS[task]
+    return Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("model", Model(max_iter=max_iter, random_state=random_state)),
+        ]
+    )
 
 
 def _reference(task, X, y, splits):
@@ -170,6 +173,15 @@ def _chosen_alpha(alphas):
     return float(values[best[-1]])
 
 
+#: A row's curve keys before :func:`fit_curves` (and for failed candidates).
+_NO_CURVE = {
+    "loss_curve": None,
+    "curve_time": None,
+    "curve_alpha": math.nan,
+    "curve_converged": None,
+}
+
+
 def _row(index, params, result):
     """The :class:`CompareResult` row of one candidate, from its evaluation."""
     failed = result["error_type"] is not None
@@ -209,8 +221,7 @@ def _row(index, params, result):
         "grid_params": params,
         "tied": False,
         "p_value": math.nan,
-        "loss_curve": result["curve"],
-        "curve_time": result.get("curve_time"),
+        **_NO_CURVE,
     }
 
 
@@ -237,8 +248,7 @@ def _refused_row(index, params, reason):
         "grid_params": params,
         "tied": False,
         "p_value": math.nan,
-        "loss_curve": None,
-        "curve_time": None,
+        **_NO_CURVE,
     }
 
 
@@ -319,7 +329,7 @@ def _select_alpha(estimator, X, y, train, alphas, random_state):
     return best
 
 
-def _evaluate(index, estimator, X, y, splits, *, alphas, random_state, curve):
+def _evaluate(index, estimator, X, y, splits, *, alphas, random_state):
     """Cross-validate one candidate (runs in a joblib worker with ``n_jobs``).
 
     Warnings are recorded here, inside the process that fits, so that
@@ -330,7 +340,7 @@ def _evaluate(index, estimator, X, y, splits, *, alphas, random_state, curve):
     compared).
     """
     start = time.perf_counter()
-    result = {"index": index, "error": None, "error_type": None, "curve": None}
+    result = {"index": index, "error": None, "error_type": None}
     alphas = sorted(float(a) for a in alphas)
     # These products are tiny: multi-threaded BLAS only adds overhead, and
     # L-BFGS-B's small BLAS calls slow down by 10-50x on a busy machine.
@@ -352,21 +362,82 @@ def _evaluate(index, estimator, X, y, splits, *, alphas, random_state, curve):
             result["error"] = str(exc).strip().splitlines()[0] if str(exc) else ""
         result.update(fold)
         result["not_converged"] = fold["converged"].count(False)
-        if curve and result["error_type"] is None:
-            model = clone(estimator).set_params(
-                model__alpha=_chosen_alpha(fold["alphas"])
-            )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    begin = time.perf_counter()
-                    fitted = model.fit(X, y)
-                    result["curve_time"] = time.perf_counter() - begin
-                    result["curve"] = [float(v) for v in fitted[-1].loss_curve_]
-                except Exception:  # that curve is left out
-                    result["curve"] = None
     result["time"] = time.perf_counter() - start
     return result
+
+
+def loss_alphas(rows):
+    """Each loss's alpha for the training curves: ``{loss: alpha}``.
+
+    The most frequent of the ``alpha`` column (each candidate's alpha chosen
+    in most folds) over that loss's candidates that did not fail; ties go to
+    the larger. Losses whose candidates all failed are left out. Objectives
+    are comparable within one loss at one alpha, not across losses or alphas.
+    """
+    pooled = {}
+    for row in rows:
+        if math.isfinite(row["mean_score"]):
+            pooled.setdefault(row["loss"], []).append(row["alpha"])
+    return {loss: _chosen_alpha(alphas) for loss, alphas in pooled.items()}
+
+
+def fit_curves(rows, X, y, *, task, max_iter, random_state, n_jobs, verbose):
+    """Fit each candidate that did not fail once on the whole data, for its curve.
+
+    Each at its loss's alpha (:func:`loss_alphas`), in the cross-validation's
+    pipeline (StandardScaler + model). Sets the rows' ``loss_curve`` (the
+    fit's ``loss_curve_``), ``curve_time`` (its wall time in seconds),
+    ``curve_alpha`` and ``curve_converged`` (no ``ConvergenceWarning``); a fit
+    that raises leaves ``loss_curve`` None. Runs after the ranking, so that
+    the cross-validated rows do not depend on it. Returns :func:`loss_alphas`.
+    """
+    alphas = loss_alphas(rows)
+    todo = [r for r in rows if r["loss"] in alphas and math.isfinite(r["mean_score"])]
+    if not todo:
+        return alphas
+    _progress(
+        f"Fitting {_count(len(todo), 'candidate')} once on the whole data for the "
+        f"training curves, at each loss's alpha ("
+        + ", ".join(f"{loss} {alpha:g}" for loss, alpha in alphas.items())
+        + ") ...",
+        verbose,
+    )
+    pipe = _pipeline(task, max_iter, random_state)
+    jobs = (
+        delayed(_curve)(
+            clone(pipe).set_params(
+                **row["grid_params"], model__alpha=alphas[row["loss"]]
+            ),
+            X,
+            y,
+        )
+        for row in todo
+    )
+    results = Parallel(n_jobs=n_jobs, prefer="processes")(jobs)
+    for row, (curve, seconds, converged) in zip(todo, results, strict=True):
+        row["loss_curve"] = curve
+        row["curve_time"] = seconds
+        row["curve_alpha"] = alphas[row["loss"]]
+        row["curve_converged"] = converged
+    return alphas
+
+
+def _curve(estimator, X, y):
+    """Fit ``estimator`` on all of X, y: (loss_curve_, seconds, converged).
+
+    ``(None, None, None)`` if the fit raises (that curve is left out).
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                start = time.perf_counter()
+                estimator.fit(X, y)
+                seconds = time.perf_counter() - start
+            except Exception:
+                return None, None, None
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    return [float(v) for v in estimator[-1].loss_curve_], seconds, converged
 
 
 def _count(n, word):
