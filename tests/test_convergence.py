@@ -202,6 +202,39 @@ def test_lbfgs_does_not_stop_on_a_small_objective_change_while_the_gradient_is_l
     assert np.max(np.abs(restarted.jac)) <= max(1e-9, np.max(np.abs(result.jac)))
 
 
+def test_lbfgs_stops_where_it_does_whatever_the_objective_scale():
+    # scipy's test on the objective's change divides it by max(|f|, 1): with
+    # ftol=64 eps the objective scaled by 1e-6 stopped with the gradient 8x
+    # above the tolerance (8.3e-9 of the start for 1e-9), restarts included.
+    # L-BFGS's iterates do not depend on the scale; where it stops should not.
+    scales = np.logspace(0, 7, 8)
+    for c in [1.0, 1e-6]:
+
+        def fun(x, c=c):
+            return float(c * 0.5 * np.sum(scales * (x - 1) ** 2)), c * scales * (x - 1)
+
+        g0 = np.max(np.abs(fun(np.zeros(8))[1]))
+        result = LBFGS().minimize(fun, np.zeros(8), max_iter=5000, tol=1e-9 * g0)
+        assert np.max(np.abs(result.jac)) <= 1e-9 * g0
+
+
+def test_lbfgs_tight_tol_resolves_an_objective_below_one():
+    # scikit-learn's sample-weight equivalence data: weighted rows and their
+    # repetitions. The objective is ~1e-4; with ftol=64 eps L-BFGS stopped at
+    # a gradient of 1e-7 (tol**1.5 asks for 1e-12) and the fits parted at
+    # 9e-6. Now it stops at 1e-10 and they agree at 1e-8.
+    rng = np.random.RandomState(42)
+    X = rng.rand(15, 30)
+    y = rng.randint(0, 3, size=15).astype(float)
+    sw = rng.randint(0, 5, size=15)
+    params = dict(
+        loss="squared_epsilon_insensitive", optimizer="lbfgs", tol=1e-8, max_iter=1000
+    )
+    repeated = LinearNNRegressor(**params).fit(X.repeat(sw, axis=0), y.repeat(sw))
+    weighted = LinearNNRegressor(**params).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-7)
+
+
 # --------------------------------------------------------------- auto
 @pytest.mark.parametrize(
     "params, expected",

@@ -6,19 +6,121 @@ from sklearn.base import clone
 from sklearn.datasets import make_regression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_nnopt import LOSSES, OPTIMIZERS, LinearNNClassifier, LinearNNRegressor
+from sklearn_nnopt import (
+    LOSSES,
+    OPTIMIZERS,
+    SGD,
+    LinearNNClassifier,
+    LinearNNRegressor,
+)
+from sklearn_nnopt._validation import resolve_loss, resolve_optimizer
+
+#: The optimizer families of the rotation below. Their members share an update
+#: rule's shape and hence its failure modes: plain gradient steps with or
+#: without momentum, steps scaled per coordinate by gradient statistics, and
+#: full-batch methods that scipy runs. ``test_optimizer_families`` keeps the
+#: table in step with the registry.
+FAMILIES = {
+    "sgd": ("sgd", "momentum", "nesterov"),
+    "adaptive": (
+        "adadelta",
+        "adagrad",
+        "adam",
+        "adamax",
+        "adamw",
+        "amsgrad",
+        "nadam",
+        "rmsprop",
+    ),
+    "full_batch": ("lbfgs", "newton"),
+}
+
+ESTIMATOR_CLASSES = {
+    "classification": LinearNNClassifier,
+    "regression": LinearNNRegressor,
+}
+
+
+def _refusal(estimator):
+    """The ``ValueError`` the estimator's fit raises for its loss/optimizer pair.
+
+    ``None`` if the pair is accepted. The full-batch optimizers need a loss a
+    full-batch method can minimize (not the perceptron, whose minimizer is the
+    zero model) and Newton a smooth one.
+    """
+    try:
+        resolve_optimizer(estimator, resolve_loss(estimator))
+    except ValueError as exc:
+        return exc
+    return None
+
+
+def _loss_pairs():
+    """``(estimator class, loss name)`` for every loss and estimator it fits."""
+    return [
+        (cls, name)
+        for task, cls in ESTIMATOR_CLASSES.items()
+        for name, loss_cls, _ in LOSSES.items()
+        if task in loss_cls.tasks
+    ]
+
+
+def _rotation():
+    """Every loss with one optimizer of each family, and the refused families.
+
+    The ``i``-th (estimator, loss) pair takes the member ``i % len(family)``
+    of each family, so that across the losses every optimizer appears. If the
+    library refuses that member for the loss (Newton and a non-smooth loss),
+    the next member of the family that it accepts is taken (L-BFGS); if it
+    refuses the whole family (the perceptron, which no full-batch optimizer
+    takes), the pair is left out and listed in ``refused``.
+
+    Returns
+    -------
+    rotation : list of estimators
+    refused : set of (estimator class name, loss name, family)
+    """
+    rotation, refused = [], set()
+    for i, (cls, loss) in enumerate(_loss_pairs()):
+        for family, members in FAMILIES.items():
+            for k in range(len(members)):
+                name = members[(i + k) % len(members)]
+                estimator = cls(loss=loss, optimizer=name)
+                if _refusal(estimator) is None:
+                    rotation.append(estimator)
+                    break
+            else:
+                refused.add((cls.__name__, loss, family))
+    return rotation, refused
+
+
+#: Pairs reported to fail a check, kept whatever the rotation picks. Issue 13:
+#: check_class_weight_classifiers with the perceptron and plain SGD (which
+#: the rotation gives momentum). It passes with the defaults (it fails with
+#: precondition=False and the constant, optimal, invscaling or cosine
+#: schedule) and stays here so that it keeps passing.
+REPORTED = [LinearNNClassifier(loss="perceptron", optimizer="sgd")]
+
+
+def _key(estimator):
+    params = estimator.get_params()
+    return type(estimator), params["loss"], params["optimizer"]
 
 
 def _estimators():
+    """Every loss with the default optimizer, every optimizer with the default
+    loss, then the rotation's pairs that these do not already hold."""
     estimators = []
-    for name, cls, _ in LOSSES.items():
-        if "classification" in cls.tasks:
-            estimators.append(LinearNNClassifier(loss=name))
-        if "regression" in cls.tasks:
-            estimators.append(LinearNNRegressor(loss=name))
+    for cls, name in _loss_pairs():
+        estimators.append(cls(loss=name))
     for name in OPTIMIZERS.names():
         estimators.append(LinearNNClassifier(optimizer=name))
         estimators.append(LinearNNRegressor(optimizer=name))
+    seen = {_key(e) for e in estimators}
+    for estimator in [*_rotation()[0], *REPORTED]:
+        if _key(estimator) not in seen:
+            seen.add(_key(estimator))
+            estimators.append(estimator)
     return estimators
 
 
@@ -46,17 +148,12 @@ def _poisson_multioutput(estimator):
         estimator.fit(X, -y)
 
 
-def _adagrad_sample_weight_equivalence(estimator, sparse):
-    """scikit-learn's sample-weight equivalence check, at rtol=1e-6 for Adagrad.
+def _sample_weight_equivalence(estimator, sparse, rtol):
+    """scikit-learn's sample-weight equivalence check at another tolerance.
 
-    The check fits 15 weighted rows and their repetitions and compares the
-    predictions at rtol=1e-7. The two fits compute the same objective with
-    rounding differences of ~1e-17, and at the start the intercept's gradient is
-    exactly zero in exact arithmetic (it starts at the best constant), so its
-    first Adagrad step is rounding noise divided by epsilon=1e-10, i.e. ~1e-7
-    relative: the update rule amplifies float rounding past the check's
-    tolerance. (Shifting intercept_init off the optimum brings the difference
-    to 2e-15.) Same data, same assertions, tolerance 1e-6.
+    The same data and assertions as ``check_sample_weight_equivalence_on_*``
+    (which compares the predictions at rtol=1e-7), at ``rtol``; see
+    :data:`SAMPLE_WEIGHT_RTOL` for the pairs that use it and why.
     """
     from scipy import sparse as sp
     from sklearn.base import is_regressor
@@ -78,22 +175,82 @@ def _adagrad_sample_weight_equivalence(estimator, sparse):
     for method in ["predict_proba", "decision_function", "predict"]:
         if hasattr(estimator, method):
             np.testing.assert_allclose(
-                getattr(repeated, method)(X), getattr(weighted, method)(X), rtol=1e-6
+                getattr(repeated, method)(X), getattr(weighted, method)(X), rtol=rtol
             )
 
 
-#: Parameters set for one check of one optimizer, as scikit-learn's own
-#: PER_ESTIMATOR_CHECK_PARAMS does. Adadelta in the preconditioned
+#: The sample-weight equivalence check at another tolerance, for one optimizer
+#: (any loss) or one (loss, optimizer) pair: ``(rtol, parameters)``.
+#:
+#: Adagrad: the two fits compute the same objective with rounding differences
+#: of ~1e-17, and at the start the intercept's gradient is exactly zero in
+#: exact arithmetic (it starts at the best constant), so its first Adagrad step
+#: is rounding noise divided by epsilon=1e-10, i.e. ~1e-7 relative: the update
+#: rule amplifies float rounding past the check's tolerance. (Shifting
+#: intercept_init off the optimum brings the difference to 2e-15.)
+#:
+#: L-BFGS with the squared hinge, whose second derivative jumps at margin 1:
+#: on the check's 15 x 30 data L-BFGS needs 284-295 iterations to reach
+#: tol=1e-4 (Newton: 3), so at max_iter=200 the fits part at 0.35. With
+#: tol=1e-8 its iterations stop lowering the objective (rounding) after
+#: 680-910 of them, at a gradient of ~1e-10 of the start, where the two fits'
+#: decision functions are still 3e-6 and 8e-6 from the minimizer's (Newton's)
+#: and agree at 1e-5: the method resolves no more on this problem.
+SAMPLE_WEIGHT_RTOL = {
+    "adagrad": (1e-6, {}),
+    ("squared_hinge", "lbfgs"): (1e-4, dict(tol=1e-8, max_iter=1000)),
+}
+
+
+#: Parameters set for one check of one optimizer (or of one loss with one
+#: optimizer), as scikit-learn's own PER_ESTIMATOR_CHECK_PARAMS does.
+#:
+#: Adadelta in the preconditioned
 #: coordinates oscillates near the optimum with iterates that amplify rounding
 #: (about 2x per step from epoch ~110 on the check's 15 x 30 data): the fit on
 #: weighted rows and the one on their repetitions, which differ only in the
 #: order of summation, part at 3e-4 after 200 epochs of the "auto" schedule.
 #: With the constant schedule its stall rule stops both at epoch 92, before.
+#:
+#: L-BFGS with the squared epsilon-insensitive loss: at tol=1e-4 it stops, as
+#: it should, at a gradient of tol**1.5 of the start, where the two fits'
+#: predictions agree at 3e-5, not 1e-7: the check also predicts the rows of
+#: weight zero, which depend on directions only the penalty (alpha=1e-4)
+#: curves, and every weighted row ends just outside the insensitive band
+#: (|residual| 0.1001 for epsilon=0.1), where the loss's second derivative
+#: jumps. At tol=1e-8 they agree at 1e-8 (scikit-learn checks LinearSVC and
+#: LinearRegression at tol=1e-12).
 CHECK_PARAMS = {
     ("adadelta", "check_sample_weight_equivalence_on_dense_data"): dict(
         learning_rate="constant"
     ),
+    **{
+        ("squared_epsilon_insensitive", "lbfgs", check): dict(tol=1e-8, max_iter=1000)
+        for check in (
+            "check_sample_weight_equivalence_on_dense_data",
+            "check_sample_weight_equivalence_on_sparse_data",
+        )
+    },
 }
+
+
+def _nonsmooth_full_batch(estimator):
+    """Whether a full-batch optimizer minimizes a loss with kinks."""
+    loss = resolve_loss(estimator)
+    return not loss.smooth and not resolve_optimizer(estimator, loss).stochastic
+
+
+#: L-BFGS assumes a differentiable objective: on a loss with kinks its line
+#: search stalls where rounding takes it. With the absolute error on the
+#: check's data the fit on repeated rows stalls at an objective of 0.034 (a
+#: subgradient of 0.5; three restarts leave it there) while the one on
+#: weighted rows goes on to 3e-4 by max_iter=200: the two fits need not agree,
+#: and when they do (the hinge: both at 1.59e-3) it is because both stalled at
+#: the same kink. A failure of the sample-weight check is expected (xfail).
+NONSMOOTH_FULL_BATCH_XFAIL = (
+    "check_sample_weight_equivalence_on_dense_data",
+    "check_sample_weight_equivalence_on_sparse_data",
+)
 
 
 def test_every_registered_name_is_checked():
@@ -101,6 +258,38 @@ def test_every_registered_name_is_checked():
     optimizers = {e.optimizer for e in ESTIMATORS}
     assert losses == set(LOSSES.names())
     assert optimizers >= set(OPTIMIZERS.names())
+
+
+def test_optimizer_families():
+    """Every registered optimizer is in exactly one family, the right one."""
+    members = [name for family in FAMILIES.values() for name in family]
+    assert sorted(members) == OPTIMIZERS.names()
+    classes = {name: cls for name, cls, _ in OPTIMIZERS.items()}
+    assert {n for n in members if not classes[n].stochastic} == set(
+        FAMILIES["full_batch"]
+    )
+    assert {n for n in members if issubclass(classes[n], SGD)} == set(FAMILIES["sgd"])
+
+
+def test_every_loss_meets_every_optimizer_family():
+    """Each loss is checked with one optimizer of every family it accepts, and
+    the rotation reaches every optimizer with some loss other than the
+    default one; the only family left out is the one refused by design."""
+    rotation, refused = _rotation()
+    checked = {_key(e) for e in ESTIMATORS}
+    family_of = {n: f for f, names in FAMILIES.items() for n in names}
+    families = {}
+    for cls, loss, optimizer in checked:
+        if optimizer in family_of:
+            families.setdefault((cls.__name__, loss), set()).add(family_of[optimizer])
+    for cls, loss in _loss_pairs():
+        expected = {f for f in FAMILIES if (cls.__name__, loss, f) not in refused}
+        assert families[cls.__name__, loss] >= expected, (cls.__name__, loss)
+    # The perceptron refuses every full-batch optimizer (the zero model
+    # minimizes its criterion): it has no full-batch estimator in the grid.
+    assert refused == {("LinearNNClassifier", "perceptron", "full_batch")}
+    assert {e.optimizer for e in rotation} == set(OPTIMIZERS.names())
+    assert all(_key(e) in checked for e in rotation)
 
 
 @parametrize_with_checks(ESTIMATORS)
@@ -111,13 +300,21 @@ def test_sklearn_compatible(estimator, check):
     ):
         _poisson_multioutput(estimator)
         return
-    if _check_name(check).startswith("check_sample_weight_equivalence_on") and (
-        estimator.optimizer == "adagrad"
-    ):
-        sparse = _check_name(check).endswith("sparse_data")
-        _adagrad_sample_weight_equivalence(estimator, sparse)
-        return
-    params = CHECK_PARAMS.get((estimator.optimizer, _check_name(check)))
+    name, pair = _check_name(check), (estimator.loss, estimator.optimizer)
+    if name.startswith("check_sample_weight_equivalence_on"):
+        rtol = SAMPLE_WEIGHT_RTOL.get(pair, SAMPLE_WEIGHT_RTOL.get(pair[1]))
+        if rtol is not None:
+            rtol, params = rtol
+            estimator = clone(estimator).set_params(**params)
+            _sample_weight_equivalence(estimator, name.endswith("sparse_data"), rtol)
+            return
+    params = CHECK_PARAMS.get((*pair, name), CHECK_PARAMS.get((pair[1], name)))
     if params is not None:
         estimator = clone(estimator).set_params(**params)
+    if name in NONSMOOTH_FULL_BATCH_XFAIL and _nonsmooth_full_batch(estimator):
+        try:
+            check(estimator)
+        except AssertionError:
+            pytest.xfail("L-BFGS stalls at a kink wherever rounding takes it")
+        return
     check(estimator)
