@@ -234,25 +234,6 @@ CHECK_PARAMS = {
 }
 
 
-def _nonsmooth_full_batch(estimator):
-    """Whether a full-batch optimizer minimizes a loss with kinks."""
-    loss = resolve_loss(estimator)
-    return not loss.smooth and not resolve_optimizer(estimator, loss).stochastic
-
-
-#: L-BFGS assumes a differentiable objective: on a loss with kinks its line
-#: search stalls where rounding takes it. With the absolute error on the
-#: check's data the fit on repeated rows stalls at an objective of 0.034 (a
-#: subgradient of 0.5; three restarts leave it there) while the one on
-#: weighted rows goes on to 3e-4 by max_iter=200: the two fits need not agree,
-#: and when they do (the hinge: both at 1.59e-3) it is because both stalled at
-#: the same kink. A failure of the sample-weight check is expected (xfail).
-NONSMOOTH_FULL_BATCH_XFAIL = (
-    "check_sample_weight_equivalence_on_dense_data",
-    "check_sample_weight_equivalence_on_sparse_data",
-)
-
-
 def test_every_registered_name_is_checked():
     losses = {e.loss for e in ESTIMATORS}
     optimizers = {e.optimizer for e in ESTIMATORS}
@@ -285,9 +266,15 @@ def test_every_loss_meets_every_optimizer_family():
     for cls, loss in _loss_pairs():
         expected = {f for f in FAMILIES if (cls.__name__, loss, f) not in refused}
         assert families[cls.__name__, loss] >= expected, (cls.__name__, loss)
-    # The perceptron refuses every full-batch optimizer (the zero model
-    # minimizes its criterion): it has no full-batch estimator in the grid.
-    assert refused == {("LinearNNClassifier", "perceptron", "full_batch")}
+    # Non-smooth losses refuse every full-batch optimizer (Newton needs second
+    # derivatives, L-BFGS's line search stalls at a kink; the perceptron's
+    # criterion is minimized by the zero model): no full-batch estimator.
+    non_smooth = {
+        (cls.__name__, loss, "full_batch")
+        for cls, loss in _loss_pairs()
+        if not LOSSES.create(loss, "loss").smooth
+    }
+    assert refused == non_smooth and len(non_smooth) >= 5
     assert {e.optimizer for e in rotation} == set(OPTIMIZERS.names())
     assert all(_key(e) in checked for e in rotation)
 
@@ -311,10 +298,4 @@ def test_sklearn_compatible(estimator, check):
     params = CHECK_PARAMS.get((*pair, name), CHECK_PARAMS.get((pair[1], name)))
     if params is not None:
         estimator = clone(estimator).set_params(**params)
-    if name in NONSMOOTH_FULL_BATCH_XFAIL and _nonsmooth_full_batch(estimator):
-        try:
-            check(estimator)
-        except AssertionError:
-            pytest.xfail("L-BFGS stalls at a kink wherever rounding takes it")
-        return
     check(estimator)

@@ -28,9 +28,7 @@ def _accepted(loss, optimizer):
     """Whether the estimator trains ``loss`` with ``optimizer`` (no refusal)."""
     if optimizer.stochastic:
         return True
-    if getattr(optimizer, "needs_hessian", False) and not loss.smooth:
-        return False
-    return loss.full_batch
+    return loss.smooth and loss.full_batch
 
 
 def refusal(params):

@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from .._classifier import _one_hot
 from ._errors import CompareError
-from ._grid import ESTIMATORS, _label
+from ._grid import ESTIMATORS, _label, refusal
 
 #: The alphas each candidate chooses from (``compare(alphas=...)``): the
 #: estimators' default 1e-4 and a decade either way up to 0.1. For the
@@ -94,12 +94,16 @@ def run_grid(
     results = _run_all(
         pipe, candidates, X, y, splits, n_jobs, verbose, grid.describe, settings
     )
-    rows = [
-        _row(index, params, result)
-        for index, (params, result) in enumerate(zip(candidates, results, strict=True))
-    ]
-    for params, reason in grid.refused():
-        rows.append(_refused_row(len(rows), params, reason))
+    # In grid order (``index``: the position in the grid), refused points too.
+    evaluated = iter(zip(candidates, results, strict=True))
+    rows = []
+    for index, point in enumerate(grid.points()):
+        reason = refusal(point)
+        if reason is not None:
+            rows.append(_refused_row(index, point, reason))
+        else:
+            params, result = next(evaluated)
+            rows.append(_row(index, params, result))
     sizes = [(len(train), len(test)) for train, test in splits]
     return rows, sizes, _reference(task, X, y, splits)
 
