@@ -29,8 +29,9 @@ same folds, each candidate at its own best alpha (chosen inside each fold on an
 inner 80/20 split), and print a table ranked by mean CV score (accuracy for
 classification, R^2 for regression). The best candidate and those not
 significantly worse (Nadeau-Bengio corrected paired t-test, p >= 0.05) share
-rank 1; the fastest of them that converged in every fold is recommended, as one
-line of code. Each row shows the chosen alpha, the score's standard deviation,
+rank 1; of those that converged in every fold and fit within 2x of the fastest
+one's time, the best score is recommended, as one line of code. Each row shows
+the chosen alpha, the score's standard deviation,
 the p-value against the best, the mean fit time per fold, the mean number of
 epochs (L-BFGS, Newton: iterations) and a status: converged, not converged
 (k/n folds) (a ConvergenceWarning in k folds), failed: <ErrorType> (a fold

@@ -226,7 +226,10 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         step for step on the raw coefficients. Sparse ``X`` gets these
         coordinates with ``"lbfgs"`` and ``"newton"`` (still sparse: the
         offsets fold into the intercept); stochastic optimizers train it as
-        it is. See :mod:`sklearn_nnopt._precondition`.
+        it is. ``partial_fit`` trains in your coordinates (unless it continues
+        a ``fit``): a stream's first chunk is no basis for them (a column
+        constant in it would get a spread of zero). See
+        :mod:`sklearn_nnopt._precondition`.
     verbose : int, default=0
         Print one line per epoch when > 0.
 

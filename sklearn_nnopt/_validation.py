@@ -99,6 +99,12 @@ AUTO_STOCHASTIC = "adam"
 #: within 30 chunks, Adam at -27 (tests/test_streams.py).
 AUTO_INCREMENTAL = "sgd"
 
+#: Smooth losses to suggest instead of a non-smooth one, by task.
+_SMOOTH_ALTERNATIVES = {
+    "classification": "'squared_hinge', 'modified_huber', 'log_loss'",
+    "regression": "'huber', 'squared_epsilon_insensitive', 'squared_error'",
+}
+
 
 #: The largest Hessian, in multiply-adds, for which ``optimizer="auto"``
 #: picks Newton: about 10 ms on one core (benchmarks/auto_crossover.py).
@@ -208,12 +214,16 @@ def resolve_optimizer(estimator, loss, incremental=False, shape=None):
         # Newton needs second derivatives; L-BFGS's line search stalls at the
         # first kink it meets (hinge on digits: 4 iterations, accuracy 0.86
         # against 0.95, and no way to tell it from an optimum).
+        only_classification = loss.tasks == {"classification"}
+        alternatives = _SMOOTH_ALTERNATIVES[
+            "classification" if only_classification else "regression"
+        ]
         raise ValueError(
             f"optimizer={estimator.optimizer!r} needs a smooth loss: "
             f"loss={estimator.loss!r} has kinks, where its derivative jumps and a "
             f"full-batch method stalls. Use a stochastic optimizer such as "
             f"'adam' (optimizer='auto' does), or a smooth loss (e.g. "
-            f"'squared_hinge', 'modified_huber', 'huber')."
+            f"{alternatives})."
         )
     return optimizer
 

@@ -81,10 +81,12 @@ def _shrunk_mean(y, sample_weight, prior, prior_weight):
 
 def effective_sample_size(sample_weight):
     """``(sum w)^2 / sum w^2``: the number of equally weighted rows they are worth."""
-    total = float(np.sum(sample_weight))
-    if total <= 0:
+    w = np.asarray(sample_weight, dtype=np.float64)
+    largest = float(np.max(w)) if w.size else 0.0
+    if not largest > 0:
         return 0.0
-    return total**2 / float(np.dot(sample_weight, sample_weight))
+    w = w / largest  # so that weights of 1e-200 or 1e200 neither under- nor overflow
+    return float(np.sum(w)) ** 2 / float(np.dot(w, w))
 
 
 def _weighted_quantile(y, q, sample_weight):

@@ -215,19 +215,25 @@ def test_no_recommendation_without_a_converged_tie():
 def test_recommendation_is_the_best_score_among_the_fastest():
     from sklearn_nnopt._compare._result import recommend
 
+    rows = []
+
     def row(score, seconds, tied=True, converged=True):
         return dict(
-            mean_score=score, mean_fit_time=seconds, tied=tied, converged=converged
+            mean_score=score,
+            mean_fit_time=seconds,
+            tied=tied,
+            converged=converged,
+            index=len(rows),
         )
 
-    rows = [
-        row(0.97, 0.010),
-        row(0.98, 0.015),  # within 2x of the fastest, and scores better
-        row(0.99, 0.050),  # better still, but 5x slower
-        row(0.995, 0.005, converged=False),  # never recommended
-        row(0.999, 0.001, tied=False, converged=True),  # not tied: not either
-    ]
-    rows[4]["tied"] = False
+    for args in [
+        (0.97, 0.010),
+        (0.98, 0.015),  # within 2x of the fastest, and scores better
+        (0.99, 0.050),  # better still, but 5x slower
+        (0.995, 0.005, True, False),  # not converged: never recommended
+        (0.999, 0.001, False, True),  # not tied: not either
+    ]:
+        rows.append(row(*args))
     best, reason = recommend(rows)
     assert best is rows[1] and "within 2x of the fastest" in reason
     assert recommend([row(0.9, 0.01, converged=False)])[0] is None
@@ -818,3 +824,24 @@ def test_figures_without_matplotlib(monkeypatch, tmp_path, capsys, option, messa
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
     assert not path.exists()
+
+
+def test_every_candidate_failing_is_one_error():
+    X, y = load_iris(return_X_y=True)
+    X = X.copy()
+    X[0, 0] = np.nan  # StandardScaler passes NaN through; every fit refuses it
+    with pytest.raises(CompareError, match="every candidate failed"):
+        compare(X, y, losses=["log_loss"], optimizers=["sgd", "lbfgs"], **FAST)
+
+
+@pytest.mark.skipif(not HAS_MATPLOTLIB, reason="matplotlib is not installed")
+def test_a_plot_path_that_is_a_directory_is_refused_before_the_work(tmp_path):
+    target = tmp_path / "out.png"
+    target.mkdir()
+    with pytest.raises(CompareError, match="it is a directory"):
+        compare(dataset="iris", plot=target, **FAST)
+    missing = tmp_path / "new.png"
+    from sklearn_nnopt._compare import check_plot_path
+
+    check_plot_path(missing)
+    assert not missing.exists()  # the check leaves nothing behind

@@ -65,8 +65,9 @@ def compare(
     (``check_cv(cv, y, classifier=...)``) with the estimator's ``score``, each
     at its own best ``alpha`` (chosen inside each fold). The best candidate
     and those not significantly worse (a corrected paired t-test on the fold
-    scores) share rank 1; among them, the fastest that converged in every
-    fold is recommended. ``LogisticRegression()`` / ``Ridge()`` on the same
+    scores) share rank 1. Among them, of those that converged in every fold
+    and fit within 2x of the fastest one's time, the best score is
+    recommended. ``LogisticRegression()`` / ``Ridge()`` on the same
     folds is the reference.
 
     Parameters
@@ -186,6 +187,7 @@ def compare(
         verbose=verbose,
         alphas=alphas,
     )
+    _check_something_ran(rows)
     result = CompareResult(
         rows=_rank(rows, sizes),
         task=task,
@@ -219,3 +221,22 @@ def compare(
         result.report = str(report)
     result.elapsed = time.perf_counter() - start
     return result
+
+
+def _check_something_ran(rows):
+    """Raise :class:`CompareError` when every candidate failed or was refused.
+
+    Then the data, not a candidate, is the problem (NaN in X, a single class
+    in a fold, a target outside every loss's domain): one error saying so,
+    not a table of failures and a "no recommendation".
+    """
+    if any(row["scores"] for row in rows):
+        return
+    failed = [row for row in rows if row["status"].startswith("failed")]
+    if not failed:
+        raise CompareError("every candidate was refused by the estimator")
+    first = failed[0]
+    raise CompareError(
+        f"every candidate failed; the first, {first['loss']} x "
+        f"{first['optimizer']}, with {first['status'].removeprefix('failed: ')}"
+    )

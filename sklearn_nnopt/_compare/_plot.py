@@ -66,9 +66,25 @@ def check_plot_path(path):
 
 
 def _check_directory(path):
+    """Raise :class:`CompareError` unless ``path`` can be written, before the work.
+
+    Opening it for appending (and removing it if it did not exist) is the
+    check that does not guess: a directory, a read-only place (``/proc``), a
+    dangling symlink all fail here, not after minutes of cross-validation.
+    """
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise CompareError(f"cannot write {path!r}: no directory {directory!r}")
+    if os.path.isdir(path):
+        raise CompareError(f"cannot write {path!r}: it is a directory")
+    existed = os.path.lexists(path)
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        raise CompareError(f"cannot write {path!r}: {exc.strerror}") from None
+    if not existed:
+        os.remove(path)
 
 
 def _new_figure(figsize, message=PLOT_MESSAGE):

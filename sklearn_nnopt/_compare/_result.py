@@ -38,8 +38,10 @@ class CompareResult:
         ``curve_alpha``, its loss's alpha), ``curve_time`` (that fit's
         seconds) and ``curve_converged`` (no ``ConvergenceWarning``).
     best : dict or None
-        The recommended row: the fastest candidate tied with the best that
-        converged in every fold; None when there is none.
+        The recommended row (:func:`recommend`): among the candidates tied
+        with the best that converged in every fold, the best score of those
+        that fit within 2x of the fastest one's time; None when none
+        converged.
     recommendation : str
         The recommendation as one line of code (empty if none).
     reason : str
@@ -411,7 +413,7 @@ def recommend(rows):
 
     Among the candidates tied with the best that converged in every fold,
     those whose mean fit time is within :data:`SPEED_MARGIN` of the fastest;
-    of these, the highest mean score (then the fastest). Returns ``(row,
+    of these, the highest mean score (then the first in grid order). Returns ``(row,
     reason)``; ``(None, reason)`` when no tied candidate converged in every
     fold.
     """
@@ -424,7 +426,9 @@ def recommend(rows):
         )
     fastest = min(r["mean_fit_time"] for r in ready)
     quick = [r for r in ready if r["mean_fit_time"] <= SPEED_MARGIN * fastest]
-    row = max(quick, key=lambda r: (round(r["mean_score"], 10), -r["mean_fit_time"]))
+    # Equal scores: the first in grid order (deterministic; their times
+    # differ by timing noise only).
+    row = max(quick, key=lambda r: (round(r["mean_score"], 10), -r["index"]))
     others = len(tied) - 1
     reason = (
         f"the best score among the fastest ({row['mean_fit_time']:.3g} s per fit, "
