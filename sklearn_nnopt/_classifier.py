@@ -193,7 +193,7 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data (stratified), stop on its
         score and restore the best epoch's coefficients (the first score is
-        not a best; a tie is not a stall and keeps the later model).
+        not a best; a tie counts as a stall and keeps the later model).
     validation_fraction : float, default=0.1
         Size of the held-out set for early stopping.
     shuffle : bool, default=True

@@ -96,7 +96,7 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop on its R^2 score
         and restore the best epoch's coefficients (the first score is not a
-        best; a tie is not a stall and keeps the later model).
+        best; a tie counts as a stall and keeps the later model).
     validation_fraction : float, default=0.1
         Size of the held-out set for early stopping.
     shuffle : bool, default=True

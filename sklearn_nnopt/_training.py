@@ -471,10 +471,11 @@ class _Run:
 
         The first score, that of a barely trained model, is not a best (a
         lucky one would make every later score look like a stall). A score
-        above the best by more than ``tol`` resets the patience; one below
-        the best uses up ``steps`` of it; a tie (within ``tol`` above) does
-        neither: small validation sets tie often, and ties say nothing (the
-        later of tied models, trained longer, is the one kept).
+        above the best by more than ``tol`` resets the patience; any other
+        uses up ``steps`` of it, as in scikit-learn: when ties did not count,
+        a validation score that stayed put from epoch 85 (or from the first
+        epoch with sgd) ran every fit to ``max_iter``. The later of tied
+        models, trained longer, is the one kept.
         """
         progress = self.progress
         coef, intercept = self.exposed()
@@ -486,7 +487,7 @@ class _Run:
         best = progress.best_validation_score
         if value > best + tol:
             progress.validation_stalled_steps = 0
-        elif value < best:
+        else:
             progress.validation_stalled_steps += steps
         if value >= best:  # a tie keeps the later, longer trained model
             progress.best_validation_score = value

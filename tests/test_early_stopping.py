@@ -99,10 +99,11 @@ def test_first_score_is_not_a_best():
     assert progress.best_params[0][0] == 2
 
 
-def test_ties_neither_stall_nor_reset_and_keep_the_later_model():
+def test_ties_stall_and_keep_the_later_model():
     progress = _validation_run([0.1, 0.5, 0.4, 0.5, 0.5], steps=3)
-    # One worse score (3 steps); the ties after it do not add to it.
-    assert progress.validation_stalled_steps == 3
+    # One worse score and two ties, 3 steps each: a score that stays put
+    # for good must end the fit (it ran to max_iter when ties did not count).
+    assert progress.validation_stalled_steps == 9
     assert progress.best_params[0][0] == 4  # the last of the tied models
     progress = _validation_run([0.1, 0.5, 0.4, 0.7], steps=3)
     assert progress.validation_stalled_steps == 0  # a real improvement
