@@ -368,7 +368,10 @@ def _run_compare(args):
         ]
         if saved:
             print("\n" + "\n".join(saved))
-        print(f"\n({len(result.rows)} candidates in {result.elapsed:.1f} s)")
+        refused = sum(r["status"].startswith("refused") for r in result.rows)
+        ran = len(result.rows) - refused
+        extra = f", {refused} refused" if refused else ""
+        print(f"\n({ran} candidates run{extra}, in {result.elapsed:.1f} s)")
         sys.stdout.flush()
     except BrokenPipeError:  # e.g. piped into head: not an error worth a traceback
         devnull = os.open(os.devnull, os.O_WRONLY)
