@@ -845,3 +845,17 @@ def test_a_plot_path_that_is_a_directory_is_refused_before_the_work(tmp_path):
 
     check_plot_path(missing)
     assert not missing.exists()  # the check leaves nothing behind
+
+
+def test_repeated_and_alias_names_and_ignored_rates_are_one_candidate():
+    result = compare(
+        dataset="iris",
+        losses="log_loss,cross_entropy,log_loss",
+        optimizers="sgd,sgd,lbfgs",
+        learning_rates=[0.01, "auto", 0.01],
+        **FAST,
+    )
+    points = sorted((r["optimizer"], str(r["learning_rate"])) for r in result.rows)
+    # sgd at each distinct rate; lbfgs (which ignores the rate) once, at "auto".
+    assert points == [("lbfgs", "auto"), ("sgd", "0.01"), ("sgd", "auto")]
+    assert {r["loss"] for r in result.rows} == {"log_loss"}

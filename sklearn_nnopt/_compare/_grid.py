@@ -120,9 +120,22 @@ class Grid:
     def points(self):
         """Every grid point, as ``ParameterGrid`` orders them."""
         grid = {"model__loss": self.losses, "model__optimizer": self.optimizers}
-        if self.learning_rates is not None:
-            grid["model__learning_rate_init"] = self.learning_rates
-        return list(ParameterGrid(grid))
+        if self.learning_rates is None:
+            return list(ParameterGrid(grid))
+        grid["model__learning_rate_init"] = self.learning_rates
+        points, seen = [], set()
+        for point in ParameterGrid(grid):
+            optimizer = OPTIMIZERS.create(point["model__optimizer"], "optimizer")
+            if not optimizer.stochastic:
+                # A full-batch optimizer ignores the learning rate: one point,
+                # at "auto", not one identical fit per rate.
+                key = (id(point["model__loss"]), id(point["model__optimizer"]))
+                if key in seen:
+                    continue
+                seen.add(key)
+                point = {**point, "model__learning_rate_init": "auto"}
+            points.append(point)
+        return points
 
     def candidates(self):
         """The grid points that can be fit (the estimator refuses none)."""
@@ -157,7 +170,27 @@ def resolve_grid(losses, optimizers, learning_rates, task, y):
     loss_specs, skipped = _resolve_losses(losses, task, y)
     optimizer_specs = _resolve_optimizers(optimizers)
     rates = _resolve_learning_rates(learning_rates)
+    loss_specs = _unique_specs(loss_specs, LOSSES, "loss")
+    optimizer_specs = _unique_specs(optimizer_specs, OPTIMIZERS, "optimizer")
+    if rates is not None:
+        rates = list(dict.fromkeys(rates))
     return Grid(loss_specs, optimizer_specs, rates, skipped)
+
+
+def _unique_specs(specs, registry, kind):
+    """``specs`` without repeats: the same class and parameters count once.
+
+    ``log_loss,log_loss`` or ``cross_entropy,log_loss`` (an alias) would fit
+    the same candidate twice; the first spelling is kept.
+    """
+    out, seen = [], set()
+    for spec in specs:
+        obj = registry.create(spec, kind) if isinstance(spec, str) else spec
+        key = (type(obj), repr(sorted(obj.get_params().items())))
+        if key not in seen:
+            seen.add(key)
+            out.append(spec)
+    return out
 
 
 def _split_names(spec):
