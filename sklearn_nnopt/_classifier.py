@@ -17,7 +17,7 @@ from ._base import (
 from .losses import LOSSES
 
 
-def _has_proba(estimator):
+def _has_proba(estimator, method="predict_proba"):
     """``available_if`` predicate: the loss defines probabilities."""
     loss = getattr(estimator, "loss_function_", None)
     if loss is None:
@@ -28,7 +28,7 @@ def _has_proba(estimator):
             loss = LOSSES.create(loss, "loss")
     if not hasattr(loss, "predict_proba"):
         raise AttributeError(
-            f"predict_proba is only available for loss='log_loss' or "
+            f"{method} is only available for loss='log_loss' or "
             f"'modified_huber'; got loss={estimator.loss!r}."
         )
     return True
@@ -478,7 +478,7 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         scores = self.decision_function(X)
         return self.loss_function_.predict_proba(scores.reshape(len(scores), -1))
 
-    @available_if(_has_proba)
+    @available_if(lambda estimator: _has_proba(estimator, "predict_log_proba"))
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`.
 
