@@ -189,10 +189,13 @@ def test_each_candidate_gets_its_own_alpha_and_the_recommendation_is_pasteable()
     quick = [r for r in tied if r["mean_fit_time"] <= 2 * fastest]
     assert best["mean_score"] == max(r["mean_score"] for r in quick)
     assert set(best["params"]) == {"loss", "optimizer", "alpha"}
-    # The printed line builds the recommended estimator.
-    from sklearn.pipeline import make_pipeline  # noqa: F401 (used by eval)
+    # The printed imports and line build the recommended estimator.
+    from sklearn_nnopt._compare._result import imports_line
 
-    model = eval(result.recommendation)  # noqa: S307
+    namespace = {}
+    exec(imports_line("classification"), namespace)  # noqa: S102
+    model = eval(result.recommendation, namespace)  # noqa: S307
+    assert f"(needs: {imports_line('classification')})" in result.to_text()
     assert model[-1].get_params()["optimizer"] == best["optimizer"]
     assert model[-1].alpha == best["alpha"]
     assert result.recommendation in result.to_text()

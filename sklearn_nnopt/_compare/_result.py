@@ -241,6 +241,7 @@ class CompareResult:
         if self.best is not None:
             lines += [
                 f"Recommended: {self.recommendation}",
+                f"  (needs: {imports_line(self.task)})",
                 *_wrap(f"Why: {self.reason}.", 88),
             ]
         else:
@@ -451,6 +452,17 @@ def code_line(row, task):
     )
     args = ", ".join(f"{k}={_literal(v)}" for k, v in row["params"].items())
     return f"make_pipeline(StandardScaler(), {estimator}({args}))"
+
+
+def imports_line(task):
+    """The imports the recommended line needs, as one line."""
+    estimator = (
+        "LinearNNClassifier" if task == "classification" else "LinearNNRegressor"
+    )
+    return (
+        "from sklearn.pipeline import make_pipeline; from sklearn.preprocessing "
+        f"import StandardScaler; from sklearn_nnopt import {estimator}"
+    )
 
 
 def _literal(value):
