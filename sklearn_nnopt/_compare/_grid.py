@@ -137,18 +137,10 @@ class Grid:
             points.append(point)
         return points
 
-    def candidates(self):
-        """The grid points that can be fit (the estimator refuses none)."""
-        return [params for params in self.points() if refusal(params) is None]
-
-    def refused(self):
-        """``[(params, reason)]``: the grid points the estimator refuses."""
-        out = []
-        for params in self.points():
-            reason = refusal(params)
-            if reason is not None:
-                out.append((params, reason))
-        return out
+    def refusals(self):
+        """``[(point, reason)]`` in grid order: why the estimator refuses each
+        point (:func:`refusal`), None for the candidates that run."""
+        return [(point, refusal(point)) for point in self.points()]
 
     def describe(self, params):
         """``"loss x optimizer"``, with ``" (lr=...)"`` if rates are searched."""

@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from .._classifier import _one_hot
 from ._errors import CompareError
-from ._grid import ESTIMATORS, _label, refusal
+from ._grid import ESTIMATORS, _label
 
 #: The alphas each candidate chooses from (``compare(alphas=...)``): the
 #: estimators' default 1e-4 and a decade either way up to 0.1. For the
@@ -74,7 +74,8 @@ def run_grid(
     ``verbose``.
     """
     pipe = _pipeline(task, max_iter, random_state)
-    candidates = grid.candidates()
+    points = grid.refusals()  # [(point, reason or None)], in grid order
+    candidates = [point for point, reason in points if reason is None]
     try:
         splitter = check_cv(cv, y, classifier=is_classifier(pipe))
         splits = list(splitter.split(X, y))
@@ -95,15 +96,13 @@ def run_grid(
         pipe, candidates, X, y, splits, n_jobs, verbose, grid.describe, settings
     )
     # In grid order (``index``: the position in the grid), refused points too.
-    evaluated = iter(zip(candidates, results, strict=True))
-    rows = []
-    for index, point in enumerate(grid.points()):
-        reason = refusal(point)
-        if reason is not None:
-            rows.append(_refused_row(index, point, reason))
-        else:
-            params, result = next(evaluated)
-            rows.append(_row(index, params, result))
+    evaluated = iter(results)
+    rows = [
+        _refused_row(index, point, reason)
+        if reason is not None
+        else _row(index, point, next(evaluated))
+        for index, (point, reason) in enumerate(points)
+    ]
     sizes = [(len(train), len(test)) for train, test in splits]
     return rows, sizes, _reference(task, X, y, splits)
 
@@ -186,51 +185,8 @@ _NO_CURVE = {
 }
 
 
-def _row(index, params, result):
-    """The :class:`CompareResult` row of one candidate, from its evaluation."""
-    failed = result["error_type"] is not None
-    scores = [] if failed else result["scores"]
-    n_folds = len(result.get("converged", []))
-    not_converged = 0 if failed else int(result["not_converged"])
-    if failed:
-        status = f"failed: {result['error_type']}"
-        if result["error"]:
-            status += f": {result['error']}"
-    elif not_converged:
-        status = f"not converged ({not_converged}/{n_folds} folds)"
-    else:
-        status = "converged"
-    alpha = math.nan if failed else _chosen_alpha(result["alphas"])
-    plain = _plain(params)
-    if not failed:
-        plain["alpha"] = alpha
-    return {
-        "rank": None,
-        "index": index,
-        "loss": _label(params["model__loss"]),
-        "optimizer": _label(params["model__optimizer"]),
-        "learning_rate": params.get("model__learning_rate_init", "auto"),
-        "alpha": alpha,
-        "alphas": [] if failed else result["alphas"],
-        "mean_score": float(np.mean(scores)) if scores else math.nan,
-        "std_score": float(np.std(scores)) if scores else math.nan,
-        "scores": scores,
-        "mean_fit_time": math.nan if failed else float(np.mean(result["fit_times"])),
-        "mean_n_iter": math.nan if failed else float(np.mean(result["n_iter"])),
-        "not_converged_folds": not_converged,
-        "converged": not failed and not_converged == 0,
-        "status": status,
-        "error": result["error"],
-        "params": plain,
-        "grid_params": params,
-        "tied": False,
-        "p_value": math.nan,
-        **_NO_CURVE,
-    }
-
-
-def _refused_row(index, params, reason):
-    """A row for a grid point the estimator refuses: listed, not ranked."""
+def _unrun_row(index, params):
+    """A row with no scores yet: what a refused or failed candidate shows."""
     return {
         "rank": None,
         "index": index,
@@ -246,14 +202,53 @@ def _refused_row(index, params, reason):
         "mean_n_iter": math.nan,
         "not_converged_folds": 0,
         "converged": False,
-        "status": f"refused: {reason}",
-        "error": reason,
+        "status": None,
+        "error": None,
         "params": _plain(params),
         "grid_params": params,
         "tied": False,
         "p_value": math.nan,
         **_NO_CURVE,
     }
+
+
+def _row(index, params, result):
+    """The :class:`CompareResult` row of one candidate, from its evaluation."""
+    row = _unrun_row(index, params)
+    if result["error_type"] is not None:
+        status = f"failed: {result['error_type']}"
+        if result["error"]:
+            status += f": {result['error']}"
+        row.update(status=status, error=result["error"])
+        return row
+    scores, not_converged = result["scores"], int(result["not_converged"])
+    if not_converged:
+        n_folds = len(result["converged"])
+        status = f"not converged ({not_converged}/{n_folds} folds)"
+    else:
+        status = "converged"
+    alpha = _chosen_alpha(result["alphas"])
+    row.update(
+        alpha=alpha,
+        alphas=result["alphas"],
+        mean_score=float(np.mean(scores)),
+        std_score=float(np.std(scores)),
+        scores=scores,
+        mean_fit_time=float(np.mean(result["fit_times"])),
+        mean_n_iter=float(np.mean(result["n_iter"])),
+        not_converged_folds=not_converged,
+        converged=not_converged == 0,
+        status=status,
+    )
+    row["params"]["alpha"] = alpha
+    return row
+
+
+def _refused_row(index, params, reason):
+    """A row for a grid point the estimator refuses: listed, not ranked."""
+    row = _unrun_row(index, params)
+    row.update(status=f"refused: {reason}", error=reason)
+    return row
 
 
 def _inner_split(estimator, X, y, train, random_state):
