@@ -549,13 +549,19 @@ class _Run:
             for Xb, Yb, swb in _batches(data, config.shuffle, rng):
                 t += 1
                 lr = schedule.rate(t, epoch)
-                penalty = self.objective.penalty(params.coef)
+                # The objective before this step, for the divergence checks:
+                # the call's first batch, and each batch of a partial_fit
+                # call (whose last one check_last_step judges). A fit's other
+                # batches skip the penalty's pass over the coefficients.
+                judged = config.incremental or self.call_start is None
+                penalty = self.objective.penalty(params.coef) if judged else 0.0
                 batch_loss, batch_weight = stepper.step(Xb, Yb, swb, lr)
                 step_losses[steps] = batch_loss / batch_weight
-                if self.call_start is None and batch_weight > 0:
-                    self.call_start = step_losses[steps] + penalty
-                if batch_weight > 0:
-                    last = (Xb, Yb, swb, step_losses[steps] + penalty)
+                if judged and batch_weight > 0:
+                    before = step_losses[steps] + penalty
+                    if self.call_start is None:
+                        self.call_start = before
+                    last = (Xb, Yb, swb, before)
                 step_inners[steps] = stepper.inner
                 steps += 1
                 if averager is not None:
