@@ -107,40 +107,34 @@ def _names(text):
     return names
 
 
+def _number(part, example, positive):
+    """One comma-separated value: a finite number > 0 (``positive``) or >= 0."""
+    try:
+        value = float(part)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{part!r} is not a number (expected e.g. {example})"
+        ) from None
+    if not (math.isfinite(value) and (value > 0 if positive else value >= 0)):
+        raise argparse.ArgumentTypeError(
+            f"{part!r} is not a number {'>' if positive else '>='} 0"
+        )
+    return value
+
+
 def _rates(text):
     """Comma-separated learning rates: numbers > 0 or "auto"."""
-    rates = []
-    for part in text.split(","):
-        part = part.strip()
-        if part == "auto":
-            rates.append(part)
-            continue
-        try:
-            rate = float(part)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{part!r} is not a number (expected e.g. 0.001,0.01,0.1)"
-            ) from None
-        if not (math.isfinite(rate) and rate > 0):
-            raise argparse.ArgumentTypeError(f"{part!r} is not a number > 0")
-        rates.append(rate)
-    return rates
+    parts = [part.strip() for part in text.split(",")]
+    return [
+        part if part == "auto" else _number(part, "0.001,0.01,0.1", positive=True)
+        for part in parts
+    ]
 
 
 def _alphas(text):
     """Comma-separated alphas: numbers >= 0."""
-    values = []
-    for part in text.split(","):
-        try:
-            value = float(part.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{part.strip()!r} is not a number (expected e.g. 1e-4,1e-3,1e-2)"
-            ) from None
-        if not (math.isfinite(value) and value >= 0):
-            raise argparse.ArgumentTypeError(f"{part.strip()!r} is not a number >= 0")
-        values.append(value)
-    return values
+    parts = [part.strip() for part in text.split(",")]
+    return [_number(part, "1e-4,1e-3,1e-2", positive=False) for part in parts]
 
 
 def _int_at_least(low):
