@@ -53,6 +53,16 @@ def _offsets(y, lo):
     return y.astype(np.int64) - lo
 
 
+def _labels(lo, offsets, dtype):
+    """``lo + offsets`` as labels of ``dtype``, the inverse of :func:`_offsets`.
+
+    In the labels' dtype: the cast and the sum wrap around modulo 2^bits, and
+    the true result is a label, so it is exact (as Python ints or with
+    ``np.arange(lo, hi + 1)``, labels at the ends of int64 or uint64 overflow).
+    """
+    return dtype.type(lo) + np.asarray(offsets).astype(dtype)
+
+
 def _unique(y):
     """``np.unique(y)``; by counting for small-range integers (no sort)."""
     bounds = _small_int_range(y)
@@ -60,10 +70,7 @@ def _unique(y):
         return np.unique(y)
     lo, _ = bounds
     present = np.flatnonzero(np.bincount(_offsets(y, lo)))
-    # lo + offset in the labels' dtype: the cast and the sum wrap around
-    # modulo 2^bits, and the true result is a label, so it is exact (lo + offset
-    # as Python ints would overflow intp for large uint64 labels).
-    return y.dtype.type(lo) + present.astype(y.dtype)
+    return _labels(lo, present, y.dtype)
 
 
 def _positions(classes, y):
@@ -75,7 +82,7 @@ def _positions(classes, y):
     if bounds is None or classes.dtype.kind not in "iu":
         return np.searchsorted(classes, y)
     lo, hi = bounds
-    table = np.searchsorted(classes, np.arange(lo, hi + 1).astype(y.dtype))
+    table = np.searchsorted(classes, _labels(lo, np.arange(hi - lo + 1), y.dtype))
     return table[_offsets(y, lo)]
 
 

@@ -740,3 +740,28 @@ def test_extreme_weight_scales_fit_as_unit_weights(scale):
     stream = LinearNNClassifier(random_state=0)
     stream.partial_fit(X, y, classes=[0, 1], sample_weight=np.full(len(y), scale))
     assert np.all(np.isfinite(stream.coef_))
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([2**63 - 2, 2**63 - 1], dtype=np.int64),
+        np.array([-(2**63), -(2**63) + 1], dtype=np.int64),
+        np.array([2**64 - 2, 2**64 - 1], dtype=np.uint64),
+    ],
+    ids=["int64-top", "int64-bottom", "uint64-top"],
+)
+def test_labels_at_the_ends_of_their_dtype(labels):
+    # Found by the property test above: the label lookup table was built with
+    # np.arange(lo, hi + 1), whose hi + 1 overflows int64 at its top.
+    X, y = make_classification(
+        n_samples=60, n_features=3, n_informative=2, n_redundant=0, random_state=0
+    )
+    y_labels = labels[y]
+    clf = LinearNNClassifier(random_state=0).fit(X, y_labels)
+    reference = LinearNNClassifier(random_state=0).fit(X, y)
+    assert_array_equal(clf.classes_, labels)
+    assert_array_equal(clf.predict(X), labels[reference.predict(X)])
+    stream = LinearNNClassifier(random_state=0)
+    stream.partial_fit(X, y_labels, classes=labels)
+    assert_array_equal(stream.classes_, labels)
