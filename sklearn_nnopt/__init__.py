@@ -32,6 +32,7 @@ from .optimizers import (
     NAdam,
     Newton,
     Optimizer,
+    Prodigy,
     RMSprop,
 )
 from .schedules import SCHEDULES
@@ -68,6 +69,7 @@ __all__ = [
     "RMSprop",
     "Adagrad",
     "Adadelta",
+    "Prodigy",
     "LBFGS",
     "Newton",
     "SCHEDULES",

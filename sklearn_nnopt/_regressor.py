@@ -38,7 +38,7 @@ class LinearNNRegressor(RegressorMixin, BaseLinearNN):
     optimizer : str or Optimizer, default="auto"
         ``"auto"``, ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adam"``,
         ``"amsgrad"``, ``"adamw"``, ``"nadam"``, ``"adamax"``, ``"rmsprop"``,
-        ``"adagrad"``, ``"adadelta"``, ``"lbfgs"``, ``"newton"``, or an
+        ``"adagrad"``, ``"adadelta"``, ``"prodigy"``, ``"lbfgs"``, ``"newton"``, or an
         :class:`~sklearn_nnopt.optimizers.Optimizer` instance
         (whose hyperparameters are then searchable as ``optimizer__<name>``).
         ``"auto"``: for ``fit`` with a smooth loss and an ``l2`` penalty (or

@@ -18,6 +18,7 @@ Adding an optimizer means writing one small class here, decorated with
 """
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -39,6 +40,7 @@ __all__ = [
     "RMSprop",
     "Adagrad",
     "Adadelta",
+    "Prodigy",
     "LBFGS",
     "Newton",
     "ProblemScale",
@@ -1079,6 +1081,255 @@ class Adadelta(Optimizer):
             if i == 0:
                 coef_scale = scale
         return StepSize(lr, coef_scale, multiply=True)
+
+
+@OPTIMIZERS.register("prodigy")
+class Prodigy(Optimizer):
+    r"""Prodigy: Adam with a learned step scale (Mishchenko & Defazio, 2024).
+
+    As ``prodigyopt.Prodigy`` (``Prodigy.step`` of github.com/konstmish/prodigy,
+    one parameter group: ``coef`` and ``intercept`` together). At step
+    :math:`k` with gradient :math:`g_k`, learning rate :math:`\eta_k` and
+    :math:`c_k = \sqrt{1 - \beta_2^k} / (1 - \beta_1^k)` (1 without
+    ``use_bias_correction``), the step is :math:`\lambda_k = d_k \eta_k c_k`
+    and
+
+    .. math::
+        m_k &= \beta_1 m_{k-1} + d_k (1 - \beta_1) g_k, \qquad
+        v_k = \beta_2 v_{k-1} + d_k^2 (1 - \beta_2) g_k^2 \\
+        r_k &= \beta_3 r_{k-1} + \tfrac{d_k}{d_0} \lambda_k
+               \langle g_k, \theta_0 - \theta_{k-1} \rangle, \qquad
+        s_k = \beta_3 s_{k-1} + \tfrac{d_k}{d_0} \lambda_k g_k \\
+        \hat d_{k+1} &= d_{\text{coef}}\, r_k / \lVert s_k \rVert_1, \qquad
+        d_{k+1} = \min\bigl(\max(d_0, \hat d_2, \ldots, \hat d_{k+1}),\
+                            \gamma\, d_k\bigr) \\
+        \theta_k &= \theta_{k-1} - \lambda_k \frac{m_k}{\sqrt{v_k} + d_{k+1} \epsilon}
+
+    with :math:`d_1 = d_0`, :math:`m_0 = v_0 = s_0 = r_0 = 0`, :math:`\theta_0`
+    the parameters at the first step, :math:`\gamma` the ``growth_rate`` and
+    :math:`\beta_3 = \sqrt{\beta_2}` by default (with ``safeguard_warmup``, the
+    :math:`s_k` term is :math:`\tfrac{d_k}{d_0} d_k g_k`, without the learning
+    rate; with :math:`\beta_1 = 0` the step is
+    :math:`\lambda_k d_{k+1} g_k / (\sqrt{v_k} + d_{k+1} \epsilon)`). The
+    first :math:`\hat d` is taken, if larger, while :math:`d_k` is still
+    :math:`d_0`. A step whose :math:`\lVert s_k \rVert_1` is 0 (every gradient
+    so far zero) leaves the parameters and :math:`d` as they are.
+
+    Parameters
+    ----------
+    beta_1 : float, default=0.9
+        Decay of the first-moment estimate, in [0, 1).
+    beta_2 : float, default=0.999
+        Decay of the second-moment estimate, in [0, 1).
+    beta_3 : float or None, default=None
+        Decay of the :math:`d` estimate's accumulators :math:`r, s`, in [0, 1);
+        None is :math:`\sqrt{\beta_2}`.
+    epsilon : float, default=1e-8
+        Added (times :math:`d`) to the denominator, > 0.
+    weight_decay : float, default=0.0
+        Weight decay :math:`\lambda` >= 0 on ``coef_`` only, never on
+        ``intercept_``; separate from the objective's ``penalty``/``alpha``.
+    decouple : bool, default=True
+        Decoupled (AdamW-style) decay,
+        :math:`W \leftarrow (1 - \lambda \lambda_k) W` before the step;
+        otherwise coupled, :math:`g_k \leftarrow g_k + \lambda W` (the
+        gradient that every buffer above then sees).
+    use_bias_correction : bool, default=False
+        Adam's bias correction :math:`c_k`.
+    safeguard_warmup : bool, default=False
+        Leave the learning rate out of :math:`s_k` (for warm-up schedules).
+    d0 : float, default=1e-6
+        Initial estimate :math:`d_0` > 0.
+    d_coef : float, default=1.0
+        Multiplies the estimate :math:`\hat d`, > 0.
+    growth_rate : float, default=inf
+        :math:`\gamma` >= 1: the largest factor by which :math:`d` may grow in
+        one step.
+
+    Notes
+    -----
+    :math:`d` scales the step to the distance from the initial parameters to
+    the solution, so the learning rate is a unit-free multiplier:
+    ``learning_rate_init="auto"`` is ``1.0`` (unit ``1.0``), as the authors
+    recommend. The :math:`d` estimate couples all coordinates, so updates are
+    dense on sparse ``X`` too. All state (:math:`\theta_0` ``"p0"``, ``"s"``,
+    ``"exp_avg"``, ``"exp_avg_sq"`` and the scalars ``"d"``, ``"d_max"``,
+    ``"d_numerator"``, ``"k"``, ...) is in ``state_`` and carries over to
+    ``warm_start`` and ``partial_fit``.
+
+    References
+    ----------
+    K. Mishchenko and A. Defazio, "Prodigy: An Expeditiously Adaptive
+    Parameter-Free Learner", ICML 2024, arXiv:2306.06101.
+
+    Examples
+    --------
+    The first step is Adam's first step scaled by :math:`d_0` (the estimate
+    starts to grow from the second step on):
+
+    >>> import numpy as np
+    >>> from sklearn_nnopt import Prodigy
+    >>> opt, params = Prodigy(), [np.array([1.0, 1.0])]
+    >>> _ = opt.step(params, [np.array([0.5, -100.0])], lr=1.0)
+    >>> ((params[0] - 1.0) / 1e-6).round(4).tolist()
+    [-3.1623, 3.1623]
+    >>> for _ in range(20):
+    ...     _ = opt.step(params, [2 * (params[0] - 3.0)], lr=1.0)
+    >>> opt.state_["d"] > 1e-3
+    True
+    """
+
+    def __init__(
+        self,
+        beta_1=0.9,
+        beta_2=0.999,
+        beta_3=None,
+        epsilon=1e-8,
+        weight_decay=0.0,
+        decouple=True,
+        use_bias_correction=False,
+        safeguard_warmup=False,
+        d0=1e-6,
+        d_coef=1.0,
+        growth_rate=math.inf,
+    ):
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.beta_3 = beta_3
+        self.epsilon = epsilon
+        self.weight_decay = weight_decay
+        self.decouple = decouple
+        self.use_bias_correction = use_bias_correction
+        self.safeguard_warmup = safeguard_warmup
+        self.d0 = d0
+        self.d_coef = d_coef
+        self.growth_rate = growth_rate
+
+    def _validate(self):
+        _check_scalar(self.beta_1, "beta_1", 0, 1, high_open=True)
+        _check_scalar(self.beta_2, "beta_2", 0, 1, high_open=True)
+        if self.beta_3 is not None:
+            _check_scalar(self.beta_3, "beta_3", 0, 1, high_open=True)
+        _check_scalar(self.epsilon, "epsilon", 0, low_open=True)
+        _check_scalar(self.weight_decay, "weight_decay", 0)
+        _check_bool(self.decouple, "decouple")
+        _check_bool(self.use_bias_correction, "use_bias_correction")
+        _check_bool(self.safeguard_warmup, "safeguard_warmup")
+        _check_scalar(self.d0, "d0", 0, low_open=True)
+        _check_scalar(self.d_coef, "d_coef", 0, low_open=True)
+        if not (
+            isinstance(self.growth_rate, numbers.Real) and self.growth_rate == math.inf
+        ):
+            _check_scalar(self.growth_rate, "growth_rate", 1)
+
+    def auto_learning_rate(self, scale):
+        return 1.0, 1.0
+
+    def step(self, params, grads, lr, *, flat=None, lr_unit=1.0):
+        # The weight decay acts on coef only: the leading params[0].size
+        # entries of the flat buffer, or params[0].
+        state = self._begin_step()
+        if flat is not None:
+            return self._update(
+                [flat[0]],
+                [flat[1]],
+                lr,
+                state,
+                coef_size=params[0].size,
+                lr_unit=lr_unit,
+            )
+        return self._update(params, grads, lr, state, lr_unit=lr_unit)
+
+    def _update(self, params, grads, lr, state, coef_size=None, lr_unit=1.0):
+        """The rule; decay on the first ``coef_size`` entries of ``params[0]``."""
+        lr = float(lr)
+        b1, b2 = self.beta_1, self.beta_2
+        b3 = math.sqrt(b2) if self.beta_3 is None else self.beta_3
+        d0, decay = self.d0, self.weight_decay
+        n = params[0].size if coef_size is None else coef_size
+        values = state.values
+
+        # State initialization (per parameter, as the reference).
+        first = "p0" not in values
+        p0s = state.buffers("p0", params)
+        if first:
+            for p, p0 in zip(params, p0s, strict=True):
+                p0[...] = p
+        ss = state.buffers("s", params)
+        ms = state.buffers("exp_avg", params) if b1 > 0 else [None] * len(params)
+        vs = state.buffers("exp_avg_sq", params)
+        if lr <= 0:  # the reference updates nothing then
+            return StepSize(0.0)
+
+        d = values.get("d", d0)
+        d_max = values.get("d_max", d0)
+        k = values.get("k", 0)
+        if self.use_bias_correction:
+            bias_correction = math.sqrt(1 - b2 ** (k + 1)) / (1 - b1 ** (k + 1))
+        else:
+            bias_correction = 1.0
+        dlr = d * lr * bias_correction
+
+        grads = list(grads)
+        if decay != 0 and not self.decouple:
+            # Coupled decay: the gradient every buffer sees includes it.
+            g = grads[0] = grads[0].copy()
+            g.reshape(-1)[:n] += decay * params[0].reshape(-1)[:n]
+
+        d_numerator = values.get("d_numerator", 0.0) * b3
+        delta_numerator = 0.0
+        d_denom = 0.0
+        s_rate = (d / d0) * (d if self.safeguard_warmup else dlr)
+        for p, g, p0, s, m, v in zip(params, grads, p0s, ss, ms, vs, strict=True):
+            delta_numerator += (
+                (d / d0) * dlr * float(np.dot(g.ravel(), (p0 - p).ravel()))
+            )
+            if m is not None:
+                m *= b1
+                m += (d * (1 - b1)) * g
+            v *= b2
+            v += (d * d * (1 - b2)) * (g * g)
+            s *= b3
+            s += s_rate * g
+            d_denom += float(np.abs(s).sum())
+        if d_denom == 0:
+            # No gradient yet: the reference returns before the step.
+            return StepSize(0.0)
+
+        d_numerator += delta_numerator
+        d_hat = self.d_coef * d_numerator / d_denom
+        d_new = d
+        if d == d0:
+            d_new = max(d, d_hat)
+        d_max = max(d_max, d_hat)
+        d_new = min(d_max, d_new * self.growth_rate)
+        values.update(
+            d=d_new,
+            d_max=d_max,
+            d_hat=d_hat,
+            d_numerator=d_numerator,
+            d_denom=d_denom,
+            k=k + 1,
+        )
+
+        # The decoupled decay uses the unit-free rate lr / lr_unit, as AdamW's
+        # (the automatic unit is 1.0: the reference's decay * dlr exactly).
+        shrink = 1 - decay * d * (lr / lr_unit) * bias_correction
+        for i, (p, g, m, v) in enumerate(zip(params, grads, ms, vs, strict=True)):
+            denom = np.sqrt(v)
+            denom += d_new * self.epsilon
+            if i == 0:
+                coef_denom = denom
+                if decay != 0 and self.decouple:
+                    p.reshape(-1)[:n] *= shrink
+            if m is not None:
+                p -= dlr * (m / denom)
+            else:
+                p -= (dlr * d_new) * (g / denom)
+        # A gradient's whole effect: through m (weight d (1 - beta_1), then
+        # dlr / denom per step) d dlr / denom; without momentum dlr d_new / denom.
+        factor = dlr * d if ms[0] is not None else dlr * d_new
+        return StepSize(factor, coef_denom)
 
 
 class _FullBatch(Optimizer):

@@ -232,7 +232,7 @@ def _loss_optimizer_cases():
     """Every loss against two or three optimizers: plain fits, dense float64."""
     grid = [
         # (id prefix, estimator, data, loss, optimizers)
-        ("log-bin", "clf", "bin", "log_loss", ["sgd", "lbfgs", "newton"]),
+        ("log-bin", "clf", "bin", "log_loss", ["sgd", "lbfgs", "newton", "prodigy"]),
         ("log-multi", "clf", "multi", "log_loss",
          ["momentum", "rmsprop", "lbfgs", "newton"]),
         ("hinge-bin", "clf", "bin", "hinge", ["nesterov", "adagrad"]),
@@ -244,7 +244,7 @@ def _loss_optimizer_cases():
         ("perc-multi", "clf", "multi", "perceptron", ["momentum"]),
         ("sqerr-bin", "clf", "bin", "squared_error", ["amsgrad"]),
         ("sqerr-reg", "reg", "reg", "squared_error", ["adadelta", "lbfgs"]),
-        ("huber-reg", "reg", "reg", "huber", ["rmsprop", "lbfgs", "newton"]),
+        ("huber-reg", "reg", "reg", "huber", ["rmsprop", "lbfgs", "newton", "prodigy"]),
         ("abs-reg", "reg", "reg", "absolute_error", ["adagrad"]),
         ("pois-reg", "reg", "pois", "poisson", ["adam", "nadam", "lbfgs", "newton"]),
         ("quant-reg", "reg", "reg", "quantile", ["amsgrad"]),
@@ -328,6 +328,8 @@ def _float32_cases():
         _c("f32-reg-lbfgs", "reg", "reg32", optimizer="lbfgs"),
         _c("f32-csr-adam", "clf", "bin_csr32", optimizer="adam", batch_size=10),
         _c("f32-csr-sgd", "clf", "bin_csr32", optimizer="sgd", batch_size=10),
+        _c("f32-csr-prodigy", "clf", "bin_csr32", optimizer="prodigy",
+           batch_size=10),
         _c("f32-csr-adam-dense", "clf", "bin_csr32", optimizer=Adam(lazy=False),
            batch_size=10),
     ]  # fmt: skip
@@ -351,6 +353,8 @@ def _mode_cases():
            power_t=0.25, batch_size=16),
         _c("pf-reg-adagrad", "reg", "reg", mode="partial_fit", optimizer="adagrad",
            batch_size=32),
+        _c("pf-log-prodigy-avg", "clf", "bin", mode="partial_fit",
+           optimizer="prodigy", average=True, batch_size=32),
         _c("pf-reg-rmsprop-f32", "reg", "reg32", mode="partial_fit",
            optimizer="rmsprop", batch_size=16),
         _c("pf-reg2-adamw", "reg", "reg2", mode="partial_fit", optimizer="adamw",

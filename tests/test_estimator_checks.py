@@ -30,6 +30,7 @@ FAMILIES = {
         "adamw",
         "amsgrad",
         "nadam",
+        "prodigy",
         "rmsprop",
     ),
     "full_batch": ("lbfgs", "newton"),

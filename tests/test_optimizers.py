@@ -28,6 +28,7 @@ from sklearn_nnopt.optimizers import (
     Newton,
     Optimizer,
     ProblemScale,
+    Prodigy,
     RMSprop,
 )
 
@@ -218,6 +219,93 @@ def torch_adadelta(rho=0.9, epsilon=1e-6):
     return update
 
 
+def prodigy_reference(
+    beta_1=0.9,
+    beta_2=0.999,
+    beta_3=None,
+    epsilon=1e-8,
+    weight_decay=0.0,
+    decouple=True,
+    use_bias_correction=False,
+    safeguard_warmup=False,
+    d0=1e-6,
+    d_coef=1.0,
+    growth_rate=math.inf,
+):
+    """``prodigyopt.Prodigy.step`` (github.com/konstmish/prodigy), one group.
+
+    Not elementwise: the ``d`` estimate sums over every parameter, so the rule
+    is ``update.step_all(theta, grad, lr)`` on dicts ``key -> float`` of all
+    the scalar parameters at once (``reference_run`` calls it).  The weight
+    decay applies to ``coef`` (``key[0] == 0``) only.  ``update.group`` holds
+    the group's scalars (``d``, ``d_max``, ``d_numerator``, ``k``) after a step.
+    """
+    group = {"d": d0, "d_max": d0, "d_numerator": 0.0, "k": 0}
+    state = {}
+    step_size = {}
+
+    def step_all(theta, grad, lr):
+        beta3 = math.sqrt(beta_2) if beta_3 is None else beta_3
+        k, d, d_max = group["k"], group["d"], group["d_max"]
+        if use_bias_correction:
+            bias_correction = ((1 - beta_2 ** (k + 1)) ** 0.5) / (1 - beta_1 ** (k + 1))
+        else:
+            bias_correction = 1
+        dlr = d * lr * bias_correction
+        d_numerator = group["d_numerator"] * beta3
+        delta_numerator = 0.0
+        d_denom = 0.0
+        grad = dict(grad)
+        for key, p in theta.items():
+            if weight_decay != 0 and not decouple and key[0] == 0:
+                grad[key] = grad[key] + weight_decay * p
+            g = grad[key]
+            if key not in state:
+                state[key] = {"s": 0.0, "p0": p, "exp_avg": 0.0, "exp_avg_sq": 0.0}
+            st = state[key]
+            delta_numerator += (d / d0) * dlr * g * (st["p0"] - p)
+            st["exp_avg"] = beta_1 * st["exp_avg"] + d * (1 - beta_1) * g
+            st["exp_avg_sq"] = beta_2 * st["exp_avg_sq"] + d * d * (1 - beta_2) * g * g
+            if safeguard_warmup:
+                st["s"] = beta3 * st["s"] + (d / d0) * d * g
+            else:
+                st["s"] = beta3 * st["s"] + (d / d0) * dlr * g
+            d_denom += abs(st["s"])
+        if d_denom == 0:
+            return dict(theta)
+        global_d_numerator = d_numerator + delta_numerator
+        d_hat = d_coef * global_d_numerator / d_denom
+        d_old = d
+        if d == d0:
+            d = max(d, d_hat)
+        d_max = max(d_max, d_hat)
+        d = min(d_max, d * growth_rate)
+        group.update(d=d, d_max=d_max, d_numerator=global_d_numerator, k=k + 1)
+        new = {}
+        for key, p in theta.items():
+            st = state[key]
+            denom = math.sqrt(st["exp_avg_sq"]) + d * epsilon
+            if weight_decay != 0 and decouple and key[0] == 0:
+                p = p - weight_decay * dlr * p
+            if beta_1 > 0:
+                p = p - dlr * st["exp_avg"] / denom
+                # g entered exp_avg with weight d_old (1 - beta_1).
+                step_size[key] = dlr * d_old / denom
+            else:
+                p = p - dlr * d * grad[key] / denom
+                step_size[key] = dlr * d / denom
+            new[key] = p
+        return new
+
+    def update(key, theta, g, lr, t):
+        raise TypeError("Prodigy's rule is not elementwise: use step_all")
+
+    update.step_all = step_all
+    update.step_size = step_size
+    update.group = group
+    return update
+
+
 def reference_run(update, params0, grad_seq, lrs):
     """Apply a scalar reference rule elementwise.
 
@@ -227,12 +315,18 @@ def reference_run(update, params0, grad_seq, lrs):
     flat = [p.astype(float).ravel().tolist() for p in params0]
     trajectory, coef_steps = [], []
     for t, (grads, lr) in enumerate(zip(grad_seq, lrs, strict=True), start=1):
-        for k, g in enumerate(grads):
-            g_flat = g.astype(float).ravel().tolist()
-            flat[k] = [
-                update((k, j), theta, g_flat[j], lr, t)
-                for j, theta in enumerate(flat[k])
-            ]
+        g_flats = [g.astype(float).ravel().tolist() for g in grads]
+        if hasattr(update, "step_all"):  # a rule over all parameters at once
+            keys = [(k, j) for k, f in enumerate(flat) for j in range(len(f))]
+            theta = {(k, j): flat[k][j] for k, j in keys}
+            new = update.step_all(theta, {(k, j): g_flats[k][j] for k, j in keys}, lr)
+            flat = [[new[(k, j)] for j in range(len(f))] for k, f in enumerate(flat)]
+        else:
+            for k, g_flat in enumerate(g_flats):
+                flat[k] = [
+                    update((k, j), theta, g_flat[j], lr, t)
+                    for j, theta in enumerate(flat[k])
+                ]
         trajectory.append(
             [np.array(f).reshape(p.shape) for f, p in zip(flat, params0, strict=True)]
         )
@@ -321,6 +415,39 @@ OPTIMIZER_CASES = [
         "Adadelta(rho=0.5, epsilon=1e-3)",
         Adadelta(rho=0.5, epsilon=1e-3),
         partial(torch_adadelta, rho=0.5, epsilon=1e-3),
+    ),
+    ("prodigy", "prodigy", partial(prodigy_reference)),
+    # Larger d0 (the steps of d0=1e-6 are a millionth of Adam's) and the
+    # variants' switches.
+    ("Prodigy(d0=0.1)", Prodigy(d0=0.1), partial(prodigy_reference, d0=0.1)),
+    (
+        "Prodigy(d0=0.1, weight_decay=0.5)",
+        Prodigy(d0=0.1, weight_decay=0.5),
+        partial(prodigy_reference, d0=0.1, weight_decay=0.5),
+    ),
+    (
+        "Prodigy(d0=0.1, weight_decay=0.5, decouple=False)",
+        Prodigy(d0=0.1, weight_decay=0.5, decouple=False),
+        partial(prodigy_reference, d0=0.1, weight_decay=0.5, decouple=False),
+    ),
+    (
+        "Prodigy(d0=0.1, use_bias_correction=True, safeguard_warmup=True)",
+        Prodigy(d0=0.1, use_bias_correction=True, safeguard_warmup=True),
+        partial(
+            prodigy_reference, d0=0.1, use_bias_correction=True, safeguard_warmup=True
+        ),
+    ),
+    (
+        "Prodigy(beta_1=0.0, beta_3=0.5, d0=0.1, d_coef=2.0, growth_rate=1.5)",
+        Prodigy(beta_1=0.0, beta_3=0.5, d0=0.1, d_coef=2.0, growth_rate=1.5),
+        partial(
+            prodigy_reference,
+            beta_1=0.0,
+            beta_3=0.5,
+            d0=0.1,
+            d_coef=2.0,
+            growth_rate=1.5,
+        ),
     ),
 ]
 CASE_IDS = [label for label, _, _ in OPTIMIZER_CASES]
@@ -415,8 +542,10 @@ def test_step_matches_torch_reference(label, spec, reference, fit_intercept):
         for p_got, p_want in zip(got, want, strict=True):
             assert p_got.dtype == np.float64
             assert_allclose(p_got, p_want, rtol=1e-12, atol=0, err_msg=f"step {t}")
-    # The parameters actually moved.
-    assert not np.allclose(trajectory[-1][0], params0[0])
+    # The parameters actually moved (Prodigy's default d0 = 1e-6 makes its
+    # steps a millionth of Adam's: d does not grow on these random gradients).
+    tolerance = dict(rtol=0, atol=1e-9) if label == "prodigy" else {}
+    assert not np.allclose(trajectory[-1][0], params0[0], **tolerance)
 
 
 @pytest.mark.parametrize(
@@ -443,6 +572,20 @@ def test_step_matches_torch_reference(label, spec, reference, fit_intercept):
         ("Adagrad(initial_accumulator_value=0.1)", "adagrad"),
         ("Adagrad(epsilon=1e-3)", "adagrad"),
         ("Adadelta(rho=0.5, epsilon=1e-3)", "adadelta"),
+        ("Prodigy(d0=0.1)", "prodigy"),
+        ("Prodigy(d0=0.1, weight_decay=0.5)", "Prodigy(d0=0.1)"),
+        (
+            "Prodigy(d0=0.1, weight_decay=0.5, decouple=False)",
+            "Prodigy(d0=0.1, weight_decay=0.5)",
+        ),
+        (
+            "Prodigy(d0=0.1, use_bias_correction=True, safeguard_warmup=True)",
+            "Prodigy(d0=0.1)",
+        ),
+        (
+            "Prodigy(beta_1=0.0, beta_3=0.5, d0=0.1, d_coef=2.0, growth_rate=1.5)",
+            "Prodigy(d0=0.1)",
+        ),
     ],
 )
 def test_variants_give_different_trajectories(a, b):
@@ -752,6 +895,14 @@ def test_state_buffers_by_optimizer():
         ],
         "adagrad": ["step", "sum"],
         "adadelta": ["acc_delta", "square_avg", "step"],
+        "prodigy": [
+            *["d", "d_denom", "d_hat", "d_max", "d_numerator"],
+            *["exp_avg", "exp_avg_sq", "k", "p0", "s", "step"],
+        ],
+        "Prodigy(beta_1=0.0, beta_3=0.5, d0=0.1, d_coef=2.0, growth_rate=1.5)": [
+            *["d", "d_denom", "d_hat", "d_max", "d_numerator"],
+            *["exp_avg_sq", "k", "p0", "s", "step"],
+        ],
     }
     for name, attributes in expected.items():
         opt = _make(SPECS[name])
@@ -794,6 +945,20 @@ def test_state_buffers_by_optimizer():
         (Adagrad(initial_accumulator_value=-1), "initial_accumulator_value"),
         (Adadelta(rho=1.0), "rho"),
         (Adadelta(epsilon=0), "epsilon"),
+        (Prodigy(beta_1=1.0), "beta_1"),
+        (Prodigy(beta_2=-0.1), "beta_2"),
+        (Prodigy(beta_3=1.0), "beta_3"),
+        (Prodigy(epsilon=0), "epsilon"),
+        (Prodigy(weight_decay=-0.1), "weight_decay"),
+        (Prodigy(decouple=1), "decouple"),
+        (Prodigy(use_bias_correction="yes"), "use_bias_correction"),
+        (Prodigy(safeguard_warmup=None), "safeguard_warmup"),
+        (Prodigy(d0=0), "d0"),
+        (Prodigy(d0=np.inf), "d0"),
+        (Prodigy(d_coef=0), "d_coef"),
+        (Prodigy(growth_rate=0.5), "growth_rate"),
+        (Prodigy(growth_rate=np.nan), "growth_rate"),
+        (Prodigy(growth_rate="inf"), "growth_rate"),
     ],
     ids=repr,
 )
@@ -816,6 +981,9 @@ def test_validate_rejects_out_of_range(opt, param):
         RMSprop(rho=0.0, momentum=0.0, centered=np.bool_(True)),
         Adagrad(initial_accumulator_value=0.0),
         Adadelta(rho=0.0),
+        Prodigy(beta_1=0.0, beta_2=0.0, beta_3=0.0, weight_decay=0.0),
+        Prodigy(growth_rate=1.0, d0=1e-300, use_bias_correction=np.bool_(True)),
+        Prodigy(growth_rate=np.inf),
         LBFGS(),
     ],
     ids=repr,
@@ -910,6 +1078,7 @@ def test_registered_auto_learning_rates():
             "rmsprop": 0.05,
             "adagrad": 0.5,
             "adadelta": 5.0,
+            "prodigy": 1.0,  # a multiplier of its own d estimate
         },
         rel=1e-14,
     )
@@ -1003,6 +1172,13 @@ NEW_VALUES = {
     "centered": True,
     "initial_accumulator_value": 0.25,
     "restarts": 1,
+    "beta_3": 0.5,
+    "decouple": False,
+    "use_bias_correction": True,
+    "safeguard_warmup": True,
+    "d0": 1e-3,
+    "d_coef": 2.0,
+    "growth_rate": 1.02,
 }
 
 
@@ -1045,6 +1221,7 @@ def test_repr_of_registered_names():
         "nadam": "NAdam()",
         "newton": "Newton()",
         "nesterov": "SGD(momentum=0.9, nesterov=True)",
+        "prodigy": "Prodigy()",
         "rmsprop": "RMSprop()",
         "sgd": "SGD()",
     }
@@ -1109,6 +1286,23 @@ def test_repr_of_registered_names():
         ("adadelta", Adadelta, {"rho": 0.9, "epsilon": 1e-6}),
         ("lbfgs", LBFGS, {"restarts": 3}),
         ("newton", Newton, {}),
+        (
+            "prodigy",
+            Prodigy,
+            {
+                "beta_1": 0.9,
+                "beta_2": 0.999,
+                "beta_3": None,
+                "epsilon": 1e-8,
+                "weight_decay": 0.0,
+                "decouple": True,
+                "use_bias_correction": False,
+                "safeguard_warmup": False,
+                "d0": 1e-6,
+                "d_coef": 1.0,
+                "growth_rate": math.inf,
+            },
+        ),
     ],
 )
 def test_create_by_name(name, cls, params):
@@ -1196,5 +1390,218 @@ def test_step_at_updates_only_its_positions_as_step_would(name):
         assert sub.t_ == t
     untouched = np.setdiff1d(np.arange(12), index)
     assert_array_equal(theta_sub[untouched], theta0[untouched])
-    if name != "adamw":  # AdamW's decay lives in step() (it is never lazy)
+    # AdamW's decay lives in step() (it is never lazy); Prodigy's d estimate
+    # sums over every position (it is never lazy either).
+    if name not in ("adamw", "prodigy"):
         assert_allclose(theta_sub[index], theta_full[index], rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# Prodigy: the d estimate on a problem where it grows.
+# ---------------------------------------------------------------------------
+
+
+def _prodigy_numpy_step(params, grads, lr, state, hp):
+    """A transcription of ``prodigyopt.Prodigy.step`` on numpy arrays.
+
+    ``params`` (updated in place) and ``grads`` are ``[coef, intercept]``, one
+    parameter group; the weight decay applies to ``params[0]`` only.  ``state``
+    is a dict: the group's scalars and, per parameter, its buffers.
+    """
+    beta1, beta2 = hp["betas"]
+    beta3 = hp["beta3"] if hp["beta3"] is not None else math.sqrt(beta2)
+    group = state.setdefault(
+        "group", {"d": hp["d0"], "d_max": hp["d0"], "d_numerator": 0.0, "k": 0}
+    )
+    k, d, d_max = group["k"], group["d"], group["d_max"]
+    d0, decay, eps = hp["d0"], hp["weight_decay"], hp["eps"]
+    if hp["use_bias_correction"]:
+        bias_correction = ((1 - beta2 ** (k + 1)) ** 0.5) / (1 - beta1 ** (k + 1))
+    else:
+        bias_correction = 1
+    dlr = d * lr * bias_correction
+    d_numerator = group["d_numerator"] * beta3
+    delta_numerator = 0.0
+    d_denom = 0.0
+    grads = [g.copy() for g in grads]
+    for i, (p, grad) in enumerate(zip(params, grads, strict=True)):
+        if decay != 0 and not hp["decouple"] and i == 0:
+            grad += decay * p
+        st = state.setdefault(i, {})
+        if "p0" not in st:
+            st["s"] = np.zeros(p.size)
+            st["p0"] = p.ravel().copy()
+            st["exp_avg"] = np.zeros_like(p)
+            st["exp_avg_sq"] = np.zeros_like(p)
+        delta_numerator += (d / d0) * dlr * np.dot(grad.ravel(), st["p0"] - p.ravel())
+        st["exp_avg"] = beta1 * st["exp_avg"] + d * (1 - beta1) * grad
+        st["exp_avg_sq"] = beta2 * st["exp_avg_sq"] + d * d * (1 - beta2) * grad * grad
+        rate = (d / d0) * d if hp["safeguard_warmup"] else (d / d0) * dlr
+        st["s"] = beta3 * st["s"] + rate * grad.ravel()
+        d_denom += np.abs(st["s"]).sum()
+    if d_denom == 0:
+        return
+    global_d_numerator = d_numerator + delta_numerator
+    d_hat = hp["d_coef"] * global_d_numerator / d_denom
+    if d == d0:
+        d = max(d, d_hat)
+    d_max = max(d_max, d_hat)
+    d = min(d_max, d * hp["growth_rate"])
+    group.update(d_numerator=global_d_numerator, d=d, d_max=d_max, k=k + 1)
+    for i, p in enumerate(params):
+        st = state[i]
+        denom = np.sqrt(st["exp_avg_sq"]) + d * eps
+        if decay != 0 and hp["decouple"] and i == 0:
+            p += -decay * dlr * p
+        if beta1 > 0:
+            p += -dlr * st["exp_avg"] / denom
+        else:
+            p += -dlr * d * grads[i] / denom
+
+
+_PRODIGY_DEFAULTS = dict(
+    betas=(0.9, 0.999),
+    beta3=None,
+    eps=1e-8,
+    weight_decay=0.0,
+    decouple=True,
+    use_bias_correction=False,
+    safeguard_warmup=False,
+    d0=1e-6,
+    d_coef=1.0,
+    growth_rate=math.inf,
+)
+# Prodigy's keyword -> the reference's.
+_PRODIGY_NAMES = {
+    "beta_3": "beta3",
+    "epsilon": "eps",
+    "weight_decay": "weight_decay",
+    "decouple": "decouple",
+    "use_bias_correction": "use_bias_correction",
+    "safeguard_warmup": "safeguard_warmup",
+    "d0": "d0",
+    "growth_rate": "growth_rate",
+}
+
+# A tiny quadratic, 0.5 sum a (theta - c)^2 over coef (1, 3) and intercept (1,).
+_QUAD_A = [np.array([[1.0, 4.0, 0.25]]), np.array([2.0])]
+_QUAD_C = [np.array([[3.0, -1.0, 0.5]]), np.array([-2.0])]
+
+
+def _quadratic_grads(params):
+    return [a * (p - c) for p, a, c in zip(params, _QUAD_A, _QUAD_C, strict=True)]
+
+
+@pytest.mark.parametrize("flat", [False, True])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"weight_decay": 0.1},
+        {"weight_decay": 0.1, "decouple": False},
+        {"safeguard_warmup": True},
+        {"use_bias_correction": True},
+        {"use_bias_correction": True, "safeguard_warmup": True, "weight_decay": 0.05},
+        {"growth_rate": 1.5, "d0": 1e-4},
+        {"beta_3": 0.9, "epsilon": 1e-3},
+    ],
+    ids=repr,
+)
+def test_prodigy_first_steps_and_d_match_reference_on_quadratic(kwargs, flat):
+    # The gradients follow the iterates, so d grows from d0: the parameters
+    # and the group's d, d_max and d_numerator follow the reference each step.
+    hp = dict(_PRODIGY_DEFAULTS, **{_PRODIGY_NAMES[k]: v for k, v in kwargs.items()})
+    opt = Prodigy(**kwargs)
+    params0 = [np.zeros((1, 3)), np.zeros(1)]
+    ref_params = [p.copy() for p in params0]
+    ref_state = {}
+    from sklearn_nnopt._parameters import one_buffer
+
+    buffer, params = one_buffer(*params0)
+    d_values = []
+    for t in range(1, 41):
+        lr = 1.0 if t % 3 else 0.5  # the learning rate may change between steps
+        grads = _quadratic_grads(params)
+        if flat:
+            grad_buffer, grad_views = one_buffer(*grads)
+            opt.step(params, grad_views, lr, flat=(buffer, grad_buffer))
+        else:
+            opt.step(params, grads, lr)
+        _prodigy_numpy_step(ref_params, _quadratic_grads(ref_params), lr, ref_state, hp)
+        for got, want in zip(params, ref_params, strict=True):
+            assert_allclose(got, want, rtol=1e-10, atol=1e-300, err_msg=f"step {t}")
+        group = ref_state["group"]
+        for name in ["d", "d_max", "d_numerator", "k"]:
+            assert opt.state_[name] == pytest.approx(group[name], rel=1e-10), name
+        d_values.append(opt.state_["d"])
+    d0 = hp["d0"]
+    # The first step leaves d at d0 (theta = theta_0 there); it grows within
+    # the first few steps and never decreases; once it has left d0, by at
+    # most growth_rate per step (the jump from d0 is growth_rate times d_hat).
+    d_values = np.array(d_values)
+    assert d_values[0] == d0
+    # Bias correction's larger first steps with the safeguard (no lr in s)
+    # make d's estimate lag: it leaves d0 at step 21 and grows 7x by step 40.
+    slow = kwargs.get("safeguard_warmup") and kwargs.get("use_bias_correction")
+    assert d_values[25 if slow else 3] > d0
+    assert d_values[-1] > (5 if slow else 1e3) * d0
+    assert np.all(np.diff(d_values) >= 0)
+    left = d_values[:-1] > d0
+    ratios = d_values[1:][left] / d_values[:-1][left]
+    assert np.all(ratios <= hp["growth_rate"] * (1 + 1e-12))
+    # It has moved toward the minimizer (where the weight decay allows).
+    if not kwargs.get("weight_decay"):
+        start = np.linalg.norm(np.concatenate([c.ravel() for c in _QUAD_C]))
+        now = np.linalg.norm(
+            np.concatenate(
+                [(p - c).ravel() for p, c in zip(params, _QUAD_C, strict=True)]
+            )
+        )
+        assert now < 0.5 * start
+
+
+def test_prodigy_first_step_hand_computed():
+    # d = d0: m = d0 (1 - beta_1) g, sqrt(v) = d0 sqrt(1 - beta_2) |g|; the
+    # step is d0 lr m / (sqrt(v) + d0 eps); theta = theta_0, so d stays d0.
+    params = [THETA1.copy()]
+    opt = Prodigy()
+    opt.step(params, [G1.copy()], LR1)
+    d0 = 1e-6
+    expected = THETA1 - d0 * LR1 * (0.1 * G1) / (math.sqrt(0.001) * np.abs(G1) + 1e-8)
+    assert_allclose(params[0], expected, rtol=1e-13, atol=0)
+    assert opt.state_["d"] == d0 and opt.state_["d_numerator"] == 0.0
+    assert opt.state_["k"] == 1
+    assert_array_equal(opt.state_["p0"][0], THETA1)
+
+
+def test_prodigy_zero_gradients_take_no_step():
+    # Every gradient so far zero: the reference returns before the step (its
+    # group's k and d do not move), the parameters stay where they are.
+    params0, _ = _problem()
+    opt = Prodigy(weight_decay=0.5)
+    params = [p.copy() for p in params0]
+    step = opt.step(params, _zero_grads(params), 0.1)
+    for p, p0 in zip(params, params0, strict=True):
+        assert_array_equal(p, p0)
+    assert step.for_coef(params[0]) == 0.0
+    assert opt.t_ == 1 and "k" not in opt.state_
+
+
+def test_prodigy_auto_learning_rate_is_one():
+    for scale in [ProblemScale(0.5, 3.0), ProblemScale(100.0, 0.02, 400)]:
+        assert Prodigy().auto_learning_rate(scale) == (1.0, 1.0)
+
+
+def test_prodigy_state_survives_pickle_and_continues():
+    import pickle
+
+    params0, grad_seq = _problem()
+    whole = Prodigy(d0=0.1, weight_decay=0.1)
+    whole_params, _ = _run(whole, params0, grad_seq, LRS)
+    half = Prodigy(d0=0.1, weight_decay=0.1)
+    params, _ = _run(half, params0, grad_seq[:3], LRS[:3])
+    half = pickle.loads(pickle.dumps(half))
+    params, _ = _run(half, params, grad_seq[3:], LRS[3:])
+    for got, want in zip(params, whole_params, strict=True):
+        assert_array_equal(got, want)
+    assert half.t_ == 6 and half.state_["k"] == 6
