@@ -63,7 +63,12 @@ def test_l1_reaches_saga_objective(data, optimizer):
         learning_rate="adaptive",
         random_state=0,
         max_iter=300,
-    ).fit(X, y)
+    )
+    # Within 0.2% of the objective, the l1 fits still fail the first-order
+    # check (the proximal gradient at 3e-2 to 2e-1 of its start for sqrt(tol)
+    # = 1e-2), and say so.
+    with pytest.warns(ConvergenceWarning, match="away from the optimum"):
+        est.fit(X, y)
     ours = _objective_l1(X, y, est.coef_, est.intercept_, alpha)
     best = _objective_l1(X, y, ref.coef_, ref.intercept_, alpha)
     assert ours <= 1.01 * best

@@ -290,6 +290,10 @@ def test_every_loss_meets_every_optimizer_family():
     assert all(_key(e) in checked for e in rotation)
 
 
+# scikit-learn's checks fit 200 epochs on tiny random sets to test the API,
+# not convergence (which tests/test_convergence.py and the panel test): as
+# scikit-learn's own test_common does, their ConvergenceWarnings are ignored.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @parametrize_with_checks(ESTIMATORS)
 def test_sklearn_compatible(estimator, check):
     if (

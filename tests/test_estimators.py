@@ -176,8 +176,12 @@ def test_grid_search_over_losses_and_optimizers(binary):
         cv=3,
     )
     # The hinge with L-BFGS is refused (a non-smooth loss): those candidates
-    # score nan with FitFailedWarning, as scikit-learn reports failed fits.
-    with pytest.warns(FitFailedWarning):
+    # score nan with FitFailedWarning, as scikit-learn reports failed fits,
+    # and GridSearchCV says that some mean scores are not finite.
+    with (
+        pytest.warns(FitFailedWarning),
+        pytest.warns(UserWarning, match="test scores are non-finite"),
+    ):
         grid.fit(X, y)
     params, scores = grid.cv_results_["params"], grid.cv_results_["mean_test_score"]
     assert len(params) == 9
@@ -217,7 +221,9 @@ def test_fit_leaves_passed_objects_untouched(binary):
 
 def test_clone_and_pickle(binary):
     X, y = binary
-    est = LinearNNClassifier(optimizer=Adam(beta_1=0.7), random_state=0, max_iter=5)
+    est = LinearNNClassifier(
+        optimizer=Adam(beta_1=0.7), random_state=0, max_iter=5, tol=None
+    )
     cloned = clone(est)
     assert cloned.optimizer is not est.optimizer
     assert cloned.optimizer.beta_1 == 0.7
@@ -318,11 +324,18 @@ def test_convergence_warning_when_max_iter_reached(binary):
 
 def test_stopping_rule_stops_before_max_iter(binary):
     X, y = binary
-    # The n_iter_no_change rule of the schedules other than "auto".
+    # The n_iter_no_change rule of the schedules other than "auto". Whether the
+    # constant step's noise ball passes the first-order check depends on the
+    # shuffling; a fit that stops away from the optimum says so.
     est = LinearNNClassifier(
         optimizer="sgd", learning_rate="constant", max_iter=1000, tol=1e-3
-    ).fit(X, y)
-    assert est.n_iter_ < 1000
+    )
+    for seed in range(3):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            est.set_params(random_state=seed).fit(X, y)
+        assert est.n_iter_ < 1000
+        assert all("when the objective stalled" in str(w.message) for w in caught)
     assert est.best_loss_ == min(est.loss_curve_)
     assert est.loss_ == est.loss_curve_[-1]
 
@@ -558,6 +571,9 @@ def test_invalid_optimizer_parameters_at_fit(binary, optimizer):
         LinearNNClassifier(optimizer=optimizer).fit(*binary)
 
 
+# Whether each loss fits its task (the scores), at the defaults; whether the
+# fits reach the optimum is tests/test_convergence.py's question.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_all_losses_fit_their_task(binary, regression):
     for name, cls, _ in LOSSES.items():
         if "classification" in cls.tasks:
@@ -596,7 +612,7 @@ def test_early_stopping_restores_best_epoch(Estimator, binary):
 
 def test_warm_start_with_other_features_is_a_clear_error(binary):
     X, y = binary
-    est = LinearNNClassifier(warm_start=True, max_iter=2).fit(X, y)
+    est = LinearNNClassifier(warm_start=True, max_iter=2, tol=None).fit(X, y)
     with pytest.raises(ValueError, match="warm_start"):
         est.fit(X[:, :3], y)
 

@@ -244,7 +244,12 @@ def test_lazy_adam_with_early_stopping_and_sample_weight():
     X, y = _data(n_samples=200, n_features=40, density=0.1)
     sw = np.random.RandomState(0).uniform(0.5, 2.0, size=len(y))
     params = dict(
-        optimizer="adam", batch_size=16, max_iter=5, random_state=0, early_stopping=True
+        optimizer="adam",
+        batch_size=16,
+        max_iter=5,
+        tol=None,
+        random_state=0,
+        early_stopping=True,
     )
     est = LinearNNClassifier(**params).fit(sp.csr_matrix(X), y, sample_weight=sw)
     assert np.all(np.isfinite(est.coef_))

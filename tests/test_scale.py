@@ -211,7 +211,7 @@ def test_csr_input_is_not_copied(monkeypatch):
         return original(self, Xb, W, b)
 
     monkeypatch.setattr(_objective.Objective, "raw", spy)
-    LinearNNClassifier(optimizer="lbfgs", max_iter=2).fit(X, y)
+    LinearNNClassifier(optimizer="lbfgs", max_iter=2, tol=None).fit(X, y)
     assert any(sp.issparse(s) and np.shares_memory(s.data, X.data) for s in seen)
 
 
@@ -317,7 +317,10 @@ def test_divergent_candidate_gets_error_score_in_grid_search():
         cv=3,
         error_score=np.nan,
     )
-    with pytest.warns(FitFailedWarning, match="diverged"):
+    with (
+        pytest.warns(FitFailedWarning, match="diverged"),
+        pytest.warns(UserWarning, match="test scores are non-finite"),
+    ):
         grid.fit(X, y)
     scores = grid.cv_results_["mean_test_score"]
     assert np.isfinite(scores[0]) and np.isnan(scores[1])
