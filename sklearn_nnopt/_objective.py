@@ -16,11 +16,21 @@ With a :class:`~sklearn_nnopt._precondition.Preconditioner`, the parameters
 coordinates of that preconditioner; the value of :math:`J` is the same.
 """
 
+import functools
+
 import numpy as np
 from sklearn.utils import gen_batches
 from sklearn.utils.extmath import safe_sparse_dot
 
 _L1_RATIO = {"l2": 0.0, "l1": 1.0, None: 0.0}
+
+
+@functools.lru_cache(maxsize=64)
+def _row_blocks(n, size):
+    """``gen_batches(n, size)`` as a tuple, cached: scikit-learn validates the
+    arguments of each call (about 50 us), and a Newton fit asks for the same
+    blocks at every iteration."""
+    return tuple(gen_batches(n, size))
 
 
 class Objective:
@@ -234,9 +244,9 @@ class Objective:
         # By blocks of rows, with two reused buffers: Z = [scaled X, 1] and Z
         # weighted by one (output, output) pair of second derivatives; so
         # nothing of X's size, nor of the raw predictions', is allocated.
-        size = min(n, max(32, 8192 // q))  # buffers of ~64 KB
+        size = min(n, max(32, 131072 // q))  # buffers of ~1 MB
         Z_buffer, WZ_buffer = np.ones((size, q)), np.empty((size, q))
-        for rows in gen_batches(n, size):
+        for rows in _row_blocks(n, size):
             part = X[rows]
             D = self.output_hessian(self.raw(part, W, b), Y[rows])
             if sw is None:
