@@ -33,6 +33,8 @@ from .optimizers import (
     Newton,
     Optimizer,
     RMSprop,
+    ScheduleFreeAdamW,
+    ScheduleFreeSGD,
 )
 from .schedules import SCHEDULES
 
@@ -68,6 +70,8 @@ __all__ = [
     "RMSprop",
     "Adagrad",
     "Adadelta",
+    "ScheduleFreeSGD",
+    "ScheduleFreeAdamW",
     "LBFGS",
     "Newton",
     "SCHEDULES",
