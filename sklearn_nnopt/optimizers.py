@@ -1471,10 +1471,11 @@ class ScheduleFreeAdamW(_ScheduleFree):
         # the first array the rule runs on (coef itself, or the flat buffer
         # that starts with it), at the unit-free rate lr / lr_unit.
         state = self._begin_step()
+        n_coef = np.size(params[0])
         if flat is not None:
             params, grads = [flat[0]], [flat[1]]
         decay = self.weight_decay / lr_unit
-        return self._rule(params, grads, lr, state, decay, np.size(params[0]))
+        return self._rule(params, grads, lr, state, decay, n_coef)
 
     def _update(self, params, grads, lr, state):
         # Through step_at (which knows no coef/intercept split): every
