@@ -1139,19 +1139,21 @@ class _ScheduleFree(Optimizer):
     Three sequences: :math:`z` takes the base method's steps, :math:`x` is a
     weighted running average of :math:`z` (the model exposed), and the
     gradients are taken at their interpolation
-    :math:`y = (1 - \beta) z + \beta x`. As the reference implementation, the
-    parameters hold :math:`y` during training and the state holds :math:`z`;
-    :math:`x = (y - (1 - \beta) z) / \beta` is recovered by :meth:`to_eval`
-    (and :math:`y` again by :meth:`to_train`). Subclasses define ``_beta``
-    and ``_direction``.
+    :math:`y = (1 - \beta) z + \beta x`. During training the parameters hold
+    :math:`y` and the state holds :math:`z` and :math:`x`, as the reference's
+    ``*Reference`` classes keep them: :meth:`to_eval` copies :math:`x` into
+    the parameters (its ``eval()``), :meth:`to_train` takes them as the model
+    to continue from and recomputes :math:`y` with the step's own expression
+    (its ``train()``), so that a continued fit repeats one longer run bit for
+    bit. Subclasses define ``_beta``.
     """
 
     exposes_average = True
     schedule_free = True
 
     def _validate_schedule_free(self):
-        # The warmup, the weights of the average and beta, as the reference
-        # takes them; beta > 0 because x is recovered from y and z by 1 / beta.
+        # The warmup and the weights of the average, as the reference takes
+        # them.
         steps = self.warmup_steps
         if isinstance(steps, bool) or not (
             isinstance(steps, int | np.integer) and steps >= 0
@@ -1178,30 +1180,37 @@ class _ScheduleFree(Optimizer):
         ckp1 = weight / weight_sum if weight_sum != 0 else 0.0
         return lr, ckp1
 
-    def _interpolate(self, params, directions, zs, lr, ckp1, works):
-        r"""The reference's in-place update of ``y`` and ``z`` from ``d_t``.
+    def _advance(self, params, directions, lr, ckp1, state, works):
+        r"""One step of the three sequences along the directions :math:`d_t`.
 
-        :math:`y \leftarrow (1 - c) y + c z + \eta (\beta (1 - c) - 1) d`,
-        then :math:`z \leftarrow z - \eta d` (``y.lerp_(z, ckp1)``,
-        ``y.add_(d, alpha=lr * (beta * (1 - ckp1) - 1))``, ``z.sub_(d,
-        alpha=lr)``): :math:`x` advances to :math:`(1 - c) x + c z_{new}`
-        without being stored.
+        :math:`z \leftarrow z - \eta d`, :math:`x \leftarrow (1 - c) x + c z`,
+        :math:`y = \beta x + (1 - \beta) z` (``z.sub_(d, alpha=lr)``,
+        ``x.mul_(1 - ckp1).add_(z, alpha=ckp1)``, ``y.copy_(x.mul(beta).add_(z,
+        alpha=1 - beta))``); ``z`` and ``x`` start as copies of the parameters.
         """
-        along = lr * (self._beta() * (1 - ckp1) - 1)
-        for y, d, z, work in zip(params, directions, zs, works, strict=True):
-            np.subtract(z, y, out=work)
-            work *= ckp1
-            y += work
-            np.multiply(d, along, out=work)
-            y += work
+        zs = state.buffers("z", params, fill=None)
+        xs = state.buffers("x", params, fill=None)
+        for y, d, z, x, work in zip(params, directions, zs, xs, works, strict=True):
             np.multiply(d, lr, out=work)
             z -= work
+            x *= 1 - ckp1
+            np.multiply(z, ckp1, out=work)
+            x += work
+            self._interpolate(y, x, z, work)
 
-    def _lerp_to_z(self, params, weight):
-        zs = self.__dict__.get("state_")
-        zs = None if zs is None else zs.values.get("z")
-        if zs is None:
-            return  # no step yet: x = y = z
+    def _interpolate(self, y, x, z, work):
+        # y = beta x + (1 - beta) z: one expression, for the steps and to_train.
+        beta = self._beta()
+        np.multiply(x, beta, out=y)
+        np.multiply(z, 1 - beta, out=work)
+        y += work
+
+    def _sequences(self, params):
+        """The state's ``(z, x)`` buffers for ``params``, or None before a step."""
+        state = self.__dict__.get("state_")
+        if state is None or "z" not in state.values:
+            return None  # no step yet: x = y = z
+        zs, xs = state.values["z"], state.values["x"]
         if len(zs) != len(params) or any(
             z.shape != p.shape for z, p in zip(zs, params, strict=True)
         ):
@@ -1209,16 +1218,23 @@ class _ScheduleFree(Optimizer):
                 f"{type(self).__name__}'s state was built for arrays of shapes "
                 f"{[z.shape for z in zs]}; got {[p.shape for p in params]}."
             )
-        for p, z in zip(params, zs, strict=True):
-            p += weight * (z - p)
+        return zs, xs
 
     def to_eval(self, params):
-        # p.lerp_(z, 1 - 1 / beta): y -> x.
-        self._lerp_to_z(params, 1.0 - 1.0 / self._beta())
+        # p.copy_(state["x"]): y -> x.
+        sequences = self._sequences(params)
+        if sequences is not None:
+            for p, x in zip(params, sequences[1], strict=True):
+                p[...] = x
 
     def to_train(self, params):
-        # p.lerp_(z, 1 - beta): x -> y.
-        self._lerp_to_z(params, 1.0 - self._beta())
+        # The model to continue from is x (as given: a warm start may hand
+        # back the coefficients it exposed, or others); y = beta x + (1 - beta) z.
+        sequences = self._sequences(params)
+        if sequences is not None:
+            for p, z, x in zip(params, *sequences, strict=True):
+                x[...] = p
+                self._interpolate(p, x, z, np.empty_like(p))
 
 
 @OPTIMIZERS.register("schedulefree_sgd")
@@ -1246,17 +1262,18 @@ class ScheduleFreeSGD(_ScheduleFree):
     model the estimator exposes (``coef_``, ``intercept_``, predictions,
     scores, the convergence check, early stopping's best model, and what
     ``warm_start`` and ``partial_fit`` continue from) is the average
-    :math:`x`. As the reference, the parameters hold :math:`y` and the state
-    :math:`z` (``state_["z"]``); :meth:`to_eval` recovers :math:`x`.
+    :math:`x`. During training the parameters hold :math:`y` and the state
+    :math:`z` and :math:`x` (``state_["z"]``, ``state_["x"]``);
+    :meth:`to_eval` copies :math:`x` into the parameters and :meth:`to_train`
+    turns them back into :math:`y`.
 
     Parameters
     ----------
     momentum : float, default=0.9
         The interpolation :math:`\beta`, in (0, 1): 1 would take the
         gradients at the average (primal averaging), 0 at :math:`z`
-        (Polyak-Ruppert averaging); excluded, as in the reference, since
-        :math:`x` is recovered from :math:`y` and :math:`z` by dividing by
-        :math:`\beta`.
+        (Polyak-Ruppert averaging); both excluded, as in the reference
+        (whose ``eval()`` divides by :math:`\beta`).
     warmup_steps : int, default=0
         Steps of the linear warmup :math:`T_w`.
     r : float, default=0.0
@@ -1269,12 +1286,17 @@ class ScheduleFreeSGD(_ScheduleFree):
     Notes
     -----
     Source: A. Defazio, X. Yang, H. Mehta, K. Mishchenko, A. Khaled and A.
-    Cutkosky, "The Road Less Scheduled", NeurIPS 2024; the update and the
-    conversions :meth:`to_eval` / :meth:`to_train` follow the reference
-    implementation's ``SGDScheduleFree`` (github.com/facebookresearch/
-    schedule_free, commit 70785b53e778d0e872c0bbb75ff4ee54ee10c291). Its
-    ``weight_decay`` is not a parameter here: added to the gradient it is
-    exactly the objective's ``penalty="l2"`` with ``alpha``.
+    Cutkosky, "The Road Less Scheduled", NeurIPS 2024; the update follows the
+    reference implementation's ``SGDScheduleFree`` (github.com/facebookresearch/
+    schedule_free, commit 70785b53e778d0e872c0bbb75ff4ee54ee10c291), computed
+    as its ``SGDScheduleFreeReference`` does (the same rule, with :math:`x`
+    kept in the state rather than recovered from :math:`y` and :math:`z` by
+    ``eval()``'s division by :math:`\beta`): :meth:`to_eval` is then an exact
+    copy, and :meth:`to_train` recomputes :math:`y` with the step's own
+    expression, so that ``warm_start`` and ``partial_fit`` repeat one longer
+    run bit for bit. Its ``weight_decay`` is not a parameter here: added to
+    the gradient it is exactly the objective's ``penalty="l2"`` with
+    ``alpha``.
 
     ``learning_rate_init="auto"`` is
     :math:`\eta = \min(3, 1 / (1 - \beta)) / L` (:math:`3 / L` at the default
@@ -1313,7 +1335,8 @@ class ScheduleFreeSGD(_ScheduleFree):
     Examples
     --------
     The first step is a gradient step (:math:`c_1 = 1`); the parameters then
-    hold :math:`y`, and :meth:`to_eval` turns them into :math:`x`:
+    hold :math:`y`, and :meth:`to_eval` turns them into :math:`x`, the mean of
+    :math:`z_1` and :math:`z_2`:
 
     >>> import numpy as np
     >>> from sklearn_nnopt import ScheduleFreeSGD
@@ -1324,7 +1347,7 @@ class ScheduleFreeSGD(_ScheduleFree):
     ...     print(params[0].round(4).tolist())
     [0.9, 1.2]
     [0.845, 1.31]
-    >>> opt.to_eval(params)  # x_2 = (z_1 + z_2) / 2, z_2 = [0.8, 1.4]
+    >>> opt.to_eval(params)
     >>> params[0].round(4).tolist()
     [0.85, 1.3]
     """
@@ -1347,8 +1370,7 @@ class ScheduleFreeSGD(_ScheduleFree):
 
     def _update(self, params, grads, lr, state):
         lr, ckp1 = self._coefficients(lr, state)
-        zs = state.buffers("z", params, fill=None)
-        self._interpolate(params, grads, zs, lr, ckp1, self._scratch(params))
+        self._advance(params, grads, lr, ckp1, state, self._scratch(params))
         # A gradient's whole effect: z moves by lr g, and x follows it.
         return StepSize(lr)
 
@@ -1395,7 +1417,9 @@ class ScheduleFreeAdamW(_ScheduleFree):
     -----
     Source: Defazio et al., "The Road Less Scheduled", NeurIPS 2024; the
     update follows the reference implementation's ``AdamWScheduleFree``
-    (commit 70785b53e778d0e872c0bbb75ff4ee54ee10c291), whose bias correction
+    (commit 70785b53e778d0e872c0bbb75ff4ee54ee10c291), computed as its
+    ``AdamWScheduleFreeReference`` does (see :class:`ScheduleFreeSGD`), whose
+    bias correction
     divides :math:`v_t` by :math:`1 - \beta_2^t` under the square root, with
     :math:`\epsilon` outside, and leaves the step :math:`\eta_t` (and so the
     weights :math:`w_t`) alone. Before its version 1.3 (and in its
@@ -1491,7 +1515,6 @@ class ScheduleFreeAdamW(_ScheduleFree):
         b2 = self.beta_2
         lr, ckp1 = self._coefficients(lr, state)
         bias_correction2 = 1 - b2**state.step
-        zs = state.buffers("z", params, fill=None)
         vs = state.buffers("exp_avg_sq", params)
         works = self._scratch(params)
         directions = self._denoms  # reused: the normalized gradients
@@ -1510,7 +1533,7 @@ class ScheduleFreeAdamW(_ScheduleFree):
                 # Weight decay calculated at y (coef only).
                 part = slice(None) if n_decayed is None else slice(0, n_decayed)
                 d.reshape(-1)[part] += decay * y.reshape(-1)[part]
-        self._interpolate(params, directions, zs, lr, ckp1, works)
+        self._advance(params, directions, lr, ckp1, state, works)
         # A gradient's whole effect: z moves by lr g / denom, and x follows.
         return StepSize(lr, coef_denom)
 
