@@ -1439,7 +1439,7 @@ class ScheduleFreeAdamW(_ScheduleFree):
     and on a sparse 5,000 x 2,000 classification neither did
     :math:`0.05\, s`. The price: in a full batch the constant normalized step
     leaves :math:`z` bouncing, which amplifies rounding (two fits of a
-    15 x 30 problem differing only in the order of summation ended 4e-5
+    15 x 30 problem differing only in the order of summation ended 3.9e-5
     apart, where at :math:`0.02\, s` they agreed to 1e-15).
 
     As for :class:`AdamW`, the automatic step's decay uses the unit-free rate
