@@ -852,6 +852,11 @@ def _warn_not_converged(run, ratio, what, stalled=False, decayed=1.0):
             "Use learning_rate='auto' (it decays the step until the check "
             "passes) or a smaller learning_rate_init"
         )
+        if run.optimizer.schedule_free:
+            advice = (
+                "Use learning_rate='auto' (it keeps the step and stops once the "
+                "check passes), a larger max_iter, or warmup_steps"
+            )
         if run.objective.loss.smooth and not run.objective.l1:
             advice += ", or optimizer='lbfgs'"
     else:

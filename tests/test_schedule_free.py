@@ -386,3 +386,20 @@ def test_the_convergence_warning_is_honest(scaled_breast_cancer, name):
     # The ratio reported is that of the model exposed, x (two digits).
     assert ratio == pytest.approx(reported, rel=0.06)
     assert ratio > 1e-2
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_stall_warning_gives_schedule_free_advice(name):
+    # The constant schedule's stall rule stops a fit away from the optimum: the
+    # advice does not promise a decaying step, which "auto" does not give them.
+    X, y = load_breast_cancer(return_X_y=True)
+    est = LinearNNClassifier(
+        optimizer=name,
+        learning_rate="constant",
+        learning_rate_init=1e-7,
+        n_iter_no_change=1,
+    )
+    with pytest.warns(ConvergenceWarning, match="it keeps the step") as w:
+        est.fit(X, y)
+    assert "stalled" in str(w[0].message)
+    assert "decays" not in str(w[0].message)
