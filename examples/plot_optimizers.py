@@ -29,7 +29,9 @@ from sklearn_nnopt import LinearNNClassifier, LinearNNRegressor
 
 N_EPOCHS = 200
 # Every built-in optimizer name (OPTIMIZERS.names() would also list any that
-# user code registered).
+# user code registered) but the schedule-free ones, whose loss_curve_ is the
+# objective at the points y where they take their gradients, not at the model
+# they expose (the average x): their curves would not compare.
 NAMES = [
     "sgd",
     "momentum",

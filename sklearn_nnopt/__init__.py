@@ -34,6 +34,8 @@ from .optimizers import (
     Optimizer,
     Prodigy,
     RMSprop,
+    ScheduleFreeAdamW,
+    ScheduleFreeSGD,
 )
 from .schedules import SCHEDULES
 
@@ -70,6 +72,8 @@ __all__ = [
     "Adagrad",
     "Adadelta",
     "Prodigy",
+    "ScheduleFreeSGD",
+    "ScheduleFreeAdamW",
     "LBFGS",
     "Newton",
     "SCHEDULES",

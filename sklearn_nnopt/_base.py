@@ -224,7 +224,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         lr, lr_unit = self._step_size(data, objective, optimizer, warm)
         score = schedule = None
         if optimizer.stochastic:
-            schedule = resolve_schedule(self).start(
+            schedule = resolve_schedule(self, optimizer).start(
                 lr, loss=loss, alpha=self.alpha, max_iter=self.max_iter, tol=self.tol
             )
             if self.early_stopping:

@@ -300,7 +300,15 @@ class _Run:
         self.optimizer, self.config, self.progress = optimizer, config, progress
         # The divergence check's references: this call's start and best epoch.
         self.call_start, self.call_best = None, np.inf
+        # Whether params hold the optimizer's training point rather than the
+        # model it exposes (Optimizer.to_train/to_eval: schedule-free's y, x).
+        self.training = False
         self.epoch = progress.n_iter + 1  # the epoch running, for messages
+        if config.average and optimizer.exposes_average:
+            raise ValueError(
+                f"average={config.average!r} is not supported by "
+                f"{type(optimizer).__name__}, which averages its iterates itself."
+            )
         if not config.average:
             progress.averager = None
         elif progress.averager is None:
@@ -369,8 +377,20 @@ class _Run:
         return max(self.config.tol, 1e-6)
 
     def exposed(self):
-        """The coefficients the model predicts with: averaged once averaging runs."""
+        """The coefficients the model predicts with: averaged once averaging runs.
+
+        During training, for an optimizer that exposes an average of its own
+        (``exposes_average``: schedule-free's :math:`x`, while the parameters
+        hold :math:`y`), a copy of the parameters turned into it.
+        """
         params, averager = self.params, self.progress.averager
+        if self.training and self.optimizer.exposes_average:
+            buffer = params.buffer.copy()
+            self.optimizer.to_eval([buffer])
+            coef = buffer[: params.coef.size].reshape(params.coef.shape)
+            if not params.fit_intercept:
+                return coef, params.intercept
+            return coef, buffer[params.coef.size :]
         if averager is None or averager.count == 0:
             return params.coef, params.intercept
         mean = averager.mean
@@ -536,6 +556,10 @@ class _Run:
             track=schedule.controls_stopping,
         )
         stopped = False
+        # The steps run at the optimizer's training point (schedule-free: y,
+        # from the exposed x and the state; the others: the model itself).
+        optimizer.to_train([params.buffer])
+        self.training = True
         # Every stepper takes one optimizer step per batch: count them here.
         t = getattr(optimizer, "t_", 0)
         step_losses = np.empty(-(-data.n_train // data.batch_size))
@@ -593,7 +617,12 @@ class _Run:
                 stopped = True
                 break
             if config.incremental:
-                return
+                break
+        # Back to the model exposed, which the estimator keeps and continues.
+        optimizer.to_eval([params.buffer])
+        self.training = False
+        if config.incremental:
+            return
         if score is not None:
             self.restore_best()
         if not stopped and config.tol is not None:
@@ -823,6 +852,11 @@ def _warn_not_converged(run, ratio, what, stalled=False, decayed=1.0):
             "Use learning_rate='auto' (it decays the step until the check "
             "passes) or a smaller learning_rate_init"
         )
+        if run.optimizer.schedule_free:
+            advice = (
+                "Use learning_rate='auto' (it keeps the step and stops once the "
+                "check passes), a larger max_iter, or warmup_steps"
+            )
         if run.objective.loss.smooth and not run.objective.l1:
             advice += ", or optimizer='lbfgs'"
     else:

@@ -204,6 +204,25 @@ def resolve_optimizer(estimator, loss, incremental=False, shape=None):
             f"proximal step gives exact zeros); {estimator.optimizer!r} is "
             f"full-batch. Use e.g. optimizer='sgd' or 'adam', or penalty='l2'."
         )
+    if optimizer.exposes_average:
+        name = type(optimizer).__name__
+        if estimator.penalty in ("l1", "elasticnet"):
+            raise ValueError(
+                f"penalty={estimator.penalty!r} is not supported by {name}: the "
+                f"model it exposes is a running average of its iterates, whose "
+                f"entries the l1 proximal step's exact zeros do not survive "
+                f"(and thresholding the point its gradients are taken at would "
+                f"break the interpolation between the average and the "
+                f"iterates). Use penalty='l2' or None, or an optimizer such as "
+                f"'sgd' or 'adam' for the l1 penalty."
+            )
+        if estimator.average is not False:
+            raise ValueError(
+                f"average={estimator.average!r} is not supported by {name}: it "
+                f"averages its iterates itself (the model it exposes is that "
+                f"average), and average would average the points its gradients "
+                f"are taken at instead. Leave average=False."
+            )
     if not optimizer.stochastic and not loss.full_batch:
         raise ValueError(
             f"loss={estimator.loss!r} needs a stochastic optimizer: the zero model "
@@ -228,17 +247,25 @@ def resolve_optimizer(estimator, loss, incremental=False, shape=None):
     return optimizer
 
 
-def resolve_schedule(estimator):
+def resolve_schedule(estimator, optimizer=None):
     """A fresh schedule for ``learning_rate``.
 
     A schedule named by string takes the estimator's parameters of the same
-    names (``power_t`` for "invscaling", ``alpha`` for "optimal").
+    names (``power_t`` for "invscaling", ``alpha`` for "optimal"). For a
+    ``schedule_free`` optimizer, ``"auto"`` keeps the step constant
+    (``Auto(decay=1.0)``: it still decides when the objective has stopped
+    falling); a schedule named explicitly, or an ``Auto`` instance, applies
+    as given.
     """
     schedule = SCHEDULES.create(estimator.learning_rate, "learning_rate")
     if isinstance(estimator.learning_rate, str):
         own = estimator.get_params(deep=False)
         shared = {k: own[k] for k in schedule.get_params(deep=False) if k in own}
         schedule.set_params(**shared)
+        if estimator.learning_rate == "auto" and getattr(
+            optimizer, "schedule_free", False
+        ):
+            schedule.set_params(decay=1.0)
     return schedule
 
 

@@ -142,7 +142,11 @@ class Auto(Schedule):
     Parameters
     ----------
     decay : float, default=0.2
-        Factor of each decay, in (0, 1).
+        Factor of each decay, in (0, 1]. 1 never decays the step (what
+        ``"auto"`` gives the schedule-free optimizers, whose averaging does
+        that work): the level test alone then decides when the fit may stop,
+        every window, whatever Pflug's statistic says (a full-batch run's
+        gradients never turn it negative).
     min_window : int, default=20
         Fewest steps in a test (small data have one step per epoch).
 
@@ -174,8 +178,8 @@ class Auto(Schedule):
 
     def start(self, learning_rate_init, *, loss, alpha=0.0, max_iter=None, tol=None):
         super().start(learning_rate_init, loss=loss)
-        if not 0 < self.decay < 1:
-            raise ValueError(f"decay must be in (0, 1); got {self.decay!r}.")
+        if not 0 < self.decay <= 1:
+            raise ValueError(f"decay must be in (0, 1]; got {self.decay!r}.")
         self.current_ = learning_rate_init
         self.tol_ = 0.0 if tol is None else tol
         self.losses_, self.inners_ = [], []
@@ -196,8 +200,10 @@ class Auto(Schedule):
         # Still making progress at this step, or no evidence either way: a
         # mean within rounding of zero (1e-8 of the inner products' size)
         # must not decide, or rounding would (weighted rows against their
-        # repetitions, one BLAS against another).
-        if np.mean(inners) >= -1e-8 * np.mean(np.abs(inners)):
+        # repetitions, one BLAS against another). With decay=1 there is no
+        # smaller step to try: the level alone decides.
+        noise = np.mean(inners) < -1e-8 * np.mean(np.abs(inners))
+        if not noise and self.decay < 1:
             return False
         level = float(np.mean(losses))
         previous, self.level_ = self.level_, level

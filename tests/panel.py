@@ -232,9 +232,10 @@ def _loss_optimizer_cases():
     """Every loss against two or three optimizers: plain fits, dense float64."""
     grid = [
         # (id prefix, estimator, data, loss, optimizers)
-        ("log-bin", "clf", "bin", "log_loss", ["sgd", "lbfgs", "newton", "prodigy"]),
+        ("log-bin", "clf", "bin", "log_loss",
+         ["sgd", "lbfgs", "newton", "prodigy", "schedulefree_sgd"]),
         ("log-multi", "clf", "multi", "log_loss",
-         ["momentum", "rmsprop", "lbfgs", "newton"]),
+         ["momentum", "rmsprop", "lbfgs", "newton", "schedulefree_adamw"]),
         ("hinge-bin", "clf", "bin", "hinge", ["nesterov", "adagrad"]),
         ("mhuber-bin", "clf", "bin", "modified_huber", ["adam", "lbfgs"]),
         ("mhuber-multi", "clf", "multi", "modified_huber", ["nadam"]),
@@ -243,7 +244,8 @@ def _loss_optimizer_cases():
         ("perc-bin", "clf", "bin", "perceptron", ["sgd", "adam"]),
         ("perc-multi", "clf", "multi", "perceptron", ["momentum"]),
         ("sqerr-bin", "clf", "bin", "squared_error", ["amsgrad"]),
-        ("sqerr-reg", "reg", "reg", "squared_error", ["adadelta", "lbfgs"]),
+        ("sqerr-reg", "reg", "reg", "squared_error",
+         ["adadelta", "lbfgs", "schedulefree_sgd", "schedulefree_adamw"]),
         ("huber-reg", "reg", "reg", "huber", ["rmsprop", "lbfgs", "newton", "prodigy"]),
         ("abs-reg", "reg", "reg", "absolute_error", ["adagrad"]),
         ("pois-reg", "reg", "pois", "poisson", ["adam", "nadam", "lbfgs", "newton"]),
@@ -330,6 +332,8 @@ def _float32_cases():
         _c("f32-csr-sgd", "clf", "bin_csr32", optimizer="sgd", batch_size=10),
         _c("f32-csr-prodigy", "clf", "bin_csr32", optimizer="prodigy",
            batch_size=10),
+        _c("f32-csr-sfadamw", "clf", "bin_csr32", optimizer="schedulefree_adamw",
+           batch_size=10),
         _c("f32-csr-adam-dense", "clf", "bin_csr32", optimizer=Adam(lazy=False),
            batch_size=10),
     ]  # fmt: skip
@@ -355,6 +359,8 @@ def _mode_cases():
            batch_size=32),
         _c("pf-log-prodigy-avg", "clf", "bin", mode="partial_fit",
            optimizer="prodigy", average=True, batch_size=32),
+        _c("pf-reg-sfsgd", "reg", "reg", mode="partial_fit",
+           optimizer="schedulefree_sgd", batch_size=32),
         _c("pf-reg-rmsprop-f32", "reg", "reg32", mode="partial_fit",
            optimizer="rmsprop", batch_size=16),
         _c("pf-reg2-adamw", "reg", "reg2", mode="partial_fit", optimizer="adamw",

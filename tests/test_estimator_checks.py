@@ -17,10 +17,12 @@ from sklearn_nnopt._validation import resolve_loss, resolve_optimizer
 
 #: The optimizer families of the rotation below. Their members share an update
 #: rule's shape and hence its failure modes: plain gradient steps with or
-#: without momentum, steps scaled per coordinate by gradient statistics, and
-#: full-batch methods that scipy runs, and methods that set their own step
-#: (issue 15). ``test_optimizer_families`` keeps the table in step with the
-#: registry. A new optimizer joins a new or its own family rather than an
+#: without momentum, steps scaled per coordinate by gradient statistics,
+#: full-batch methods that scipy runs, and methods that set their own step or
+#: need no schedule (issue 15: Prodigy's learned distance; schedule-free
+#: methods, whose gradients are taken at an interpolation and whose model is a
+#: running average). ``test_optimizer_families`` keeps the table in step with
+#: the registry. A new optimizer joins a new or its own family rather than an
 #: existing one, so that the pairs already checked keep their optimizers.
 FAMILIES = {
     "sgd": ("sgd", "momentum", "nesterov"),
@@ -35,7 +37,9 @@ FAMILIES = {
         "rmsprop",
     ),
     "full_batch": ("lbfgs", "newton"),
-    "self_tuning": ("prodigy",),
+    # Their own step (Prodigy) or no schedule (schedule-free: gradients at an
+    # interpolation, the model an average).
+    "self_tuning": ("prodigy", "schedulefree_sgd", "schedulefree_adamw"),
 }
 
 ESTIMATOR_CLASSES = {
@@ -223,6 +227,17 @@ SAMPLE_WEIGHT_RTOL = {
 #: order of summation, part at 3e-4 after 200 epochs of the "auto" schedule.
 #: With the constant schedule its stall rule stops both at epoch 92, before.
 #:
+#: Schedule-Free AdamW at its automatic step (0.1 s, s the typical coefficient
+#: size): on the check's 15 x 30 data (one full batch per epoch) the fit on
+#: weighted rows and the one on their repetitions agree to 3e-14 through epoch
+#: 60, then part (2e-10 at epoch 80, 6e-6 at 100: z bounces at a constant
+#: normalized step, without Adam's first moment to damp it, and amplifies
+#: their rounding differences) and end, both having passed the convergence
+#: check, 3.9e-5 apart (the regressor's predictions; 3.4e-3 relative on one
+#: near zero). At 0.05 s they part too (9.6e-5), at 0.02 s and below they
+#: agree to 1e-15: the check runs at learning_rate_init=0.01 (0.016 s on its
+#: data), where the weights' semantics, not the rounding, decide.
+#:
 #: L-BFGS with the squared epsilon-insensitive loss: at tol=1e-4 it stops, as
 #: it should, at a gradient of tol**1.5 of the start, where the two fits'
 #: predictions agree at 3e-5, not 1e-7: the check also predicts the rows of
@@ -235,6 +250,13 @@ CHECK_PARAMS = {
     ("adadelta", "check_sample_weight_equivalence_on_dense_data"): dict(
         learning_rate="constant"
     ),
+    **{
+        ("schedulefree_adamw", check): dict(learning_rate_init=0.01)
+        for check in (
+            "check_sample_weight_equivalence_on_dense_data",
+            "check_sample_weight_equivalence_on_sparse_data",
+        )
+    },
     **{
         ("squared_epsilon_insensitive", "lbfgs", check): dict(tol=1e-8, max_iter=1000)
         for check in (

@@ -30,6 +30,8 @@ from sklearn_nnopt.optimizers import (
     ProblemScale,
     Prodigy,
     RMSprop,
+    ScheduleFreeAdamW,
+    ScheduleFreeSGD,
 )
 
 # ---------------------------------------------------------------------------
@@ -306,6 +308,110 @@ def prodigy_reference(
     return update
 
 
+# ---------------------------------------------------------------------------
+# Schedule-free references, written from facebookresearch/schedule_free at
+# commit 70785b53e778d0e872c0bbb75ff4ee54ee10c291: the step of
+# ``SGDScheduleFree`` (schedulefree/sgd_schedulefree.py) and of
+# ``AdamWScheduleFree`` (schedulefree/adamw_schedulefree.py), their non-foreach
+# branch, one scalar parameter at a time. The group's scalars (k, lr_max,
+# weight_sum) advance once per step, at its first parameter. The parameter is
+# y; ``update.z`` holds z, ``update.x`` the average x kept explicitly as the
+# ``*Reference`` classes do (x.mul_(1 - ckp1).add_(z, alpha=ckp1)), and
+# ``update.eval`` the reference's eval(), p.lerp_(z, 1 - 1 / beta).
+# ---------------------------------------------------------------------------
+
+
+def _schedule_free_group(warmup_steps, r, weight_lr_power):
+    """The reference's per-group scalars: ``scalars(lr, t) -> (lr, ckp1)``."""
+    group = {"k": 0, "lr_max": -1.0, "weight_sum": 0.0, "t": None}
+
+    def scalars(lr, t):
+        if group["t"] != t:  # the first parameter of step t: the group's update
+            k = group["k"]
+            if k < warmup_steps:
+                sched = (k + 1) / warmup_steps
+            else:
+                sched = 1.0
+            lr = lr * sched
+            lr_max = group["lr_max"] = max(lr, group["lr_max"])
+            weight = ((k + 1) ** r) * (lr_max**weight_lr_power)
+            weight_sum = group["weight_sum"] = group["weight_sum"] + weight
+            try:
+                ckp1 = weight / weight_sum
+            except ZeroDivisionError:
+                ckp1 = 0
+            group.update(t=t, k=k + 1, lr=lr, ckp1=ckp1)
+        return group["lr"], group["ckp1"]
+
+    scalars.group = group
+    return scalars
+
+
+def _schedule_free_step(update, key, y, direction, lr, ckp1, beta):
+    """y.lerp_(end=z, weight=ckp1); y.add_(d, alpha=lr*(beta*(1-ckp1)-1));
+    z.sub_(d, alpha=lr); and the explicit x of the *Reference classes."""
+    z = update.z.setdefault(key, y)  # state['z'] = torch.clone(p)
+    x = update.x.setdefault(key, y)
+    y = y + ckp1 * (z - y)
+    y = y + lr * (beta * (1 - ckp1) - 1) * direction
+    z = z - lr * direction
+    update.z[key] = z
+    update.x[key] = x * (1 - ckp1) + z * ckp1
+    return y
+
+
+def schedule_free_sgd(momentum=0.9, warmup_steps=0, r=0.0, weight_lr_power=2.0):
+    """``SGDScheduleFree(lr, momentum, weight_decay=0, warmup_steps, r,
+    weight_lr_power)``."""
+    scalars = _schedule_free_group(warmup_steps, r, weight_lr_power)
+    step_size = {}
+
+    def update(key, y, g, lr, t):
+        lr, ckp1 = scalars(lr, t)
+        # A gradient's whole effect: z moves by lr g (and x follows).
+        step_size[key] = lr
+        return _schedule_free_step(update, key, y, g, lr, ckp1, momentum)
+
+    update.step_size, update.z, update.x, update.group = step_size, {}, {}, scalars
+    update.eval = lambda key, y: y + (1 - 1 / momentum) * (update.z[key] - y)
+    return update
+
+
+def schedule_free_adamw(
+    beta_1=0.9,
+    beta_2=0.999,
+    epsilon=1e-8,
+    weight_decay=0.0,
+    warmup_steps=0,
+    r=0.0,
+    weight_lr_power=2.0,
+    lr_unit=None,
+):
+    """``AdamWScheduleFree(lr, betas, eps, weight_decay, warmup_steps, r,
+    weight_lr_power)`` with the decay on ``coef`` (``params[0]``) only; with
+    ``lr_unit`` the decay is ``weight_decay / lr_unit``."""
+    scalars = _schedule_free_group(warmup_steps, r, weight_lr_power)
+    exp_avg_sq = {}
+    step_size = {}
+
+    def update(key, y, g, lr, t):
+        k = t - 1
+        bias_correction2 = 1 - beta_2 ** (k + 1)
+        lr, ckp1 = scalars(lr, t)
+        v = exp_avg_sq[key] = beta_2 * exp_avg_sq.get(key, 0.0) + (1 - beta_2) * g * g
+        denom = math.sqrt(v / bias_correction2) + epsilon
+        grad_normalized = g / denom
+        decay = weight_decay if lr_unit is None else weight_decay / lr_unit
+        if decay != 0 and key[0] == 0:
+            grad_normalized = grad_normalized + decay * y  # at y
+        step_size[key] = lr / denom
+        return _schedule_free_step(update, key, y, grad_normalized, lr, ckp1, beta_1)
+
+    update.step_size, update.z, update.x, update.group = step_size, {}, {}, scalars
+    update.eval = lambda key, y: y + (1 - 1 / beta_1) * (update.z[key] - y)
+    return update
+
+
 def reference_run(update, params0, grad_seq, lrs):
     """Apply a scalar reference rule elementwise.
 
@@ -346,6 +452,9 @@ def reference_trajectory(update, params0, grad_seq, lrs):
 # (label, registered name or instance, factory of a fresh reference rule).  The
 # reference gets its hyperparameters written out here, not read from the
 # optimizer, so the registry's defaults are checked too.
+_SF_ADAMW_LABEL = (
+    "ScheduleFreeAdamW(beta_1=0.8, beta_2=0.9, epsilon=1e-3, weight_lr_power=0.0)"
+)
 OPTIMIZER_CASES = [
     ("sgd", "sgd", partial(torch_sgd)),
     ("momentum", "momentum", partial(torch_sgd, momentum=0.9)),
@@ -447,6 +556,31 @@ OPTIMIZER_CASES = [
             d0=0.1,
             d_coef=2.0,
             growth_rate=1.5,
+        ),
+    ),
+    ("schedulefree_sgd", "schedulefree_sgd", partial(schedule_free_sgd)),
+    ("schedulefree_adamw", "schedulefree_adamw", partial(schedule_free_adamw)),
+    (
+        "ScheduleFreeSGD(momentum=0.5, warmup_steps=3, r=1.0, weight_lr_power=1.0)",
+        ScheduleFreeSGD(momentum=0.5, warmup_steps=3, r=1.0, weight_lr_power=1.0),
+        partial(
+            schedule_free_sgd, momentum=0.5, warmup_steps=3, r=1.0, weight_lr_power=1.0
+        ),
+    ),
+    (
+        "ScheduleFreeAdamW(weight_decay=0.5, warmup_steps=4, r=0.5)",
+        ScheduleFreeAdamW(weight_decay=0.5, warmup_steps=4, r=0.5),
+        partial(schedule_free_adamw, weight_decay=0.5, warmup_steps=4, r=0.5),
+    ),
+    (
+        _SF_ADAMW_LABEL,
+        ScheduleFreeAdamW(beta_1=0.8, beta_2=0.9, epsilon=1e-3, weight_lr_power=0.0),
+        partial(
+            schedule_free_adamw,
+            beta_1=0.8,
+            beta_2=0.9,
+            epsilon=1e-3,
+            weight_lr_power=0.0,
         ),
     ),
 ]
@@ -586,6 +720,20 @@ def test_step_matches_torch_reference(label, spec, reference, fit_intercept):
             "Prodigy(beta_1=0.0, beta_3=0.5, d0=0.1, d_coef=2.0, growth_rate=1.5)",
             "Prodigy(d0=0.1)",
         ),
+        ("schedulefree_sgd", "sgd"),
+        ("schedulefree_adamw", "adam"),
+        (
+            "ScheduleFreeSGD(momentum=0.5, warmup_steps=3, r=1.0, weight_lr_power=1.0)",
+            "schedulefree_sgd",
+        ),
+        (
+            "ScheduleFreeAdamW(weight_decay=0.5, warmup_steps=4, r=0.5)",
+            "schedulefree_adamw",
+        ),
+        (
+            _SF_ADAMW_LABEL,
+            "schedulefree_adamw",
+        ),
     ],
 )
 def test_variants_give_different_trajectories(a, b):
@@ -672,6 +820,9 @@ _MU2 = 0.9 * (1 - 0.5 * 0.96**0.008)
         ("adagrad", THETA1 - LR1 * G1 / (np.abs(G1) + 1e-10)),
         # u_0 = 0: delta = sqrt(eps) g / sqrt(0.1 g**2 + eps).
         ("adadelta", THETA1 - LR1 * 1e-3 * G1 / np.sqrt(0.1 * G1**2 + 1e-6)),
+        # c_1 = 1: y_1 = x_1 = z_1 = theta - lr d, a plain (normalized) step.
+        ("schedulefree_sgd", THETA1 - LR1 * G1),
+        ("schedulefree_adamw", THETA1 - LR1 * G1 / (np.abs(G1) + 1e-8)),
     ],
 )
 def test_first_step_hand_computed(name, expected):
@@ -903,6 +1054,8 @@ def test_state_buffers_by_optimizer():
             *["d", "d_denom", "d_hat", "d_max", "d_numerator"],
             *["exp_avg_sq", "k", "p0", "s", "step"],
         ],
+        "schedulefree_sgd": ["lr_max", "step", "weight_sum", "x", "z"],
+        "schedulefree_adamw": ["exp_avg_sq", "lr_max", "step", "weight_sum", "x", "z"],
     }
     for name, attributes in expected.items():
         opt = _make(SPECS[name])
@@ -959,6 +1112,20 @@ def test_state_buffers_by_optimizer():
         (Prodigy(growth_rate=0.5), "growth_rate"),
         (Prodigy(growth_rate=np.nan), "growth_rate"),
         (Prodigy(growth_rate="inf"), "growth_rate"),
+        # x is recovered from y and z by 1 / beta: beta in (0, 1).
+        (ScheduleFreeSGD(momentum=0.0), "momentum"),
+        (ScheduleFreeSGD(momentum=1.0), "momentum"),
+        (ScheduleFreeSGD(warmup_steps=-1), "warmup_steps"),
+        (ScheduleFreeSGD(warmup_steps=2.5), "warmup_steps"),
+        (ScheduleFreeSGD(warmup_steps=True), "warmup_steps"),
+        (ScheduleFreeSGD(r=-0.5), "r"),
+        (ScheduleFreeSGD(weight_lr_power=-1.0), "weight_lr_power"),
+        (ScheduleFreeAdamW(beta_1=0.0), "beta_1"),
+        (ScheduleFreeAdamW(beta_1=1.0), "beta_1"),
+        (ScheduleFreeAdamW(beta_2=1.0), "beta_2"),
+        (ScheduleFreeAdamW(epsilon=0.0), "epsilon"),
+        (ScheduleFreeAdamW(weight_decay=-0.1), "weight_decay"),
+        (ScheduleFreeAdamW(r=np.nan), "r"),
     ],
     ids=repr,
 )
@@ -985,6 +1152,9 @@ def test_validate_rejects_out_of_range(opt, param):
         Prodigy(growth_rate=1.0, d0=1e-300, use_bias_correction=np.bool_(True)),
         Prodigy(growth_rate=np.inf),
         LBFGS(),
+        ScheduleFreeSGD(momentum=1e-3, warmup_steps=0, r=0.0, weight_lr_power=0.0),
+        ScheduleFreeAdamW(beta_1=0.999, beta_2=0.0, weight_decay=0.0),
+        ScheduleFreeAdamW(warmup_steps=np.int64(10)),
     ],
     ids=repr,
 )
@@ -1003,6 +1173,19 @@ def test_sgd_auto_learning_rate(momentum):
     lr, unit = SGD(momentum=momentum).auto_learning_rate(scale)
     assert lr == pytest.approx((1 - momentum) / 4.0, rel=1e-15)
     assert unit == 1.0  # a step in gradient units
+
+
+@pytest.mark.parametrize(
+    "momentum, factor",
+    [(0.01, 1 / 0.99), (0.5, 2.0), (0.6, 2.5), (0.9, 3.0), (0.98, 3.0)],
+)
+def test_schedule_free_sgd_auto_learning_rate(momentum, factor):
+    # min(3, 1 / (1 - beta)) / L, in gradient units: y's steady step (1 - beta)
+    # eta is at most 1 / L, and the first steps (c_t near 1) at most 3 / L.
+    scale = ProblemScale(smoothness=4.0, param_scale=123.0)
+    lr, unit = ScheduleFreeSGD(momentum=momentum).auto_learning_rate(scale)
+    assert lr == pytest.approx(factor / 4.0, rel=1e-14)
+    assert unit == 1.0
 
 
 @pytest.mark.parametrize("amsgrad", [False, True])
@@ -1030,6 +1213,8 @@ def test_adam_auto_learning_rate(param_scale, amsgrad):
         (Adagrad(initial_accumulator_value=1.0), 0.1),
         (Adadelta(), 1.0),
         (Adadelta(rho=0.5), 1.0),
+        (ScheduleFreeAdamW(), 0.1),
+        (ScheduleFreeAdamW(beta_1=0.5, weight_decay=0.1), 0.1),
     ],
     ids=repr,
 )
@@ -1046,7 +1231,8 @@ def test_adaptive_auto_learning_rate(opt, factor, param_scale):
 @pytest.mark.parametrize(
     "opt, shrinks",
     [(Adam(), True), (AdamW(), True), (NAdam(), True), (Adamax(), True)]
-    + [(RMSprop(), True), (Adagrad(), False), (Adadelta(), False), (SGD(), False)],
+    + [(RMSprop(), True), (Adagrad(), False), (Adadelta(), False), (SGD(), False)]
+    + [(ScheduleFreeAdamW(), True), (ScheduleFreeSGD(), False)],
     ids=repr,
 )
 def test_parameter_steps_shrink_beyond_100_steps_per_epoch(opt, shrinks):
@@ -1079,6 +1265,9 @@ def test_registered_auto_learning_rates():
             "adagrad": 0.5,
             "adadelta": 5.0,
             "prodigy": 1.0,  # a multiplier of its own d estimate
+            # min(3, 1 / (1 - 0.9)) / smoothness; 0.1 * param_scale.
+            "schedulefree_sgd": 1.5,
+            "schedulefree_adamw": 0.5,
         },
         rel=1e-14,
     )
@@ -1179,6 +1368,9 @@ NEW_VALUES = {
     "d0": 1e-3,
     "d_coef": 2.0,
     "growth_rate": 1.02,
+    "warmup_steps": 7,
+    "r": 1.5,
+    "weight_lr_power": 1.0,
 }
 
 
@@ -1223,6 +1415,8 @@ def test_repr_of_registered_names():
         "nesterov": "SGD(momentum=0.9, nesterov=True)",
         "prodigy": "Prodigy()",
         "rmsprop": "RMSprop()",
+        "schedulefree_adamw": "ScheduleFreeAdamW()",
+        "schedulefree_sgd": "ScheduleFreeSGD()",
         "sgd": "SGD()",
     }
 
@@ -1301,6 +1495,24 @@ def test_repr_of_registered_names():
                 "d0": 1e-6,
                 "d_coef": 1.0,
                 "growth_rate": math.inf,
+            },
+        ),
+        (
+            "schedulefree_sgd",
+            ScheduleFreeSGD,
+            {"momentum": 0.9, "warmup_steps": 0, "r": 0.0, "weight_lr_power": 2.0},
+        ),
+        (
+            "schedulefree_adamw",
+            ScheduleFreeAdamW,
+            {
+                "beta_1": 0.9,
+                "beta_2": 0.999,
+                "epsilon": 1e-8,
+                "weight_decay": 0.0,
+                "warmup_steps": 0,
+                "r": 0.0,
+                "weight_lr_power": 2.0,
             },
         ),
     ],
@@ -1605,3 +1817,155 @@ def test_prodigy_state_survives_pickle_and_continues():
     for got, want in zip(params, whole_params, strict=True):
         assert_array_equal(got, want)
     assert half.t_ == 6 and half.state_["k"] == 6
+
+
+# Schedule-free: the exposed average, warmup, weights, decay, flat buffers.
+# ---------------------------------------------------------------------------
+
+SCHEDULE_FREE_CASES = [
+    case for case in OPTIMIZER_CASES if isinstance(_make(case[1]), ScheduleFreeSGD)
+] + [case for case in OPTIMIZER_CASES if isinstance(_make(case[1]), ScheduleFreeAdamW)]
+SCHEDULE_FREE_IDS = [label for label, _, _ in SCHEDULE_FREE_CASES]
+# Rising, then falling: lr_max moves, so weight_lr_power matters.
+RISING_LRS = [0.02, 0.05, 0.2, 0.1, 0.4, 0.05]
+
+
+def test_schedule_free_cases_cover_the_variants():
+    assert len(SCHEDULE_FREE_CASES) == 5
+
+
+@pytest.mark.parametrize("lrs", [LRS, RISING_LRS], ids=["falling", "rising"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize(
+    "label, spec, reference", SCHEDULE_FREE_CASES, ids=SCHEDULE_FREE_IDS
+)
+def test_schedule_free_exposed_model_is_the_average(
+    label, spec, reference, fit_intercept, lrs
+):
+    # The parameters hold y; to_eval turns them into the average x, which the
+    # reference keeps explicitly (x <- (1 - c) x + c z), and to_train back.
+    params0, grad_seq = _problem(fit_intercept)
+    opt = _make(spec)
+    params, trajectory = _run(opt, params0, grad_seq, lrs)
+    ref = reference()
+    expected = reference_trajectory(ref, params0, grad_seq, lrs)
+    for got, want in zip(trajectory[-1], expected[-1], strict=True):
+        assert_allclose(got, want, rtol=1e-12, atol=0)
+    y = [p.copy() for p in params]
+    opt.to_eval(params)
+    for k, p in enumerate(params):
+        x = np.array([ref.x[(k, j)] for j in range(p.size)]).reshape(p.shape)
+        x_by_eval = np.array(
+            [ref.eval((k, j), v) for j, v in enumerate(y[k].ravel())]
+        ).reshape(p.shape)
+        assert_allclose(p, x, rtol=1e-10, atol=1e-14)
+        assert_allclose(p, x_by_eval, rtol=1e-12, atol=1e-15)
+        assert not np.allclose(p, y[k], rtol=1e-6, atol=0)  # x is not y
+    # x is kept, y recomputed with the step's own expression: bit for bit.
+    opt.to_train(params)
+    for p, before in zip(params, y, strict=True):
+        assert_array_equal(p, before)
+
+
+@pytest.mark.parametrize("r", [0.0, 1.0, 2.0])
+def test_schedule_free_sgd_average_weights(r):
+    # Constant lr, no warmup: w_t = t**r * lr**2, so x_T is the t**r-weighted
+    # mean of z_1..z_T, with z_t = theta_0 - lr * (g_1 + ... + g_t) (the
+    # gradients are given, not computed at y).
+    params0, grad_seq = _problem()
+    lr = 0.1
+    opt = ScheduleFreeSGD(r=r)
+    params, _ = _run(opt, params0, grad_seq, [lr] * N_STEPS)
+    opt.to_eval(params)
+    weights = np.arange(1, N_STEPS + 1, dtype=float) ** r
+    for k, p in enumerate(params):
+        zs = params0[k] - lr * np.cumsum([g[k] for g in grad_seq], axis=0)
+        x = np.tensordot(weights / weights.sum(), zs, axes=1)
+        assert_allclose(p, x, rtol=1e-12, atol=1e-14)
+    # The state: the sum of the weights and the largest step.
+    assert opt.state_["weight_sum"] == pytest.approx(lr**2 * weights.sum(), rel=1e-14)
+    assert opt.state_["lr_max"] == lr
+    z_coef = params0[0] - lr * np.sum([g[0] for g in grad_seq], axis=0)
+    assert_allclose(opt.state_["z"][0], z_coef, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("opt_class", [ScheduleFreeSGD, ScheduleFreeAdamW])
+def test_schedule_free_warmup_and_weight_lr_power(opt_class):
+    # lr_t = lr min(1, t / 3); w_t = t**r * max_{s<=t}(lr_s)**p; the step the
+    # gradient gets on z (the StepSize's factor) is lr_t.
+    r, p, warmup = 0.5, 1.5, 3
+    opt = opt_class(warmup_steps=warmup, r=r, weight_lr_power=p)
+    params0, grad_seq = _problem()
+    params = [q.copy() for q in params0]
+    lr_max, weight_sum = -1.0, 0.0
+    for t, (grads, lr) in enumerate(zip(grad_seq, RISING_LRS, strict=True), start=1):
+        step = opt.step(params, grads, lr)
+        lr_t = lr * min(1.0, t / warmup)
+        lr_max = max(lr_max, lr_t)
+        weight_sum += t**r * lr_max**p
+        assert step.factor == pytest.approx(lr_t, rel=1e-14)
+        assert opt.state_["lr_max"] == pytest.approx(lr_max, rel=1e-14)
+        assert opt.state_["weight_sum"] == pytest.approx(weight_sum, rel=1e-14)
+
+
+def test_schedule_free_adamw_decay_is_at_y_on_coef_only():
+    # A zero gradient leaves only the decay: d = lambda y on coef, 0 on the
+    # intercept, which therefore stays (to the rounding of y = beta x +
+    # (1 - beta) z with x = z); lr_unit divides lambda.
+    params0, _ = _problem()
+    for lr_unit in [1.0, 4.0]:
+        opt = ScheduleFreeAdamW(weight_decay=0.5)
+        ref = schedule_free_adamw(weight_decay=0.5, lr_unit=lr_unit)
+        params = [p.copy() for p in params0]
+        zeros = _zero_grads(params)
+        expected = reference_trajectory(ref, params0, [zeros] * 3, [0.2, 0.1, 0.05])
+        for lr, want in zip([0.2, 0.1, 0.05], expected, strict=True):
+            opt.step(params, zeros, lr, lr_unit=lr_unit)
+            assert_allclose(params[0], want[0], rtol=1e-13, atol=0)
+            assert_allclose(params[1], params0[1], rtol=1e-15, atol=0)
+        assert np.all(np.abs(params[0]) < np.abs(params0[0]))
+
+
+@pytest.mark.parametrize(
+    "label, spec, reference", SCHEDULE_FREE_CASES, ids=SCHEDULE_FREE_IDS
+)
+def test_schedule_free_flat_buffer_matches_separate_arrays(label, spec, reference):
+    # The training loop steps one flat buffer holding coef then intercept:
+    # the same iterates, the decay still on coef alone, and to_eval on the
+    # buffer gives the same x.
+    from sklearn_nnopt._parameters import one_buffer
+
+    params0, grad_seq = _problem()
+    separate, flat_opt = _make(spec), _make(spec)
+    params = [p.copy() for p in params0]
+    buffer, views = one_buffer(*params0)
+    grad_buffer, grad_views = one_buffer(*[np.empty_like(p) for p in params0])
+    for grads, lr in zip(grad_seq, LRS, strict=True):
+        separate.step(params, [g.copy() for g in grads], lr, lr_unit=2.0)
+        for view, g in zip(grad_views, grads, strict=True):
+            view[...] = g
+        flat_opt.step(views, grad_views, lr, flat=(buffer, grad_buffer), lr_unit=2.0)
+    for view, p in zip(views, params, strict=True):
+        assert_allclose(view, p, rtol=1e-13, atol=1e-15)
+    separate.to_eval(params)
+    flat_opt.to_eval([buffer])
+    for view, p in zip(views, params, strict=True):
+        assert_allclose(view, p, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("opt_class", [ScheduleFreeSGD, ScheduleFreeAdamW])
+def test_schedule_free_zero_step_and_fresh_conversions(opt_class):
+    # A fresh optimizer has no z: to_eval and to_train leave params alone.
+    params = [np.array([1.0, -2.0])]
+    opt = opt_class()
+    opt.to_eval(params)
+    opt.to_train(params)
+    assert_array_equal(params[0], [1.0, -2.0])
+    # lr = 0: the reference's weight is 0 and so is weight_sum (ZeroDivisionError,
+    # ckp1 = 0): nothing moves, without a warning.
+    with np.errstate(all="raise"):
+        opt.step(params, [np.array([3.0, 4.0])], 0.0)
+    assert_array_equal(params[0], [1.0, -2.0])
+    # The state must fit the arrays converted.
+    with pytest.raises(ValueError, match="shapes"):
+        opt.to_eval([np.zeros(3)])

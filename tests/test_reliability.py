@@ -280,6 +280,13 @@ def _check_sparse_matches_dense(Estimator, problem):
     params = {**params, "precondition": False}
     X = _comparable(params, X)
     _assume_generic(params, X)
+    if OPTIMIZERS.create(params["optimizer"], "optimizer").sparse_mode == "lazy":
+        # Lazy steps (Adam's default on CSR) leave a column absent from the
+        # batch and its moments alone, where dense steps move it on its
+        # momentum: the same iterates only if every row holds every column
+        # (one row of zeros, batch_size=1: 0.0116 against 0.0189 after three
+        # epochs, as documented).
+        assume(np.all(X != 0))
     with _strict():
         dense = Estimator(**params).fit(X, y, sample_weight=sw)
         sparse = Estimator(**params).fit(sp.csr_matrix(X), y, sample_weight=sw)

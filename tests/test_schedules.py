@@ -21,7 +21,7 @@ from sklearn_nnopt import (
     LinearNNClassifier,
     LogLoss,
 )
-from sklearn_nnopt.schedules import Cosine, InvScaling, Optimal, Schedule
+from sklearn_nnopt.schedules import Auto, Cosine, InvScaling, Optimal, Schedule
 
 STOCHASTIC = [n for n, cls, _ in OPTIMIZERS.items() if cls.stochastic]
 LR0 = 0.3
@@ -102,6 +102,30 @@ def test_cosine_defaults_to_max_iter():
         0.1464,
         0.0,
     ]
+
+
+def test_auto_with_decay_1_keeps_the_step_and_tests_the_level_alone():
+    # What "auto" gives the schedule-free optimizers. Gradients that keep
+    # pointing the same way (a full batch) never let decay < 1 test the level;
+    # decay=1 compares it every window and is stationary once it stops falling.
+    falling, flat = np.array([4.0, 3.0, 2.0, 1.0]), np.full(4, 1.0)
+    progress = np.array([3.0, 2.0, 1.0, 0.5])
+    for decay, expected in [(0.2, [False, False, False]), (1.0, [False, False, True])]:
+        schedule = Auto(decay=decay, min_window=4)
+        schedule.start(LR0, loss=Hinge(), tol=1e-4)
+        got = [schedule.end_epoch(losses, progress) for losses in (falling, flat, flat)]
+        assert got == expected, decay
+        assert schedule.rate(13) == LR0
+    # Noise with decay=1: no decay either.
+    schedule = Auto(decay=1.0, min_window=4).start(LR0, loss=Hinge(), tol=1e-4)
+    schedule.end_epoch(falling, np.array([0.5, -1.0, 0.2, -0.9]))
+    assert schedule.rate(5) == LR0
+
+
+@pytest.mark.parametrize("decay", [0.0, 1.5, -0.2])
+def test_auto_decay_out_of_range(decay):
+    with pytest.raises(ValueError, match=r"decay must be in \(0, 1\]"):
+        Auto(decay=decay).start(LR0, loss=Hinge())
 
 
 # ------------------------------------------------------- in the estimators
