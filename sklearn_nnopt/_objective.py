@@ -244,7 +244,12 @@ class Objective:
         # By blocks of rows, with two reused buffers: Z = [scaled X, 1] and Z
         # weighted by one (output, output) pair of second derivatives; so
         # nothing of X's size, nor of the raw predictions', is allocated.
-        size = min(n, max(32, 131072 // q))  # buffers of ~1 MB
+        # Small data (up to 512 KB of buffer) in one block; larger data in
+        # blocks of 64 KB to 1 MB, at most 1/80 of X's size.
+        elements = n * q
+        if elements > 65536:
+            elements = min(131072, max(8192, elements // 80))
+        size = min(n, max(32, elements // q))
         Z_buffer, WZ_buffer = np.ones((size, q)), np.empty((size, q))
         for rows in _row_blocks(n, size):
             part = X[rows]
