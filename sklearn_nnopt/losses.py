@@ -126,6 +126,12 @@ class Loss(BaseEstimator):
         Whether the loss is continuously differentiable in ``raw_prediction``
         (its gradient then vanishes at the optimum, which the convergence
         check tests; the ``"auto"`` optimizer picks L-BFGS only for these).
+    independent_outputs : bool
+        Whether the per-sample loss is a sum of one term per output column,
+        each depending on that column alone (not the softmax): its Hessian in
+        ``raw_prediction`` is then diagonal, and Newton's needs two loss
+        evaluations instead of two per output. False (the safe default) for a
+        custom loss that does not say so.
 
     Examples
     --------
@@ -148,6 +154,7 @@ class Loss(BaseEstimator):
     curvature = 1.0
     full_batch = True
     smooth = True
+    independent_outputs = False
 
     def loss_gradient(self, y_true, raw_prediction):
         """Per-sample loss and its gradient with respect to ``raw_prediction``.
@@ -258,6 +265,7 @@ class _ResidualLoss(Loss):
     """A loss ``phi(r)`` of the residual ``r = y - raw`` with identity link."""
 
     tasks = frozenset({"regression"})
+    independent_outputs = True
 
     def _phi(self, r):
         """Return ``phi(r)`` and ``phi'(r)`` elementwise."""
@@ -547,6 +555,7 @@ class Poisson(Loss):
     """
 
     tasks = frozenset({"regression"})
+    independent_outputs = True
 
     def loss_gradient(self, y_true, raw_prediction):
         mu = np.exp(raw_prediction)
@@ -681,6 +690,7 @@ class _MarginLoss(Loss):
 
     tasks = frozenset({"classification"})
     classification_target = "sign"
+    independent_outputs = True
 
     def _phi(self, m):
         """Return ``phi(m)`` and ``phi'(m)`` elementwise."""
@@ -889,6 +899,7 @@ class PerLabel(Loss):
     """
 
     tasks = frozenset({"classification"})
+    independent_outputs = True  # whatever the wrapped loss: one label per column
 
     def __init__(self, label_loss):
         self.label_loss = label_loss
