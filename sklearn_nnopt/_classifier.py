@@ -179,16 +179,21 @@ def _multilabel_indicator(y, estimator_name):
     """
     y_type = type_of_target(y, input_name="y")
     if y_type != "multilabel-indicator":
+        advice = {
+            "multiclass-multioutput": " For several multiclass outputs use "
+            "sklearn.multioutput.MultiOutputClassifier.",
+            "continuous-multioutput": " For regression targets use LinearNNRegressor.",
+        }
         raise ValueError(
             f"{estimator_name} takes a 2-D y only as a multilabel indicator "
             f"matrix (one column per label, 1 where the sample has the label, "
-            f"else 0), but y of shape {y.shape} is {y_type!r}. For several "
-            f"multiclass outputs use sklearn.multioutput.MultiOutputClassifier."
+            f"else 0), but y of shape {y.shape} is {y_type!r}." + advice.get(y_type, "")
         )
     if sp.issparse(y):
         y = y.toarray()
-    values = np.unique(y)
-    if not np.all((values == 0) | (values == 1)):
+    # type_of_target allows any two integral values (-1 and 1, 1 and 2).
+    if y.size and not (y.min() >= 0 and y.max() <= 1):
+        values = np.unique(y)
         raise ValueError(
             f"A multilabel y must be a 0/1 indicator matrix (0 or False: without "
             f"the label, 1 or True: with it); y of shape {y.shape} has the "
