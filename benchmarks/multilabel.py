@@ -52,6 +52,17 @@ VARIANTS = {
     "many labels: 4000 x 100, 20 labels": dict(
         n_samples=4000, n_features=100, n_classes=20, n_labels=4
     ),
+    "tall: 20000 x 50, 5 labels": dict(
+        n_samples=20000, n_features=50, n_classes=5, n_labels=2
+    ),
+    "sparse X: 3000 x 300, 6 labels": dict(
+        n_samples=3000,
+        n_features=300,
+        n_classes=6,
+        n_labels=2,
+        length=15,
+        sparse=True,
+    ),
     "sparse X: 10000 x 1000, 10 labels": dict(
         n_samples=10000,
         n_features=1000,
