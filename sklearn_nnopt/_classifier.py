@@ -427,6 +427,16 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
     >>> clf = make_pipeline(StandardScaler(), LinearNNClassifier(random_state=0))
     >>> clf.fit(X, y).score(X, y) > 0.97
     True
+
+    A multilabel ``y`` is a 0/1 indicator matrix, one column per label:
+
+    >>> from sklearn.datasets import make_multilabel_classification
+    >>> X, Y = make_multilabel_classification(n_classes=3, random_state=0)
+    >>> clf = LinearNNClassifier().fit(X, Y)
+    >>> clf.classes_.tolist(), Y[:2].tolist(), clf.predict(X[:2]).tolist()
+    ([0, 1, 2], [[0, 1, 0], [0, 1, 0]], [[0, 1, 0], [0, 1, 1]])
+    >>> clf.predict_proba(X[:2]).round(2).tolist()  # per label: rows need not sum to 1
+    [[0.04, 1.0, 0.04], [0.1, 1.0, 0.51]]
     """
 
     _task = "classification"
