@@ -163,12 +163,17 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
     Subclasses define ``__init__`` (its signature is the estimator's
     parameters; the body is ``_store_parameters(self, locals())``), ``_task``,
     ``_target_validation`` (keyword arguments of ``validate_data`` for ``y``),
-    ``_encode_targets``, ``_coef_attributes``, ``_decode`` and
-    ``_score_predictions``.
+    ``_encode_targets`` (which may put another loss in ``fitted["loss_function_"]``),
+    ``_coef_attributes``, ``_decode`` and ``_score_predictions``, and may
+    override ``_check_targets``.
     """
 
     _task = None
     _target_validation = {}
+
+    def _check_targets(self, y):
+        """``y`` after ``validate_data``, checked (and converted) further."""
+        return y
 
     # ------------------------------------------------------------------- fit
     def _fit(self, X, y, sample_weight, *, incremental, classes=None, init=None):
@@ -188,6 +193,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         X, y, sw, Y, fitted = self._prepare(
             validated, X, y, sample_weight, first_call, classes, loss
         )
+        loss = fitted["loss_function_"]  # the classifier wraps it for multilabel y
         if isinstance(self.optimizer, str) and self.optimizer == "auto":
             shape = (*X.shape, Y.shape[1])
             optimizer = resolve_optimizer(self, loss, incremental, shape)
@@ -263,15 +269,17 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             assert_all_finite(
                 X.data, input_name="X", estimator_name=type(self).__name__
             )
+        y = self._check_targets(y)
         sw = check_sample_weight(sample_weight, X, len(y))
         Y, sw, fitted = self._encode_targets(
             y, sw, first_call=first_call, classes=classes, loss=loss, dtype=X.dtype
         )
+        # The loss to train: ``loss``, or what _encode_targets puts in its place.
+        loss = fitted.setdefault("loss_function_", loss)
         # Targets column-major like the raw predictions (Objective.raw), so that
         # the losses' elementwise work runs on matching layouts.
         Y = np.asfortranarray(Y)
         loss.check_target(Y)
-        fitted["loss_function_"] = loss
         if validated is not self:
             fitted["n_features_in_"] = validated.n_features_in_
             if hasattr(validated, "feature_names_in_"):
@@ -426,7 +434,9 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         held-out rows, computed without touching the estimator.
         """
         X, sw = data.X, data.sample_weight
-        stratify = y if self._task == "classification" else None
+        # Multilabel rows are not stratified (as MLPClassifier): a label set
+        # may occur once.
+        stratify = y if self._task == "classification" and y.ndim == 1 else None
         idx_train, idx_val = train_test_split(
             np.arange(X.shape[0]),
             test_size=self.validation_fraction,
@@ -474,7 +484,9 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets.
+            Targets: class labels or, for the classifier, a 0/1 multilabel
+            indicator matrix (one column per label); for the regressor, one
+            column per target.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample weights ``s_i`` of the objective.
         coef_init : array-like of shape (n_outputs, n_features), default=None

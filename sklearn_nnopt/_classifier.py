@@ -1,11 +1,12 @@
 """LinearNNClassifier: target encoding and prediction decoding."""
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
-from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._base import (
     BaseLinearNN,
@@ -14,7 +15,7 @@ from ._base import (
     available_if,
     with_callbacks,
 )
-from .losses import LOSSES
+from .losses import LOSSES, PerLabel
 
 
 def _has_proba(estimator, method="predict_proba"):
@@ -32,6 +33,11 @@ def _has_proba(estimator, method="predict_proba"):
             f"'modified_huber'; got loss={estimator.loss!r}."
         )
     return True
+
+
+def _is_multilabel(fitted):
+    """Whether the model in ``fitted`` (vars or ChainMap) is multilabel."""
+    return fitted.get("_indicator_dtype") is not None
 
 
 def _small_int_range(y):
@@ -100,26 +106,122 @@ def _one_hot(idx, n_classes, dtype, loss):
     return Y
 
 
-def _class_weighted(sw, class_weight, classes, y, idx, incremental):
-    """``sample_weight`` times ``class_weight`` of each sample's class."""
-    if incremental and class_weight == "balanced":
+def _refuse_balanced_stream(class_weight, incremental, instead):
+    if incremental and isinstance(class_weight, str) and class_weight == "balanced":
         raise ValueError(
             "class_weight='balanced' is not supported by partial_fit: the "
-            "class frequencies of the whole stream are unknown. Pass a "
-            "dict of class weights instead."
+            "class frequencies of the whole stream are unknown. Pass "
+            f"{instead} instead."
         )
-    cw = compute_class_weight(class_weight, classes=classes, y=y)
-    sw = sw * cw[idx].astype(sw.dtype)
+
+
+def _weighted(sw, weights):
+    sw = sw * weights.astype(sw.dtype)
     if not np.any(sw > 0):
         raise ValueError("class_weight makes every sample weight zero.")
     return sw
+
+
+def _class_weighted(sw, class_weight, classes, y, idx, incremental):
+    """``sample_weight`` times ``class_weight`` of each sample's class."""
+    _refuse_balanced_stream(class_weight, incremental, "a dict of class weights")
+    cw = compute_class_weight(class_weight, classes=classes, y=y)
+    return _weighted(sw, cw[idx])
+
+
+def _multilabel_class_weighted(sw, class_weight, Y, incremental):
+    """``sample_weight`` times the product over labels of each label's class weight.
+
+    scikit-learn's convention for multi-output and multilabel targets
+    (:func:`~sklearn.utils.class_weight.compute_sample_weight`, as in
+    ``RidgeClassifier`` and ``DecisionTreeClassifier``): ``"balanced"`` or one
+    dict ``{0: w0, 1: w1}`` per label (a missing key weighs 1).
+
+    Raises
+    ------
+    ValueError
+        If ``class_weight`` is a dict, or a list of another length than
+        ``n_labels`` or with keys other than 0 and 1.
+    """
+    n_labels = Y.shape[1]
+    expected = (
+        f"'balanced' or a list of {n_labels} dicts {{0: weight, 1: weight}}, one "
+        f"per label (scikit-learn's multi-output convention: a row weighs the "
+        f"product of its labels' class weights)"
+    )
+    _refuse_balanced_stream(class_weight, incremental, "a list of dicts")
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        return _weighted(sw, compute_sample_weight("balanced", Y.astype(np.int8)))
+    if not isinstance(class_weight, list | tuple) or len(class_weight) != n_labels:
+        raise ValueError(
+            f"class_weight for multilabel y must be {expected}; got {class_weight!r}."
+        )
+    per_label = []
+    for weights in class_weight:
+        if not isinstance(weights, dict) or not set(weights) <= {0, 1}:
+            raise ValueError(
+                f"class_weight for multilabel y must be {expected}; got "
+                f"{weights!r} in the list."
+            )
+        per_label.append({0: 1.0, 1: 1.0} | {int(c): w for c, w in weights.items()})
+    # (Y is 0/1 in any dtype: as integers, its values match the dicts' keys.)
+    return _weighted(sw, compute_sample_weight(per_label, Y.astype(np.int8)))
+
+
+def _multilabel_indicator(y, estimator_name):
+    """A 2-D ``y`` as a dense 0/1 indicator matrix (``type_of_target`` decides).
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is not a multilabel indicator matrix, or holds values other
+        than 0 and 1.
+    """
+    y_type = type_of_target(y, input_name="y")
+    if y_type != "multilabel-indicator":
+        advice = {
+            "multiclass-multioutput": " For several multiclass outputs use "
+            "sklearn.multioutput.MultiOutputClassifier.",
+            "continuous-multioutput": " For regression targets use LinearNNRegressor.",
+        }
+        raise ValueError(
+            f"{estimator_name} takes a 2-D y only as a multilabel indicator "
+            f"matrix (one column per label, 1 where the sample has the label, "
+            f"else 0), but y of shape {y.shape} is {y_type!r}." + advice.get(y_type, "")
+        )
+    if sp.issparse(y):
+        y = y.toarray()
+    # type_of_target allows any two integral values (-1 and 1, 1 and 2).
+    if y.size and not (y.min() >= 0 and y.max() <= 1):
+        values = np.unique(y)
+        raise ValueError(
+            f"A multilabel y must be a 0/1 indicator matrix (0 or False: without "
+            f"the label, 1 or True: with it); y of shape {y.shape} has the "
+            f"values {values.tolist()}."
+        )
+    return y
+
+
+def _n_labels(y):
+    """``y``'s number of columns if it is 2-D with more than one, else None.
+
+    (Whether ``y`` is a multilabel indicator matrix is checked after
+    validation; a ragged list has no shape.)
+    """
+    try:
+        shape = y.shape if hasattr(y, "shape") else np.shape(y)
+    except ValueError:
+        return None
+    return shape[1] if len(shape) == 2 and shape[1] > 1 else None
 
 
 class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
     r"""Linear classifier trained like a one-layer neural network.
 
     The raw prediction is ``X @ coef_.T + intercept_``, with one output for a
-    binary problem and one per class otherwise. Training minimizes
+    binary problem, one per class for a multiclass one and one per label for
+    a multilabel one (``y`` a 0/1 indicator matrix of shape ``(n_samples,
+    n_labels)``). Training minimizes
 
     .. math::
         J(W, b) = \frac{\sum_i s_i\, \ell(y_i, x_i W^\top + b)}{\sum_i s_i}
@@ -132,13 +234,32 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
     log-odds of the class frequencies; a class without weight gets what one
     pseudo-row at uniform probabilities would give it).
 
+    For multilabel ``y`` each label is a binary problem of its own, and
+    :math:`\ell` is the sum over the labels of the loss's binary form
+    (:class:`~sklearn_nnopt.losses.PerLabel`):
+
+    .. math::
+        J(W, b) = \frac{\sum_i s_i \sum_{k=1}^{K}
+                  \ell_{\mathrm{binary}}(y_{ik}, x_i w_k^\top + b_k)}{\sum_i s_i}
+                  + \alpha\, \tfrac12 \sum_{k=1}^{K} \lVert w_k \rVert^2
+
+    (for ``"log_loss"`` a sigmoid per label, not the softmax; the margin
+    losses with :math:`t_{ik} = \pm 1`), so that the labels share nothing but
+    the optimizer: a full-batch fit equals the :math:`K` binary fits of the
+    labels' columns, stacked. ``predict`` returns the indicator matrix (label
+    :math:`k` where :math:`z_{ik} > 0`, in ``y``'s dtype), ``predict_proba``
+    each label's probability, ``decision_function`` the raw scores, and
+    ``score`` the subset accuracy (every label right), as for
+    ``MLPClassifier``.
+
     Parameters
     ----------
     loss : str or Loss, default="log_loss"
         ``"log_loss"`` (alias ``"cross_entropy"``), ``"hinge"``,
         ``"squared_hinge"``, ``"modified_huber"``, ``"perceptron"``,
         ``"squared_error"``, or a :class:`~sklearn_nnopt.losses.Loss` instance.
-        Margin losses are one-vs-rest on multiclass problems.
+        Margin losses are one-vs-rest on multiclass problems; every loss is
+        applied per label on multilabel ones.
     optimizer : str or Optimizer, default="auto"
         ``"auto"``, ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adam"``,
         ``"amsgrad"``, ``"adamw"``, ``"nadam"``, ``"adamax"``, ``"rmsprop"``,
@@ -198,17 +319,25 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         and of early stopping, which counts it in epochs of at least 10
         optimizer steps (small data have one step per epoch).
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data (stratified), stop on its
-        score and restore the best epoch's coefficients (the first score is
-        not a best; a tie counts as a stall and keeps the later model).
+        Hold out ``validation_fraction`` of the data (stratified, except for
+        multilabel ``y``), stop on its score (the accuracy of :meth:`score`:
+        for multilabel ``y`` the subset accuracy, as ``MLPClassifier``) and
+        restore the best epoch's coefficients (the first score is not a best;
+        a tie counts as a stall and keeps the later model).
     validation_fraction : float, default=0.1
         Size of the held-out set for early stopping.
     shuffle : bool, default=True
         Shuffle the samples every epoch.
     random_state : int, RandomState instance or None, default=None
         Seeds shuffling and the validation split.
-    class_weight : dict, "balanced" or None, default=None
-        Weights per class, multiplied into ``sample_weight``.
+    class_weight : dict, list of dict, "balanced" or None, default=None
+        Weights per class, multiplied into ``sample_weight``. For multilabel
+        ``y``, scikit-learn's multi-output convention
+        (:func:`~sklearn.utils.class_weight.compute_sample_weight`, as
+        ``RidgeClassifier``): ``"balanced"`` or a list of one dict
+        ``{0: w0, 1: w1}`` per label (a missing key weighs 1), and a row
+        weighs the **product** of its labels' weights (so the labels' binary
+        problems share these row weights); a single dict is refused.
     warm_start : bool, default=False
         Make ``fit`` start from the previous fit's coefficients (its last
         iterate) and, if ``optimizer`` is the same, continue that optimizer
@@ -217,7 +346,8 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         ``loss_curve_`` are this fit's own (``n_iter_ < max_iter`` still
         means converged), as are the stopping rule's counters, early
         stopping's validation split, scores and best coefficients, and the
-        averages of ``average``. The classes must be the previous fit's.
+        averages of ``average``. The classes (multilabel: the number of
+        labels) must be the previous fit's.
         ``partial_fit`` always continues all of it.
     average : bool or int, default=False
         Polyak-Ruppert averaging: ``coef_`` and ``intercept_`` are the mean of
@@ -242,12 +372,14 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
+    classes_ : ndarray of shape (n_classes,) or (n_labels,)
         Class labels, in the labels' dtype (labels of any integer, unsigned
-        or bool dtype give the same values and model as ``int64``).
-    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
-        Coefficients.
-    intercept_ : ndarray of shape (1,) or (n_classes,)
+        or bool dtype give the same values and model as ``int64``); for
+        multilabel ``y``, ``np.arange(n_labels)``, the column indices (as
+        ``MLPClassifier`` and ``LabelBinarizer``).
+    coef_ : ndarray of shape (n_outputs, n_features)
+        Coefficients: one row for a binary problem, one per class or per label.
+    intercept_ : ndarray of shape (n_outputs,)
         Intercepts.
     n_features_in_ : int
         Number of features seen during fit.
@@ -267,13 +399,15 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
     best_loss_ : float
         Lowest training objective seen.
     validation_scores_ : list of float
-        Validation accuracy per epoch (only with ``early_stopping=True``).
+        Validation accuracy per epoch (only with ``early_stopping=True``;
+        multilabel: subset accuracy).
     best_validation_score_ : float
         Best validation accuracy (only with ``early_stopping=True``).
     learning_rate_init_ : float
         The initial step size used (resolves ``"auto"``).
     loss_function_ : Loss
-        The loss used (a copy of ``loss``).
+        The loss used (a copy of ``loss``; for multilabel ``y``,
+        ``PerLabel(<the copy>)``).
     optimizer_ : Optimizer
         The optimizer used, with its state (a copy of ``optimizer``).
 
@@ -293,6 +427,16 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
     >>> clf = make_pipeline(StandardScaler(), LinearNNClassifier(random_state=0))
     >>> clf.fit(X, y).score(X, y) > 0.97
     True
+
+    A multilabel ``y`` is a 0/1 indicator matrix, one column per label:
+
+    >>> from sklearn.datasets import make_multilabel_classification
+    >>> X, Y = make_multilabel_classification(n_classes=3, random_state=0)
+    >>> clf = LinearNNClassifier().fit(X, Y)
+    >>> clf.classes_.tolist(), Y[:2].tolist(), clf.predict(X[:2]).tolist()
+    ([0, 1, 2], [[0, 1, 0], [0, 1, 0]], [[0, 1, 0], [0, 1, 1]])
+    >>> clf.predict_proba(X[:2]).round(2).tolist()  # per label: rows need not sum to 1
+    [[0.04, 1.0, 0.04], [0.1, 1.0, 0.51]]
     """
 
     _task = "classification"
@@ -325,21 +469,50 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
     ):
         _store_parameters(self, locals())
 
+    # 2-D y is validated as a multilabel indicator matrix by _check_targets.
+    _target_validation = {"multi_output": True}
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.classifier_tags.multi_label = True
         return tags
+
+    def _check_targets(self, y):
+        """1-D labels (a column vector is raveled with a warning), or a dense
+        0/1 multilabel indicator matrix."""
+        if y.ndim == 2 and y.shape[1] == 1 and not sp.issparse(y):
+            return column_or_1d(y, warn=True)
+        if y.ndim == 2:
+            return _multilabel_indicator(y, type(self).__name__)
+        return y
 
     def _encode_targets(self, y, sw, *, first_call, classes, loss, dtype):
         """Targets as the loss wants them, weights with ``class_weight``.
 
         Returns
         -------
-        Y : ndarray of shape (n_samples, 1) or (n_samples, n_classes)
+        Y : ndarray of shape (n_samples, n_outputs)
+            One column (binary), one per class or one per label.
         sw : ndarray of shape (n_samples,)
         fitted : dict
-            ``{"classes_": ...}`` on a first call, else empty.
+            ``{"classes_": ..., "_indicator_dtype": ...}`` on a first call,
+            else empty; for multilabel ``y`` also ``loss_function_``, the loss
+            wrapped in :class:`~sklearn_nnopt.losses.PerLabel`.
         """
+        continued = not first_call or (self.warm_start and hasattr(self, "classes_"))
+        if continued and (y.ndim == 2) != _is_multilabel(vars(self)):
+            what = {True: "multilabel y", False: "1-D class labels"}
+            verb = "partial_fit" if not first_call else "warm_start"
+            raise ValueError(
+                f"{verb} continues a model fitted on "
+                f"{what[_is_multilabel(vars(self))]}, but got {what[y.ndim == 2]}; "
+                f"fit a new model instead."
+            )
+        if y.ndim == 2:
+            return self._encode_multilabel(
+                y, sw, first_call=first_call, classes=classes, loss=loss, dtype=dtype
+            )
         if not (y.ndim == 1 and y.dtype.kind in "iub"):
             # 1-D integer labels are always binary or multiclass: skip the scan.
             check_classification_targets(y)
@@ -364,6 +537,7 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
                     f"in the previous fit: previously {self.classes_}, now {labels}."
                 )
             fitted["classes_"] = labels
+            fitted["_indicator_dtype"] = None
         elif classes is not None and not np.array_equal(
             np.unique(classes), self.classes_
         ):
@@ -388,11 +562,43 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
             )
         return _one_hot(idx, len(known_classes), dtype, loss), sw, fitted
 
+    def _encode_multilabel(self, y, sw, *, first_call, classes, loss, dtype):
+        """:meth:`_encode_targets` of a 0/1 indicator matrix: one column per label."""
+        n_labels = y.shape[1]
+        labels = np.arange(n_labels)
+        if classes is not None and not np.array_equal(np.asarray(classes), labels):
+            raise ValueError(
+                f"For multilabel y, classes_ is np.arange(n_labels) and y fixes "
+                f"n_labels on the first call; pass classes=None or "
+                f"np.arange({n_labels}), not {classes!r}."
+            )
+        fitted = {"loss_function_": PerLabel(loss)}
+        if hasattr(self, "classes_") and (not first_call or self.warm_start):
+            if len(self.classes_) != n_labels:
+                verb = "partial_fit" if not first_call else "warm_start"
+                raise ValueError(
+                    f"{verb} got y with {n_labels} labels, but the model was "
+                    f"fitted on {len(self.classes_)} labels; fit a new model instead."
+                )
+        if first_call:
+            fitted.update(classes_=labels, _indicator_dtype=y.dtype)
+        Y = np.array(y, dtype=dtype, order="F")
+        if loss.classification_target == "sign":
+            Y *= 2
+            Y -= 1
+        if self.class_weight is not None:
+            incremental = classes is not None or not first_call
+            sw = _multilabel_class_weighted(sw, self.class_weight, y, incremental)
+        return Y, sw, fitted
+
     def _coef_attributes(self, W, b, fitted=None):
         return {"coef_": W, "intercept_": b}
 
     def _decode(self, raw, fitted):
         """Predicted labels from raw predictions (``fitted`` holds ``classes_``)."""
+        if _is_multilabel(fitted):
+            # The indicator matrix in y's dtype: label k where raw_k > 0.
+            return (raw > 0).astype(fitted["_indicator_dtype"])
         classes = fitted["classes_"]
         if raw.shape[1] == 1:
             return classes[(raw[:, 0] > 0).astype(int)]
@@ -409,9 +615,12 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         Continues the coefficients, the optimizer's state, the random state,
         ``n_iter_`` (one per call) and ``loss_curve_`` (one value per call);
         ``optimizer="auto"`` runs plain SGD. The first call needs
-        ``classes=``; its chunk may lack classes, so the intercept starts
-        halfway (in probability) between the chunk's class frequencies and
-        uniform ones, within ``log(2 * n_classes - 1)`` of 0. Divergence is
+        ``classes=``, except for a multilabel indicator ``y``, whose number
+        of columns the first call fixes (``classes_`` is then
+        ``np.arange(n_labels)``); its chunk may lack classes, so the intercept
+        starts halfway (in probability) between the chunk's class frequencies
+        and uniform ones, within ``log(2 * n_classes - 1)`` of 0 (per label:
+        ``log(3)``). Divergence is
         judged on this call's data alone; a call that diverges raises
         :class:`~sklearn_nnopt.DivergenceError` and leaves the estimator as
         it was. ``early_stopping=True`` and ``class_weight="balanced"`` are
@@ -421,10 +630,12 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             A chunk of the training data.
-        y : array-like of shape (n_samples,)
-            Its class labels, all in ``classes``.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Its class labels, all in ``classes``, or a 0/1 multilabel
+            indicator matrix with the first call's number of labels.
         classes : array-like of shape (n_classes,), default=None
-            All classes of the stream; required on the first call.
+            All classes of the stream; required on the first call unless
+            ``y`` is multilabel (then None or ``np.arange(n_labels)``).
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample weights.
 
@@ -433,6 +644,9 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         self : object
             Fitted estimator.
         """
+        n_labels = _n_labels(y)
+        if n_labels is not None and classes is None:
+            classes = np.arange(n_labels)  # multilabel: y fixes the labels
         if not hasattr(self, "classes_") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
@@ -446,8 +660,9 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
 
         Returns
         -------
-        ndarray of shape (n_samples,) or (n_samples, n_classes)
-            1-D for binary problems (positive = ``classes_[1]``).
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            1-D for binary problems (positive = ``classes_[1]``); one column
+            per label for multilabel ones.
         """
         check_is_fitted(self)
         X = validate_data(
@@ -457,7 +672,7 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         return raw[:, 0] if raw.shape[1] == 1 else raw
 
     def predict(self, X):
-        """Predicted class labels.
+        """Predicted class labels, or the multilabel indicator matrix.
 
         Parameters
         ----------
@@ -465,7 +680,9 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
 
         Returns
         -------
-        ndarray of shape (n_samples,)
+        ndarray of shape (n_samples,) or (n_samples, n_labels)
+            For multilabel models, 1 where ``decision_function`` is positive,
+            else 0, in the dtype of the ``y`` fitted (bool, integer or float).
         """
         scores = self.decision_function(X)
         return self._decode(scores.reshape(len(scores), -1), vars(self))
@@ -480,7 +697,9 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_classes)
+        ndarray of shape (n_samples, n_classes) or (n_samples, n_labels)
+            For multilabel models, each label's probability (the loss's binary
+            one per column; rows need not sum to 1).
         """
         scores = self.decision_function(X)
         return self.loss_function_.predict_proba(scores.reshape(len(scores), -1))
@@ -495,7 +714,7 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_classes)
+        ndarray of shape (n_samples, n_classes) or (n_samples, n_labels)
         """
         check_is_fitted(self)
         loss = self.loss_function_

@@ -4,17 +4,23 @@ Every loss works on 2-D arrays: ``y_true`` and ``raw_prediction`` have shape
 ``(n_samples, n_outputs)``. The per-sample loss is the **sum** over the output
 columns (independent regressions for multi-output regression, one-vs-rest
 columns for margin losses), except for the multiclass ``log_loss``, which is the
-softmax cross-entropy of the whole row.
+softmax cross-entropy of the whole row. For multilabel targets the classifier
+wraps its loss in :class:`PerLabel`, which applies the loss's binary (one-column)
+form to each label column and sums them: ``log_loss`` is then the sum of the
+labels' binary log losses (sigmoid, not softmax).
 
 Adding a loss means writing one small class here, decorated with
 ``@LOSSES.register("name")``, and adding a row to the loss test table.
 """
 
+import functools
+import inspect
 import numbers
 
 import numpy as np
 from scipy.special import expit, log_expit, logit, logsumexp
 from sklearn.base import BaseEstimator
+from sklearn.utils.metaestimators import available_if
 
 from ._registry import Registry
 
@@ -32,6 +38,7 @@ __all__ = [
     "SquaredHinge",
     "ModifiedHuber",
     "Perceptron",
+    "PerLabel",
     "LOSSES",
 ]
 
@@ -119,6 +126,12 @@ class Loss(BaseEstimator):
         Whether the loss is continuously differentiable in ``raw_prediction``
         (its gradient then vanishes at the optimum, which the convergence
         check tests; the ``"auto"`` optimizer picks L-BFGS only for these).
+    independent_outputs : bool
+        Whether the per-sample loss is a sum of one term per output column,
+        each depending on that column alone (not the softmax): its Hessian in
+        ``raw_prediction`` is then diagonal, and Newton's needs two loss
+        evaluations instead of two per output. False (the safe default) for a
+        custom loss that does not say so.
 
     Examples
     --------
@@ -141,6 +154,7 @@ class Loss(BaseEstimator):
     curvature = 1.0
     full_batch = True
     smooth = True
+    independent_outputs = False
 
     def loss_gradient(self, y_true, raw_prediction):
         """Per-sample loss and its gradient with respect to ``raw_prediction``.
@@ -251,6 +265,7 @@ class _ResidualLoss(Loss):
     """A loss ``phi(r)`` of the residual ``r = y - raw`` with identity link."""
 
     tasks = frozenset({"regression"})
+    independent_outputs = True
 
     def _phi(self, r):
         """Return ``phi(r)`` and ``phi'(r)`` elementwise."""
@@ -540,6 +555,7 @@ class Poisson(Loss):
     """
 
     tasks = frozenset({"regression"})
+    independent_outputs = True
 
     def loss_gradient(self, y_true, raw_prediction):
         mu = np.exp(raw_prediction)
@@ -674,6 +690,7 @@ class _MarginLoss(Loss):
 
     tasks = frozenset({"classification"})
     classification_target = "sign"
+    independent_outputs = True
 
     def _phi(self, m):
         """Return ``phi(m)`` and ``phi'(m)`` elementwise."""
@@ -833,3 +850,120 @@ class Perceptron(_MarginLoss):
 
     def _phi(self, m):
         return np.maximum(-m, 0), -(m <= 0).astype(m.dtype)
+
+
+def _column_stack(a):
+    """``(n, k)`` as ``(n * k, 1)``, column after column (a view if column-major)."""
+    return a.reshape((-1, 1), order="F")
+
+
+def _has(name):
+    """``available_if`` check: the wrapped loss has the method ``name``."""
+    return lambda per_label: hasattr(per_label.label_loss, name)
+
+
+class PerLabel(Loss):
+    r"""A classification loss applied to each label of a multilabel problem.
+
+    The classifier fits a 0/1 indicator ``y`` of shape ``(n_samples,
+    n_labels)`` with this wrapper of its ``loss`` (``loss_function_`` is then
+    ``PerLabel(label_loss=<the loss>)``): one output column per label,
+    each a binary problem encoded as the loss encodes a binary one (:math:`y
+    \in \{0, 1\}` for the log loss, :math:`t = \pm 1` for the others), and the
+    per-sample loss is the **sum** over the labels of the loss's binary
+    (one-column) form:
+
+    .. math::
+        \ell(y_i, z_i) = \sum_{k=1}^{K} \ell_{\mathrm{binary}}(y_{ik}, z_{ik})
+
+    For ``log_loss`` that is the sum of the labels' binary log losses (a sigmoid
+    per label, not the softmax of the multiclass case); the margin losses and
+    the squared error are the same as on their one-vs-rest columns. The
+    labels share nothing but the optimizer (and, through the sample weights,
+    ``class_weight``): their gradients and Hessian blocks are independent.
+
+    Parameters
+    ----------
+    label_loss : Loss
+        A classification loss; its binary form is applied to every column.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nnopt import LogLoss, PerLabel
+    >>> y, raw = np.array([[1.0, 0.0], [0.0, 0.0]]), np.array([[2.0, 0.0], [0.0, 1.0]])
+    >>> PerLabel(LogLoss()).loss(y, raw).round(4).tolist()  # the binary losses summed
+    [0.8201, 2.0064]
+    >>> PerLabel(LogLoss()).predict_proba(raw).round(4).tolist()
+    [[0.8808, 0.5], [0.5, 0.7311]]
+    """
+
+    tasks = frozenset({"classification"})
+    independent_outputs = True  # whatever the wrapped loss: one label per column
+
+    def __init__(self, label_loss):
+        self.label_loss = label_loss
+
+    # The wrapped loss's properties.
+    classification_target = property(lambda self: self.label_loss.classification_target)
+    curvature = property(lambda self: self.label_loss.curvature)
+    full_batch = property(lambda self: self.label_loss.full_batch)
+    smooth = property(lambda self: self.label_loss.smooth)
+
+    def _columns(self, method, y_true, sample_weight, **kwargs):
+        """``method`` of the wrapped loss on each label column."""
+        method = getattr(self.label_loss, method)
+        return [
+            method(y_true[:, [k]], sample_weight, **kwargs)
+            for k in range(y_true.shape[1])
+        ]
+
+    def loss_gradient(self, y_true, raw_prediction):
+        n, k = raw_prediction.shape
+        loss, grad = self.label_loss.loss_gradient(
+            _column_stack(y_true), _column_stack(raw_prediction)
+        )
+        return loss.reshape((n, k), order="F").sum(axis=1), grad.reshape(
+            (n, k), order="F"
+        )
+
+    def baseline(self, y_true, sample_weight=None, prior_weight=0.0):
+        """The wrapped loss's binary baseline of each label column."""
+        parameters = inspect.signature(self.label_loss.baseline).parameters
+        kwargs = {"prior_weight": prior_weight} if "prior_weight" in parameters else {}
+        columns = self._columns("baseline", y_true, sample_weight, **kwargs)
+        return np.concatenate([np.ravel(c) for c in columns]).astype(y_true.dtype)
+
+    def target_scale(self, y_true, sample_weight=None):
+        return max(self._columns("target_scale", y_true, sample_weight))
+
+    def smoothness(self, y_true, sample_weight=None):
+        return max(self._columns("smoothness", y_true, sample_weight))
+
+    def sample_curvature(self, y_true, sample_weight=None):
+        columns = self._columns("sample_curvature", y_true, sample_weight)
+        return functools.reduce(np.maximum, columns)
+
+    def check_target(self, y_true):
+        self.label_loss.check_target(y_true)
+
+    def _validate(self):
+        self.label_loss._validate()
+
+    @available_if(_has("predict_proba"))
+    def predict_proba(self, raw_prediction):
+        """Per-label probabilities of the positive class, ``(n_samples, n_labels)``.
+
+        The wrapped loss's binary ``predict_proba`` of each column (for the log
+        loss, the sigmoid); rows need not sum to 1.
+        """
+        proba = self.label_loss.predict_proba(_column_stack(raw_prediction))[:, 1]
+        return proba.reshape(raw_prediction.shape, order="F")
+
+    @available_if(_has("predict_log_proba"))
+    def predict_log_proba(self, raw_prediction):
+        """Logarithm of :meth:`predict_proba`, from the wrapped loss's own."""
+        log_proba = self.label_loss.predict_log_proba(_column_stack(raw_prediction))[
+            :, 1
+        ]
+        return log_proba.reshape(raw_prediction.shape, order="F")

@@ -155,6 +155,38 @@ def _poisson_multioutput(estimator):
         estimator.fit(X, -y)
 
 
+def _modified_huber_multilabel_proba(estimator):
+    """check_classifiers_multilabel_output_format_predict_proba with closed bounds.
+
+    The check asks for probabilities strictly between 0 and 1. Modified Huber's
+    are ``(clip(z, -1, 1) + 1) / 2`` per label (``SGDClassifier``'s definition,
+    the same as in the binary case): exactly 0 or 1 beyond the margin, where
+    the loss is sure. This runs the check's assertions on the same data with
+    ``0 <= p <= 1``, and checks that the bounds occur only there.
+    """
+    from sklearn.datasets import make_multilabel_classification
+    from sklearn.preprocessing import scale
+
+    X, y = make_multilabel_classification(
+        n_samples=100,
+        n_features=2,
+        n_classes=5,
+        n_labels=3,
+        length=50,
+        allow_unlabeled=True,
+        random_state=0,
+    )
+    X = scale(X)
+    estimator = clone(estimator).set_params(random_state=0).fit(X[:-25], y[:-25])
+    proba = estimator.predict_proba(X[-25:])
+    raw = estimator.decision_function(X[-25:])
+    assert isinstance(proba, np.ndarray) and proba.dtype.kind == "f"
+    assert proba.shape == (25, 5)
+    assert np.all((0 <= proba) & (proba <= 1))
+    at_bounds = (proba == 0) | (proba == 1)
+    np.testing.assert_array_equal(at_bounds, np.abs(raw) >= 1)
+
+
 def _sample_weight_equivalence(estimator, sparse, rtol):
     """scikit-learn's sample-weight equivalence check at another tolerance.
 
@@ -323,6 +355,12 @@ def test_sklearn_compatible(estimator, check):
         and estimator.loss == "poisson"
     ):
         _poisson_multioutput(estimator)
+        return
+    if (
+        _check_name(check) == "check_classifiers_multilabel_output_format_predict_proba"
+        and estimator.loss == "modified_huber"
+    ):
+        _modified_huber_multilabel_proba(estimator)
         return
     name, pair = _check_name(check), (estimator.loss, estimator.optimizer)
     if name.startswith("check_sample_weight_equivalence_on"):
