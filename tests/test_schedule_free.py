@@ -336,39 +336,20 @@ def scaled_breast_cancer():
     return X, y, _objective(X, y, best.coef_, best.intercept_)
 
 
-#: Measured relative objective gaps of the default fit (random_state 0-2) on
-#: standardized breast_cancer (log loss, alpha=1e-4), against L-BFGS: sgd
-#: 0.44-0.46 in 126-140 epochs, adamw 0.16-0.33 in 42-105 epochs, both passing
-#: the check (gradient within sqrt(tol) = 1e-2 of the start's). Adam at its
-#: defaults: 0.57-0.64, warning after 200 epochs. At tol=1e-6: sgd 0.070-0.072
-#: in ~2,900 epochs, adamw 0.040-0.044 in ~290.
-DEFAULT_GAP = {"schedulefree_sgd": 0.5, "schedulefree_adamw": 0.35}
-TIGHT_GAP = {"schedulefree_sgd": 0.08, "schedulefree_adamw": 0.05}
-
-
+#: Measured relative objective gaps of the default fit (random_state 0) on
+#: standardized breast_cancer (log loss, alpha=1e-4), against L-BFGS: sgd 0.37,
+#: adamw 0.083, both after 200 epochs with a ConvergenceWarning. Before the
+#: truncated-Newton check, both stopped without one (0.46 in 126 epochs, 0.26
+#: in 56), their gradients within sqrt(tol) = 1e-2 of the start's.
 @pytest.mark.parametrize("name", NAMES)
-def test_default_fit_reaches_the_optimum(scaled_breast_cancer, name):
+def test_default_fit_far_from_the_optimum_says_so(scaled_breast_cancer, name):
     X, y, best = scaled_breast_cancer
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
         est = LinearNNClassifier(optimizer=name, random_state=0).fit(X, y)
     gap = (_objective(X, y, est.coef_, est.intercept_) - best) / best
-    assert 0 <= gap < DEFAULT_GAP[name]
-    assert est.n_iter_ < 200
-    # No warning is honest: the gradient is within sqrt(tol) of the start's
-    # (computed here, at x = coef_, intercept_).
-    start = np.log(y.mean() / (1 - y.mean()))
-    g0 = _logistic_gradient(X, y, np.zeros((1, 30)), np.array([start]), 1e-4)
-    g = _logistic_gradient(X, y, est.coef_, est.intercept_, 1e-4)
-    assert np.max(np.abs(g)) <= 1e-2 * np.max(np.abs(g0)) * (1 + 1e-6)
-    # Tighter: a smaller gap, still without a warning.
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        tight = LinearNNClassifier(
-            optimizer=name, random_state=0, tol=1e-6, max_iter=5000
-        ).fit(X, y)
-    gap = (_objective(X, y, tight.coef_, tight.intercept_) - best) / best
-    assert 0 <= gap < TIGHT_GAP[name]
+    assert gap > 1e-2
+    assert len(caught) == 1 and est.n_iter_ == 200
 
 
 @pytest.mark.parametrize("name", NAMES)
