@@ -23,6 +23,7 @@ from .losses import (
 from .optimizers import (
     LBFGS,
     OPTIMIZERS,
+    SAGA,
     SGD,
     Adadelta,
     Adagrad,
@@ -70,5 +71,6 @@ __all__ = [
     "Adadelta",
     "LBFGS",
     "Newton",
+    "SAGA",
     "SCHEDULES",
 ]

@@ -97,6 +97,12 @@ def _stochastic_optimizer(estimator):
             f"partial_fit is only available for stochastic optimizers; "
             f"{estimator.optimizer!r} trains on the full batch."
         )
+    if getattr(optimizer, "finite_sum", False):
+        raise AttributeError(
+            f"partial_fit is only available for incremental optimizers; "
+            f"{estimator.optimizer!r} keeps a table of per-row gradients over "
+            f"the rows of one fit."
+        )
     return True
 
 
@@ -224,7 +230,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         lr, lr_unit = self._step_size(data, objective, optimizer, warm)
         score = schedule = None
         if optimizer.stochastic:
-            schedule = resolve_schedule(self).start(
+            schedule = resolve_schedule(self, optimizer).start(
                 lr, loss=loss, alpha=self.alpha, max_iter=self.max_iter, tol=self.tol
             )
             if self.early_stopping:
@@ -389,6 +395,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             l2=l2,
             fit_intercept=self.fit_intercept,
             preconditioner=objective.preconditioner,
+            batch_smoothness=getattr(optimizer, "needs_batch_smoothness", False),
         )
         lr, unit = optimizer.auto_learning_rate(scale)
         if warm and optimizer is self.optimizer_:
