@@ -2,7 +2,9 @@
 
 Every stochastic optimizer registered in ``OPTIMIZERS`` needs a row in
 ``OPTIMIZER_CASES``; full-batch optimizers are listed in ``FULL_BATCH`` and
-have their own tests.
+have their own tests. The finite-sum SAGA's row checks its update on the
+gradient estimate (a plain step); the estimate, built from its table by the
+training loop, is checked step by step in ``test_saga.py``.
 """
 
 import math
@@ -18,6 +20,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn_nnopt import OPTIMIZERS
 from sklearn_nnopt.optimizers import (
     LBFGS,
+    SAGA,
     SGD,
     Adadelta,
     Adagrad,
@@ -322,6 +325,10 @@ OPTIMIZER_CASES = [
         Adadelta(rho=0.5, epsilon=1e-3),
         partial(torch_adadelta, rho=0.5, epsilon=1e-3),
     ),
+    # SAGA and SAG step plainly on the estimate the loop builds from their
+    # table (tests/test_saga.py writes the table out step by step).
+    ("saga", "saga", partial(torch_sgd)),
+    ("sag", "sag", partial(torch_sgd)),
 ]
 CASE_IDS = [label for label, _, _ in OPTIMIZER_CASES]
 REFERENCES = {label: reference for label, _, reference in OPTIMIZER_CASES}
@@ -794,6 +801,8 @@ def test_state_buffers_by_optimizer():
         (Adagrad(initial_accumulator_value=-1), "initial_accumulator_value"),
         (Adadelta(rho=1.0), "rho"),
         (Adadelta(epsilon=0), "epsilon"),
+        (SAGA(variant="svrg"), "variant"),
+        (SAGA(variant=None), "variant"),
     ],
     ids=repr,
 )
@@ -817,6 +826,7 @@ def test_validate_rejects_out_of_range(opt, param):
         Adagrad(initial_accumulator_value=0.0),
         Adadelta(rho=0.0),
         LBFGS(),
+        SAGA(variant="sag"),
     ],
     ids=repr,
 )
@@ -910,6 +920,10 @@ def test_registered_auto_learning_rates():
             "rmsprop": 0.05,
             "adagrad": 0.5,
             "adadelta": 5.0,
+            # 1 / (3 L), L the batch smoothness (here: smoothness), and
+            # SAG's 1 / (16 L).
+            "saga": 1 / 6,
+            "sag": 1 / 32,
         },
         rel=1e-14,
     )
@@ -1003,6 +1017,7 @@ NEW_VALUES = {
     "centered": True,
     "initial_accumulator_value": 0.25,
     "restarts": 1,
+    "variant": "sag",
 }
 
 
@@ -1046,6 +1061,8 @@ def test_repr_of_registered_names():
         "newton": "Newton()",
         "nesterov": "SGD(momentum=0.9, nesterov=True)",
         "rmsprop": "RMSprop()",
+        "sag": "SAGA(variant='sag')",
+        "saga": "SAGA()",
         "sgd": "SGD()",
     }
 
@@ -1109,6 +1126,8 @@ def test_repr_of_registered_names():
         ("adadelta", Adadelta, {"rho": 0.9, "epsilon": 1e-6}),
         ("lbfgs", LBFGS, {"restarts": 3}),
         ("newton", Newton, {}),
+        ("saga", SAGA, {"variant": "saga"}),
+        ("sag", SAGA, {"variant": "sag"}),
     ],
 )
 def test_create_by_name(name, cls, params):
