@@ -921,9 +921,9 @@ def test_registered_auto_learning_rates():
             "adagrad": 0.5,
             "adadelta": 5.0,
             # 1 / (3 L), L the batch smoothness (here: smoothness), and
-            # SAG's 1 / (16 L).
+            # SAG's 1 / (L max(3, N / 2)) with N = 1 step per epoch.
             "saga": 1 / 6,
-            "sag": 1 / 32,
+            "sag": 1 / 6,
         },
         rel=1e-14,
     )
