@@ -47,14 +47,29 @@ def _row_nnz(X, rows):
 _SPECTRAL_ROWS = 10_000
 #: Rows per block of its products with dense ``X``.
 _SPECTRAL_BLOCK = 1024
+#: Lanczos iterations at most (ARPACK: ``_SPECTRAL_RESTARTS`` restarts of
+#: ``_SPECTRAL_NCV`` vectors), and the multiply-adds of all of them together.
+_SPECTRAL_NCV = 10
+_SPECTRAL_RESTARTS = 6
+_SPECTRAL_WORK = 2e8
 
 
-def _spectral_rows(sample_weight):
-    """At most ``_SPECTRAL_ROWS`` evenly spaced rows among those of positive weight."""
+def _spectral_rows(sample_weight, row_cost):
+    """Evenly spaced rows among those of positive weight, within the budget.
+
+    At most ``_SPECTRAL_ROWS``, and few enough that the iterations' products
+    (``row_cost`` multiply-adds per row and product) stay within
+    ``_SPECTRAL_WORK``, but at least 500. A smaller sample of isotropic rows
+    overestimates the eigenvalue (the sample's spectrum spreads), so its step
+    errs on the safe side.
+    """
     rows = np.flatnonzero(sample_weight > 0)
-    if len(rows) <= _SPECTRAL_ROWS:
+    products = 2 * _SPECTRAL_NCV * _SPECTRAL_RESTARTS
+    budget = max(500, int(_SPECTRAL_WORK / (products * max(row_cost, 1.0))))
+    size = min(_SPECTRAL_ROWS, budget)
+    if len(rows) <= size:
         return rows
-    picks = np.linspace(0, len(rows) - 1, _SPECTRAL_ROWS).astype(np.intp)
+    picks = np.linspace(0, len(rows) - 1, size).astype(np.intp)
     return rows[np.unique(picks)]
 
 
@@ -67,8 +82,9 @@ def largest_curvature(X, sample_weight, curvature, fit_intercept, preconditioner
     trace is the mean row curvature (the library's full-batch ``smoothness``);
     the eigenvalue is up to ``n_features`` times smaller on dense data. From
     at most 10,000 evenly spaced rows of positive weight (all the rows of a
-    smaller set), by Lanczos iterations (``eigsh``) on products with the
-    rows, or from the second moment itself when it is small.
+    smaller set; fewer for wide rows, within a budget of about 2e8
+    multiply-adds), by at most 60 Lanczos iterations (``eigsh``) on products
+    with the rows, or from the second moment itself when it is small.
 
     Parameters
     ----------
@@ -85,7 +101,11 @@ def largest_curvature(X, sample_weight, curvature, fit_intercept, preconditioner
     float or None
         None if the eigenvalue solver did not converge.
     """
-    rows = _spectral_rows(sample_weight)
+    if sp.issparse(X):
+        row_cost = X.nnz / max(X.shape[0], 1) + 1
+    else:
+        row_cost = X.shape[1] + 1
+    rows = _spectral_rows(sample_weight, row_cost)
     weights = sample_weight[rows].astype(np.float64)
     weights /= weights.sum()
     weights *= curvature[rows] if np.ndim(curvature) else float(curvature)
@@ -134,8 +154,16 @@ def largest_curvature(X, sample_weight, curvature, fit_intercept, preconditioner
     operator = LinearOperator((size, size), matvec=matvec, dtype=np.float64)
     start = np.random.RandomState(0).uniform(0.5, 1.5, size)  # reproducible
     try:
-        value = eigsh(operator, k=1, which="LA", v0=start, tol=1e-3)[0]
-    except ArpackError:
+        value = eigsh(
+            operator,
+            k=1,
+            which="LA",
+            v0=start,
+            tol=1e-3,
+            ncv=min(_SPECTRAL_NCV, size),
+            maxiter=_SPECTRAL_RESTARTS,
+        )[0]
+    except ArpackError:  # no convergence within the budget: no estimate
         return None
     return float(value[0])
 
