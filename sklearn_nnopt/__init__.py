@@ -24,6 +24,7 @@ from .losses import (
 from .optimizers import (
     LBFGS,
     OPTIMIZERS,
+    SAGA,
     SGD,
     Adadelta,
     Adagrad,
@@ -78,5 +79,6 @@ __all__ = [
     "ScheduleFreeAdamW",
     "LBFGS",
     "Newton",
+    "SAGA",
     "SCHEDULES",
 ]

@@ -97,6 +97,12 @@ def _stochastic_optimizer(estimator):
             f"partial_fit is only available for stochastic optimizers; "
             f"{estimator.optimizer!r} trains on the full batch."
         )
+    if getattr(optimizer, "finite_sum", False):
+        raise AttributeError(
+            f"partial_fit is only available for incremental optimizers; "
+            f"{estimator.optimizer!r} keeps a table of per-row gradients over "
+            f"the rows of one fit."
+        )
     return True
 
 
@@ -397,6 +403,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             l2=l2,
             fit_intercept=self.fit_intercept,
             preconditioner=objective.preconditioner,
+            batch_smoothness=getattr(optimizer, "needs_batch_smoothness", False),
         )
         lr, unit = optimizer.auto_learning_rate(scale)
         if warm and optimizer is self.optimizer_:

@@ -263,8 +263,9 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
     optimizer : str or Optimizer, default="auto"
         ``"auto"``, ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adam"``,
         ``"amsgrad"``, ``"adamw"``, ``"nadam"``, ``"adamax"``, ``"rmsprop"``,
-        ``"adagrad"``, ``"adadelta"``, ``"prodigy"``, ``"lbfgs"``, ``"newton"``, or an
-        :class:`~sklearn_nnopt.optimizers.Optimizer` instance
+        ``"adagrad"``, ``"adadelta"``, ``"prodigy"``, ``"schedulefree_sgd"``,
+        ``"schedulefree_adamw"``, ``"lbfgs"``, ``"newton"``, ``"saga"``,
+        ``"sag"``, or an :class:`~sklearn_nnopt.optimizers.Optimizer` instance
         (whose hyperparameters are then searchable as ``optimizer__<name>``).
         ``"auto"``: for ``fit`` with a smooth loss and an ``l2`` penalty (or
         none), Newton on small problems (one Hessian and its factorization of
@@ -277,9 +278,10 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         ``optimizer_`` shows what ran.
     learning_rate : str or Schedule, default="auto"
         Step-size schedule: ``"auto"`` (constant until Pflug's test says the
-        iterates bounce in the noise, then decaying), ``"constant"``,
-        ``"invscaling"``, ``"optimal"``, ``"adaptive"`` or ``"cosine"``, or a
-        :class:`~sklearn_nnopt.schedules.Schedule` instance (see
+        iterates bounce in the noise, then decaying; for ``"saga"`` and
+        ``"sag"``, whose variance vanishes at the optimum, constant),
+        ``"constant"``, ``"invscaling"``, ``"optimal"``, ``"adaptive"`` or
+        ``"cosine"``, or a :class:`~sklearn_nnopt.schedules.Schedule` instance (see
         :mod:`sklearn_nnopt.schedules`); ignored by ``"lbfgs"`` and ``"newton"``.
     learning_rate_init : float or "auto", default="auto"
         Initial step size; ``"auto"`` lets the optimizer choose it from the
@@ -307,7 +309,8 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         ``precondition``; for l1, the minimum-norm subgradient) must be at
         most ``sqrt(tol)`` times its size at the default start
         (``max(tol, 1e-6)`` for the full-batch ``"lbfgs"`` and ``"newton"``,
-        which aim at ``tol**1.5`` and ``tol**2`` times that size), else a
+        which aim at ``tol**1.5`` and ``tol**2`` times that size, and for the
+        finite-sum ``"saga"`` and ``"sag"``, which stop once it passes), else a
         ``ConvergenceWarning`` says how far it is.
         The ``"auto"`` schedule stops only once the check passes (after a
         decayed step no longer lowers the objective by more than ``tol``

@@ -156,6 +156,25 @@ class Objective:
             ``sum_i s_i`` over the batch.
         """
         weighted_loss, weight_sum, G = self.output_gradient(self.raw(X, W, b), Y, sw)
+        self.data_gradient(X, G, grads)
+        self.finish_gradient(W, grads)
+        return weighted_loss, weight_sum
+
+    def data_gradient(self, X, G, grads):
+        """``X^T G`` and the column sums of ``G``, in the user's coordinates.
+
+        The part of the gradient that is linear in the per-row gradients
+        ``G`` of the loss in the raw prediction; :meth:`finish_gradient`
+        adds the penalty and moves it to the training coordinates.
+
+        Parameters
+        ----------
+        X : ndarray or sparse matrix of shape (n_batch, n_features)
+        G : ndarray of shape (n_batch, n_outputs)
+        grads : list of ndarray
+            ``[dW, db]`` (``[dW]`` without intercept), overwritten with
+            ``G^T X`` and ``G.sum(axis=0)``.
+        """
         dW = grads[0]
         if isinstance(X, np.ndarray):
             np.dot(G.T, X, out=dW)
@@ -163,18 +182,31 @@ class Objective:
             dW[...] = safe_sparse_dot(X.T, G, dense_output=True).T
         if self.fit_intercept:
             np.add.reduce(G, axis=0, out=grads[1])
+
+    def finish_gradient(self, W, grads):
+        """Add the l2 penalty's gradient at ``W`` to a :meth:`data_gradient`,
+        in place, and move it to the training coordinates.
+
+        Parameters
+        ----------
+        W : ndarray of shape (n_outputs, n_features)
+            The coefficients, in the training coordinates.
+        grads : list of ndarray
+            ``[dW, db]`` in the user's coordinates; on return, the gradient
+            of the objective in the training coordinates.
+        """
+        dW = grads[0]
         pre = self.preconditioner
         if pre is None:
             if self.l2:
                 dW += self.l2 * W
-            return weighted_loss, weight_sum
+            return
         # The chain rule through coef = W / s, intercept = b - coef @ m.
         if self.l2:
             dW += self.l2 * (W * pre.inv_scale)
         if pre.mean is not None:
             dW -= np.outer(grads[1], pre.mean)
         dW *= pre.inv_scale
-        return weighted_loss, weight_sum
 
     def value_grad(self, X, Y, sw, W, b):
         """Full objective ``J(W, b)`` and its gradient ``[dW, db]``."""

@@ -2,6 +2,7 @@
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.linalg import ArpackError, LinearOperator, eigsh
 from sklearn.utils import gen_batches
 from sklearn.utils.extmath import row_norms
 
@@ -42,7 +43,134 @@ def _row_nnz(X, rows):
     )
 
 
-def problem_scale(data, loss, *, l2, fit_intercept, preconditioner=None):
+#: Rows of the sample whose second moment gives ``batch_smoothness``.
+_SPECTRAL_ROWS = 10_000
+#: Rows per block of its products with dense ``X``.
+_SPECTRAL_BLOCK = 1024
+#: Lanczos iterations at most (ARPACK: ``_SPECTRAL_RESTARTS`` restarts of
+#: ``_SPECTRAL_NCV`` vectors), and the multiply-adds of all of them together.
+_SPECTRAL_NCV = 10
+_SPECTRAL_RESTARTS = 6
+_SPECTRAL_WORK = 2e8
+
+
+def _spectral_rows(sample_weight, row_cost):
+    """Evenly spaced rows among those of positive weight, within the budget.
+
+    At most ``_SPECTRAL_ROWS``, and few enough that the iterations' products
+    (``row_cost`` multiply-adds per row and product) stay within
+    ``_SPECTRAL_WORK``, but at least 500. A smaller sample of isotropic rows
+    overestimates the eigenvalue (the sample's spectrum spreads), so its step
+    errs on the safe side.
+    """
+    rows = np.flatnonzero(sample_weight > 0)
+    products = 2 * _SPECTRAL_NCV * _SPECTRAL_RESTARTS
+    budget = max(500, int(_SPECTRAL_WORK / (products * max(row_cost, 1.0))))
+    size = min(_SPECTRAL_ROWS, budget)
+    if len(rows) <= size:
+        return rows
+    picks = np.linspace(0, len(rows) - 1, size).astype(np.intp)
+    return rows[np.unique(picks)]
+
+
+def largest_curvature(X, sample_weight, curvature, fit_intercept, preconditioner):
+    r"""The full batch's smoothness: the largest eigenvalue of
+    :math:`\sum_i w_i \kappa_i \tilde x_i \tilde x_i^\top / \sum_i w_i`.
+
+    :math:`\tilde x_i = [x_i, 1]` (``[x_i]`` without intercept) in the
+    training coordinates and :math:`\kappa_i` the loss's curvature bound. Its
+    trace is the mean row curvature (the library's full-batch ``smoothness``);
+    the eigenvalue is up to ``n_features`` times smaller on dense data. From
+    at most 10,000 evenly spaced rows of positive weight (all the rows of a
+    smaller set; fewer for wide rows, within a budget of about 2e8
+    multiply-adds), by at most 60 Lanczos iterations (``eigsh``) on products
+    with the rows, or from the second moment itself when it is small.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+    sample_weight : ndarray of shape (n_samples,)
+    curvature : float or ndarray of shape (n_samples,)
+    fit_intercept : bool
+    preconditioner : Preconditioner or None
+        The training coordinates (applied to the products, never to a copy
+        of the rows).
+
+    Returns
+    -------
+    float or None
+        None if the eigenvalue solver did not converge.
+    """
+    if sp.issparse(X):
+        row_cost = X.nnz / max(X.shape[0], 1) + 1
+    else:
+        row_cost = X.shape[1] + 1
+    rows = _spectral_rows(sample_weight, row_cost)
+    weights = sample_weight[rows].astype(np.float64)
+    weights /= weights.sum()
+    weights *= curvature[rows] if np.ndim(curvature) else float(curvature)
+    n_features = X.shape[1]
+    size = n_features + int(fit_intercept)
+    inv_scale = mean = None
+    if preconditioner is not None:
+        inv_scale = preconditioner.inv_scale.astype(np.float64)
+        if preconditioner.mean is not None:
+            mean = preconditioner.mean.astype(np.float64)
+    if sp.issparse(X):
+        parts = [(X[rows], weights)]  # a sample of a sparse X is small
+    else:
+        parts = [
+            (rows[block], weights[block])
+            for block in gen_batches(len(rows), _SPECTRAL_BLOCK)
+        ]
+
+    def rows_of(part):
+        return X[part] if isinstance(part, np.ndarray) and part.ndim == 1 else part
+
+    def matvec(v):
+        v = np.ravel(v).astype(np.float64)
+        u = v[:n_features] if inv_scale is None else v[:n_features] * inv_scale
+        shift = float(mean @ u) if mean is not None else 0.0
+        if fit_intercept:
+            shift -= v[n_features]
+        out = np.zeros(n_features + 1)  # the last entry: the sum of z
+        for part, w in parts:
+            Xp = rows_of(part)
+            z = Xp @ u
+            z -= shift
+            z *= w
+            out[:n_features] += Xp.T @ z
+            out[n_features] += z.sum()
+        if mean is not None:
+            out[:n_features] -= mean * out[n_features]
+        if inv_scale is not None:
+            out[:n_features] *= inv_scale
+        return out[:size]
+
+    if size * size * len(rows) <= 1e7 or size <= 2:
+        # Small: the second moment itself, column by column of the identity.
+        M = np.column_stack([matvec(e) for e in np.eye(size)])
+        return float(np.linalg.eigvalsh(0.5 * (M + M.T))[-1])
+    operator = LinearOperator((size, size), matvec=matvec, dtype=np.float64)
+    start = np.random.RandomState(0).uniform(0.5, 1.5, size)  # reproducible
+    try:
+        value = eigsh(
+            operator,
+            k=1,
+            which="LA",
+            v0=start,
+            tol=1e-3,
+            ncv=min(_SPECTRAL_NCV, size),
+            maxiter=_SPECTRAL_RESTARTS,
+        )[0]
+    except ArpackError:  # no convergence within the budget: no estimate
+        return None
+    return float(value[0])
+
+
+def problem_scale(
+    data, loss, *, l2, fit_intercept, preconditioner=None, batch_smoothness=False
+):
     """What an optimizer's automatic step size is computed from.
 
     Parameters
@@ -56,6 +184,9 @@ def problem_scale(data, loss, *, l2, fit_intercept, preconditioner=None):
     preconditioner : Preconditioner or None, default=None
         The statistics are then those of the training coordinates: centered,
         scaled columns, and the l2 curvature of the most penalized one.
+    batch_smoothness : bool, default=False
+        Also compute ``ProblemScale.batch_smoothness`` (a few passes over a
+        sample of rows).
 
     Returns
     -------
@@ -94,14 +225,23 @@ def problem_scale(data, loss, *, l2, fit_intercept, preconditioner=None):
         mean_curvature = float(np.average(row_curvature, weights=sw))
         max_curvature = float(np.max(row_curvature * (sw / np.mean(sw))))
     n, batch = X.shape[0], batch_size
-    if batch >= n:
-        smoothness = mean_curvature + l2
-    else:
-        smoothness = (
-            n * (batch - 1) / (batch * (n - 1)) * mean_curvature
+
+    def expected(full):
+        if batch >= n:
+            return full + l2
+        return (
+            n * (batch - 1) / (batch * (n - 1)) * full
             + (n - batch) / (batch * (n - 1)) * max_curvature
             + l2
         )
+
+    smoothness = expected(mean_curvature)
+    tight = None
+    if batch_smoothness:
+        largest = largest_curvature(X, sw, curvature, fit_intercept, preconditioner)
+        if largest is not None and largest > 0:
+            # Within the trace bound, whatever the sample (or rounding) says.
+            tight = max(expected(min(largest, mean_curvature)), np.finfo(float).tiny)
     # A coefficient's natural size is target / x_scale when each feature is
     # present in most rows (dense data: one feature may carry the
     # prediction). In sparse rows many rare features share it, and the
@@ -121,4 +261,5 @@ def problem_scale(data, loss, *, l2, fit_intercept, preconditioner=None):
         smoothness=max(smoothness, np.finfo(np.float64).tiny),
         param_scale=param_scale,
         steps_per_epoch=-(-n // batch),
+        batch_smoothness=tight,
     )

@@ -108,6 +108,8 @@ class SparseColumnStepper:
         Keep ``inner``, the last two gradients' inner product.
     """
 
+    gathers = True
+
     def __init__(
         self, X, n_train, batch_size, objective, optimizer, params, track=False
     ):
@@ -139,7 +141,7 @@ class SparseColumnStepper:
                 np.divide(objective.l2, weight, out=weight)
             self.penalty_weight = weight
 
-    def step(self, Xb, Yb, swb, lr):
+    def step(self, Xb, Yb, swb, lr, rows=None):
         """One step on a CSR batch; returns its weighted loss sum and weight sum."""
         objective = self.objective
         batch_loss, batch_weight, G = objective.output_gradient(

@@ -3,12 +3,16 @@ r"""Batch steppers: one training step on one minibatch.
 Every stepper implements the same protocol, so that the training loop
 (:func:`sklearn_nnopt._training.train`) does not know which one it drives:
 
-- ``step(Xb, Yb, sample_weight_b, lr) -> (loss, weight)``: compute the
+- ``step(Xb, Yb, sample_weight_b, lr, rows) -> (loss, weight)``: compute the
   gradient of the objective restricted to the batch, let the optimizer take
   exactly one step (the loop counts steps for the schedule and averaging),
   updating the parameters in place, and return the batch's weighted loss sum
-  and weight sum (``sample_weight_b`` is None for equal weights);
+  and weight sum (``sample_weight_b`` is None for equal weights; ``rows``,
+  the batch's rows of ``X``, a slice or an index array, is for the steppers
+  that keep something per row);
 - ``finish()``: end of an epoch (fold any deferred work into the parameters);
+- ``gathers``: whether the loop gathers the batch's rows of ``X`` for it
+  (False: ``Xb`` is None and the stepper reads ``rows`` of ``X`` itself);
 - ``inner``: with ``track=True``, the inner product of the last two steps'
   minibatch gradients, :math:`\langle g_t, g_{t-1} \rangle` (Pflug's
   statistic: positive while the objective falls, negative on average once the
@@ -16,7 +20,10 @@ Every stepper implements the same protocol, so that the training loop
 
 :class:`DenseStepper` works on any ``X`` and every optimizer;
 :class:`~sklearn_nnopt._sparse.SparseColumnStepper` updates only a CSR
-batch's columns. :func:`make_stepper` picks one. A new stepper (a compiled
+batch's columns; :class:`~sklearn_nnopt._finite_sum.FiniteSumStepper` keeps
+the table of per-row gradients of the finite-sum optimizers (SAGA), whose
+``full_gradient()`` the loop's convergence test also uses.
+:func:`make_stepper` picks one. A new stepper (a compiled
 kernel, say) implements the two methods and is returned by
 :func:`make_stepper` where it applies.
 """
@@ -24,6 +31,7 @@ kernel, say) implements the two methods and is returned by
 import numpy as np
 import scipy.sparse as sp
 
+from ._finite_sum import FiniteSumStepper
 from ._parameters import one_buffer
 from ._sparse import SparseColumnStepper
 
@@ -46,6 +54,8 @@ class DenseStepper:
         Keep ``inner``, the last two gradients' inner product.
     """
 
+    gathers = True
+
     def __init__(self, objective, optimizer, params, lr_unit=1.0, track=False):
         self.objective, self.optimizer, self.lr_unit = objective, optimizer, lr_unit
         self.params = params
@@ -54,7 +64,7 @@ class DenseStepper:
         self.previous = np.zeros_like(grad_buffer) if track else None
         self.inner = 0.0
 
-    def step(self, Xb, Yb, sample_weight_b, lr):
+    def step(self, Xb, Yb, sample_weight_b, lr, rows=None):
         """One step on a batch; returns its weighted loss sum and weight sum."""
         objective, params = self.objective, self.params
         batch_loss, batch_weight = objective.batch(
@@ -83,7 +93,9 @@ def make_stepper(
     Column steps on sparse ``X`` where the optimizer's ``sparse_mode`` allows
     them and neither l1 (whose proximal step is dense), averaging (which
     reads every coefficient each step) nor preconditioning (whose centering
-    moves every coefficient) needs every coefficient each step.
+    moves every coefficient) needs every coefficient each step. A
+    finite-sum optimizer gets its table's stepper, with just-in-time column
+    steps under the same conditions (and no ``track``).
 
     Parameters
     ----------
@@ -98,15 +110,21 @@ def make_stepper(
 
     Returns
     -------
-    DenseStepper or SparseColumnStepper
+    DenseStepper, SparseColumnStepper or FiniteSumStepper
     """
-    if (
+    columns = (
         sp.issparse(data.X)
         and optimizer.sparse_mode != "dense"
         and not objective.l1
         and not averaging
         and objective.preconditioner is None
-    ):
+    )
+    if getattr(optimizer, "finite_sum", False):
+        lazy = columns and optimizer.sparse_mode == "exact" and not track
+        return FiniteSumStepper(
+            data, objective, optimizer, params, lr_unit, track, lazy=lazy
+        )
+    if columns:
         return SparseColumnStepper(
             data.X, data.n_train, data.batch_size, objective, optimizer, params, track
         )

@@ -303,6 +303,7 @@ class _Run:
         # Whether params hold the optimizer's training point rather than the
         # model it exposes (Optimizer.to_train/to_eval: schedule-free's y, x).
         self.training = False
+        self.stepper, self.table_bound = None, None
         self.epoch = progress.n_iter + 1  # the epoch running, for messages
         if config.average and optimizer.exposes_average:
             raise ValueError(
@@ -385,11 +386,44 @@ class _Run:
         their scale, and stalls on rounding 10-100x above). Minibatch noise
         allows stochastic methods sqrt(tol): with tol, their "auto" schedule
         never stopped on the large benchmark sets (200 epochs where 9 reached
-        a 1e-4 gap).
+        a 1e-4 gap). Finite-sum methods (SAGA), whose gradient noise vanishes
+        at the optimum, are held to the full-batch bound.
         """
-        if self.optimizer.stochastic:
+        if not _exact(self.optimizer):
             return self.config.tol**0.5
         return max(self.config.tol, 1e-6)
+
+    def table_converged(self, score):
+        """A finite-sum optimizer's stop at the end of an epoch.
+
+        Its stepper's table holds every training row's gradient at the
+        iterate of its last visit (within the last epoch): their mean, at no
+        pass over ``X``, estimates the objective's gradient, and is exact
+        once the iterates stop moving. When the estimate meets the check's
+        bound, the check itself (one pass) decides. After a failed check,
+        the estimate must halve before the next one, so that a misleading
+        estimate costs few passes.
+        """
+        full_gradient = getattr(self.stepper, "full_gradient", None)
+        if (
+            full_gradient is None
+            or self.reference_gradient is None
+            or score is not None
+            or self.config.incremental
+        ):
+            return False
+        if self.table_bound is None:
+            self.table_bound = self.threshold()
+        estimate = gradient_optimality(
+            self.objective, self.params.coef, full_gradient(), self.check_scale
+        )
+        ratio = estimate / max(self.reference_gradient, np.finfo(float).tiny)
+        if ratio > self.table_bound:
+            return False
+        if self.converged()[0] is not False:
+            return True
+        self.table_bound = ratio / 2
+        return False
 
     def exposed(self):
         """The coefficients the model predicts with: averaged once averaging runs.
@@ -492,6 +526,13 @@ class _Run:
             # not a result of training: for the perceptron loss the zero start is
             # the global minimum, and would stop every fit after the patience.
             stalled = False
+        elif getattr(self.optimizer, "finite_sum", False):
+            # A linearly converging objective falls by less than tol per epoch
+            # long before its gradient meets the check, which stops the fit
+            # (:meth:`table_converged`); with small batches its epoch means
+            # also wobble by more than what is left. No stall rule: the check
+            # or max_iter ends it.
+            stalled = False
         else:
             stalled = epoch_loss > progress.best_loss_for_stopping - tol
             progress.best_loss_for_stopping = min(
@@ -570,6 +611,7 @@ class _Run:
             lr_unit=config.lr_unit,
             track=schedule.controls_stopping,
         )
+        self.stepper = stepper
         stopped = False
         # The steps run at the optimizer's training point (schedule-free: y,
         # from the exposed x and the state; the others: the model itself).
@@ -585,7 +627,8 @@ class _Run:
             start = time.perf_counter()
             total_loss = total_weight = 0.0
             steps = 0
-            for Xb, Yb, swb in _batches(data, config.shuffle, rng):
+            batches = _batches(data, config.shuffle, rng, stepper.gathers)
+            for Xb, Yb, swb, rows in batches:
                 t += 1
                 lr = schedule.rate(t, epoch)
                 # The objective before this step, for the divergence checks:
@@ -594,7 +637,7 @@ class _Run:
                 # batches skip the penalty's pass over the coefficients.
                 judged = config.incremental or self.call_start is None
                 penalty = self.objective.penalty(params.coef) if judged else 0.0
-                batch_loss, batch_weight = stepper.step(Xb, Yb, swb, lr)
+                batch_loss, batch_weight = stepper.step(Xb, Yb, swb, lr, rows)
                 step_losses[steps] = batch_loss / batch_weight
                 if judged and batch_weight > 0:
                     before = step_losses[steps] + penalty
@@ -662,6 +705,10 @@ class _Run:
         the check fails (early stopping ends on the validation score).
         """
         config, progress = self.config, self.progress
+        if self.table_converged(score):
+            if config.verbose:
+                print("The convergence check passed. Stopping.")
+            return True
         if schedule.controls_stopping:
             stationary = schedule.end_epoch(step_losses, step_inners)
             if stationary and not config.incremental:
@@ -785,18 +832,21 @@ class _Run:
                 )
 
 
-def _batches(data, shuffle, rng):
-    """The epoch's minibatches ``(Xb, Yb, sample_weight_b)``, shuffled or not.
+def _batches(data, shuffle, rng, gather=True):
+    """The epoch's minibatches ``(Xb, Yb, sample_weight_b, rows)``, shuffled or not.
 
     Training rows are addressed by index, so that neither shuffling nor the
     validation split copies ``X``; gathered dense batches go to one reused
     buffer. ``sample_weight_b`` is None for equal weights; all-zero-weight
-    batches (which have no weighted mean) are skipped.
+    batches (which have no weighted mean) are skipped. ``rows`` are the
+    batch's rows of ``X`` (a slice, or an index array); with
+    ``gather=False``, ``Xb`` is None, for a stepper that reads the rows
+    itself.
     """
     X, Y, sw, rows = data.X, data.Y, data.sample_weight, data.rows
     n_samples, batch_size = data.n_train, data.batch_size
     buffer = None
-    if (shuffle or rows is not None) and isinstance(X, np.ndarray):
+    if (shuffle or rows is not None) and isinstance(X, np.ndarray) and gather:
         buffer = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
     # Equal weights (the usual case) need no per-sample weighting at all.
     weighted = not np.all(sw == sw[0])
@@ -807,12 +857,15 @@ def _batches(data, shuffle, rng):
         order = rows
     for batch in gen_batches(n_samples, batch_size):
         if order is None:
-            Xb, Yb, swb = X[batch], Y[batch], sw[batch]
+            Xb, Yb, swb = X[batch] if gather else None, Y[batch], sw[batch]
+            idx = batch
         else:
             idx = order[batch]
             # The indices are valid by construction; mode="raise" would make
             # numpy gather into a temporary and copy it (2x the time).
-            if buffer is None:
+            if not gather:
+                Xb = None
+            elif buffer is None:
                 Xb = X[idx]
             else:
                 Xb = X.take(idx, axis=0, out=buffer[: len(idx)], mode="clip")
@@ -820,7 +873,7 @@ def _batches(data, shuffle, rng):
             swb = sw.take(idx) if weighted or may_skip else None
         if may_skip and not swb.any():
             continue
-        yield Xb, Yb, (swb if weighted else None)
+        yield Xb, Yb, (swb if weighted else None), idx
 
 
 def _print_epoch(n_iter, epoch_loss, validation_scores, lr, start):
@@ -842,7 +895,7 @@ def _warn_not_converged(run, ratio, what, stalled=False, decayed=1.0):
     """The ConvergenceWarning of a fit that failed the check: how far, what to do."""
     n_iter = run.progress.n_iter
     threshold = run.threshold()
-    rule = "sqrt(tol)" if run.optimizer.stochastic else "max(tol, 1e-6)"
+    rule = "max(tol, 1e-6)" if _exact(run.optimizer) else "sqrt(tol)"
     howfar = (
         f"the objective's gradient is still {ratio:.1e} of its size at the "
         f"start (converged means at most {rule} = {threshold:.1e})"
@@ -880,6 +933,9 @@ def _warn_not_converged(run, ratio, what, stalled=False, decayed=1.0):
                 "Use learning_rate='auto' (it keeps the step and stops once the "
                 "check passes), a larger max_iter, or warmup_steps"
             )
+        if getattr(run.optimizer, "finite_sum", False):
+            # Its constant step converges: a stall is a step too large.
+            advice = "Use a smaller learning_rate_init (or 'auto')"
         if run.objective.loss.smooth and not run.objective.l1:
             advice += ", or optimizer='lbfgs'"
     else:
@@ -1053,16 +1109,45 @@ def optimality(objective, data, params, scale=None):
         Max-abs over coef and intercept.
     """
     value, grads = full_gradient(objective, data, params)
+    return value, gradient_optimality(objective, params.coef, grads, scale)
+
+
+def gradient_optimality(objective, coef, grads, scale=None):
+    """The largest entry of the (minimum-norm sub)gradient ``grads`` at ``coef``.
+
+    :func:`optimality`'s measure, for a gradient computed otherwise (a
+    finite-sum optimizer's table estimates it).
+
+    Parameters
+    ----------
+    objective : Objective
+    coef : ndarray of shape (n_outputs, n_features)
+        In the objective's training coordinates.
+    grads : list of ndarray
+        The smooth part's gradient ``[dW, db]`` in those coordinates.
+    scale : Preconditioner, optional
+        As for :func:`optimality`.
+
+    Returns
+    -------
+    float
+    """
     g = grads[0]
     if objective.l1:
         l1 = objective.l1
         if objective.preconditioner is not None:
             l1 = l1 * objective.preconditioner.inv_scale
-        W = params.coef
+        W = coef
         g = np.where(W != 0, g + l1 * np.sign(W), np.maximum(np.abs(g) - l1, 0.0))
     if scale is not None:
         if scale.mean is not None:
             g = g - np.outer(grads[1], scale.mean)
         g = g * scale.inv_scale
     parts = [g, *grads[1:]]
-    return value, float(max(np.max(np.abs(part), initial=0.0) for part in parts))
+    return float(max(np.max(np.abs(part), initial=0.0) for part in parts))
+
+
+def _exact(optimizer):
+    """Whether the optimizer converges to the optimum itself (full batch or
+    finite sum), rather than to a noise ball that its schedule shrinks."""
+    return not optimizer.stochastic or getattr(optimizer, "finite_sum", False)

@@ -198,6 +198,8 @@ def resolve_optimizer(estimator, loss, incremental=False, shape=None):
         )
     optimizer = OPTIMIZERS.create(spec, "optimizer")
     optimizer._validate()
+    if getattr(optimizer, "finite_sum", False):
+        _check_finite_sum(estimator, optimizer, loss, incremental)
     if not optimizer.stochastic and estimator.penalty in ("l1", "elasticnet"):
         raise ValueError(
             f"penalty={estimator.penalty!r} needs a stochastic optimizer (its "
@@ -247,17 +249,44 @@ def resolve_optimizer(estimator, loss, incremental=False, shape=None):
     return optimizer
 
 
+def _check_finite_sum(estimator, optimizer, loss, incremental):
+    """Refuse what a finite-sum optimizer (SAGA) cannot do: a stream, a kink."""
+    if incremental:
+        raise ValueError(
+            f"partial_fit is unavailable with optimizer={estimator.optimizer!r}: "
+            f"{type(optimizer).__name__} keeps a table of per-row gradients over "
+            f"the rows of one fit. Use fit, or an incremental optimizer such as "
+            f"'sgd' or 'adam'."
+        )
+    if not loss.smooth:
+        only_classification = loss.tasks == {"classification"}
+        alternatives = _SMOOTH_ALTERNATIVES[
+            "classification" if only_classification else "regression"
+        ]
+        raise ValueError(
+            f"optimizer={estimator.optimizer!r} needs a smooth loss: "
+            f"loss={estimator.loss!r} has kinks, where its derivative jumps, and "
+            f"{type(optimizer).__name__}'s constant step does not converge there. "
+            f"Use a stochastic optimizer such as 'adam' (optimizer='auto' does), "
+            f"or a smooth loss (e.g. {alternatives})."
+        )
+
+
 def resolve_schedule(estimator, optimizer=None):
     """A fresh schedule for ``learning_rate``.
 
     A schedule named by string takes the estimator's parameters of the same
-    names (``power_t`` for "invscaling", ``alpha`` for "optimal"). For a
-    ``schedule_free`` optimizer, ``"auto"`` keeps the step constant
-    (``Auto(decay=1.0)``: it still decides when the objective has stopped
-    falling); a schedule named explicitly, or an ``Auto`` instance, applies
-    as given.
+    names (``power_t`` for "invscaling", ``alpha`` for "optimal").
+    ``"auto"`` is the optimizer's ``default_schedule`` (the schedule "auto",
+    except for SAGA, whose constant step converges); for a ``schedule_free``
+    optimizer it keeps the step constant (``Auto(decay=1.0)``: it still
+    decides when the objective has stopped falling). A schedule named
+    explicitly, or an ``Auto`` instance, applies as given.
     """
-    schedule = SCHEDULES.create(estimator.learning_rate, "learning_rate")
+    spec = estimator.learning_rate
+    if isinstance(spec, str) and spec == "auto" and optimizer is not None:
+        spec = getattr(optimizer, "default_schedule", "auto")
+    schedule = SCHEDULES.create(spec, "learning_rate")
     if isinstance(estimator.learning_rate, str):
         own = estimator.get_params(deep=False)
         shared = {k: own[k] for k in schedule.get_params(deep=False) if k in own}

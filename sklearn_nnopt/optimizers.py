@@ -45,6 +45,7 @@ __all__ = [
     "ScheduleFreeAdamW",
     "LBFGS",
     "Newton",
+    "SAGA",
     "ProblemScale",
     "StepSize",
     "OptimizerState",
@@ -73,6 +74,15 @@ class ProblemScale:
         ``target * x_scale / alpha`` under an l2 penalty.
     steps_per_epoch : int, default=1
         Optimizer steps in one pass over the training rows.
+    batch_smoothness : float or None, default=None
+        The same expected smoothness with the full batch's curvature taken as
+        the largest eigenvalue of the curvature-weighted second moment of
+        ``[x_i, 1]`` instead of its trace (the mean over rows): the
+        expected smoothness of Gazagnadou, Gower & Salmon (2019), at most
+        ``smoothness`` and up to ``n_features`` times smaller on dense data.
+        It costs a few passes over a sample of rows, so it is computed only
+        for an optimizer that asks for it (``needs_batch_smoothness``);
+        None otherwise.
 
     Examples
     --------
@@ -90,6 +100,7 @@ class ProblemScale:
     smoothness: float
     param_scale: float
     steps_per_epoch: int = 1
+    batch_smoothness: float | None = None
 
     def parameter_step(self, fraction):
         r"""A step of ``fraction`` of the coefficient size, for many steps smaller.
@@ -268,6 +279,14 @@ class Optimizer(BaseEstimator):
         averaging does that work). ``learning_rate="auto"`` then keeps the
         step constant instead of decaying it when the iterates stall; a
         schedule named explicitly still applies.
+    finite_sum : bool
+        Class attribute: whether the optimizer needs, at every step, the
+        batch's rows and their per-row gradients, to keep a table of them
+        over the training rows (:class:`SAGA`). Its table belongs to one
+        fit's rows, so ``partial_fit`` is unavailable.
+    default_schedule : str
+        Class attribute: the schedule that ``learning_rate="auto"`` runs
+        (the Pflug-test schedule "auto" by default).
 
     Examples
     --------
@@ -291,6 +310,8 @@ class Optimizer(BaseEstimator):
     sparse_mode = "dense"
     exposes_average = False
     schedule_free = False
+    finite_sum = False
+    default_schedule = "auto"
 
     @property
     def t_(self):
@@ -2016,3 +2037,163 @@ class Newton(_FullBatch):
         )
         self._begin_step(int(result.nit))
         return result
+
+
+@OPTIMIZERS.register("sag", variant="sag")
+@OPTIMIZERS.register("saga")
+class SAGA(Optimizer):
+    r"""SAGA (Defazio, Bach & Lacoste-Julien, 2014), or SAG, on minibatches.
+
+    A finite-sum method: it keeps a table of one gradient per training row,
+    :math:`a_i`, the derivative of row ``i``'s loss in its raw prediction
+    (``n_outputs`` numbers per row, weighted by
+    :math:`c_i = n s_i / \sum_j s_j`, so that their mean is the objective's),
+    and corrects each minibatch gradient by it. With :math:`\tilde x_i = [x_i,
+    1]`, a batch :math:`B_t` of :math:`b` of the :math:`n` training rows and
+    :math:`d_i = c_i \nabla_z \ell(y_i, z_i)` at the current :math:`\theta_t`:
+
+    .. math::
+        \bar g_t &= \frac1n \sum_{i=1}^n \tilde x_i^\top a_i \\
+        g_t &= \beta \sum_{i \in B_t} \tilde x_i^\top (d_i - a_i)
+               + \bar g_t + \alpha_2 W_t, \qquad
+        a_i \leftarrow d_i \quad (i \in B_t) \\
+        \theta_{t+1} &= \operatorname{prox}_{\eta_t \alpha_1
+                        \lVert \cdot \rVert_1}(\theta_t - \eta_t g_t)
+
+    with :math:`\beta = 1/b` for SAGA, whose :math:`g_t` is an unbiased
+    estimate of the gradient with a variance that vanishes at the optimum,
+    so that a constant step converges linearly on strongly convex
+    objectives; and :math:`\beta = 1/n` for SAG (Schmidt, Le Roux & Bach,
+    2017), whose :math:`g_t` is the table's new mean, biased. The l2 part
+    :math:`\alpha_2 W_t` is exact (not in the table), the l1 part a proximal
+    step, and the intercept is updated like a coefficient without penalty.
+    With ``precondition=True`` all of it runs in the training coordinates.
+
+    Parameters
+    ----------
+    variant : {"saga", "sag"}, default="saga"
+        The registered name ``"sag"`` is ``SAGA(variant="sag")``.
+
+    Notes
+    -----
+    ``learning_rate_init="auto"`` is :math:`1 / (3 L_b)` for SAGA: the step
+    :math:`1 / (3 L)` that Defazio et al. (2014) analyse (it needs no
+    knowledge of the strong convexity, to which SAGA adapts), with :math:`L`
+    the expected smoothness of a minibatch of :math:`b` of the :math:`n`
+    rows (Gazagnadou, Gower & Salmon, 2019),
+
+    .. math::
+        L_b = \frac{n (b - 1)}{b (n - 1)} L + \frac{n - b}{b (n - 1)}
+              L_{\max} + \alpha_2,
+
+    :math:`L` the largest eigenvalue of the curvature-weighted second moment
+    of :math:`\tilde x` (the full batch's smoothness) and :math:`L_{\max}`
+    the largest row's curvature (:class:`ProblemScale`'s
+    ``batch_smoothness``). That is :math:`1 / (3 L_{\max})` for
+    :math:`b = 1`, as in Defazio et al. and scikit-learn, and a gradient
+    descent step :math:`1 / (3 L)` for the full batch. (With the trace
+    :math:`\bar L \ge L` in place of :math:`L`, the library's
+    ``smoothness``, the step was 29 times smaller on the dense benchmark set
+    and took 17 epochs to a gap of 1e-6 instead of 5.) SAG's mean of the
+    table lags over the :math:`N` steps of an epoch: a mean of the last
+    :math:`N` iterates, which a step :math:`\eta` keeps stable while
+    :math:`\eta L N` is below about :math:`\pi^2 / 2`; its step is
+    :math:`1 / (L_b \max(3, N / 2))` (with SAGA's, minibatch SAG oscillated
+    on the dense benchmark set).
+
+    ``learning_rate="auto"`` runs this step constant (``default_schedule``).
+    At each epoch's end the table's mean, an estimate of the full gradient at
+    no cost, decides when to run the convergence check, and the fit stops
+    once the gradient is at most ``max(tol, 1e-6)`` of its size at the start,
+    as for the full-batch optimizers; there is no stall rule
+    (``n_iter_no_change``): a linearly converging objective falls by less
+    than ``tol`` per epoch long before the gradient is small.
+
+    The table starts at zero in every ``fit`` (as in Schmidt et al. and
+    scikit-learn; starting it at the first iterate's gradients took 9 epochs
+    instead of 5 on the dense benchmark set): ``warm_start`` keeps only the
+    coefficients. It holds ``n_samples x n_outputs`` numbers in ``X``'s
+    dtype, plus a float64 mean of the size of ``coef_``, both freed at the
+    end of the fit. Rows come in the training loop's shuffled epochs, each
+    row once per epoch (scikit-learn draws them with replacement, which took
+    10 epochs instead of 5 there). ``partial_fit`` is unavailable: the table
+    belongs to one fit's rows. On sparse ``X`` a step touches only the
+    batch's columns (``sparse_mode="exact"``): the others' steps, linear in
+    the unchanged mean, are applied when their column next appears, "just
+    in time" as in scikit-learn's ``sag_fast``, with the iterates of dense
+    steps (not with l1, ``average`` or a schedule that tests gradients,
+    whose steps are dense). SAGA needs a smooth loss: at a kink, a constant
+    step does not converge.
+
+    The update itself, :meth:`step`, is a plain gradient step on the
+    estimate :math:`g_t` that the training loop builds from the table;
+    ``t_`` counts the steps.
+
+    Examples
+    --------
+    SAGA stops by itself near the optimum that Newton's method finds:
+
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn_nnopt import SAGA, LinearNNClassifier
+    >>> X, y = make_classification(n_samples=2000, random_state=0)
+    >>> saga = LinearNNClassifier(optimizer="saga", alpha=0.01, random_state=0)
+    >>> newton = LinearNNClassifier(optimizer="newton", alpha=0.01)
+    >>> saga.fit(X, y).n_iter_ < saga.max_iter
+    True
+    >>> bool(abs(saga.coef_ - newton.fit(X, y).coef_).max() < 0.01)
+    True
+    >>> saga.optimizer_, hasattr(saga, "partial_fit")
+    (SAGA(), False)
+
+    The weight of a batch of 200 of 10,000 rows in the estimate:
+
+    >>> SAGA().batch_coefficient(200, 10_000)
+    0.005
+    >>> SAGA(variant="sag").batch_coefficient(200, 10_000)
+    0.0001
+    """
+
+    finite_sum = True
+    sparse_mode = "exact"
+    default_schedule = "constant"
+
+    def __init__(self, variant="saga"):
+        self.variant = variant
+
+    def _validate(self):
+        if not (isinstance(self.variant, str) and self.variant in ("saga", "sag")):
+            raise ValueError(f"variant must be 'saga' or 'sag'; got {self.variant!r}.")
+
+    #: :meth:`auto_learning_rate` uses ``scale.batch_smoothness``.
+    needs_batch_smoothness = True
+
+    def auto_learning_rate(self, scale):
+        smoothness = scale.batch_smoothness
+        if smoothness is None:
+            smoothness = scale.smoothness
+        if self.variant == "sag":
+            # The mean lags over the epoch's N steps: gamma L N / 2 <= 1.
+            return 1.0 / (smoothness * max(3.0, scale.steps_per_epoch / 2)), 1.0
+        return 1.0 / (3.0 * smoothness), 1.0
+
+    def batch_coefficient(self, batch_size, n_rows):
+        r"""The weight :math:`\beta` of the batch's change in the estimate.
+
+        Parameters
+        ----------
+        batch_size : int
+            Rows in the batch, :math:`b`.
+        n_rows : int
+            Training rows, :math:`n`.
+
+        Returns
+        -------
+        float
+            :math:`1/b` for SAGA, :math:`1/n` for SAG.
+        """
+        return 1.0 / (batch_size if self.variant == "saga" else n_rows)
+
+    def _update(self, params, grads, lr, state):
+        for p, g in zip(params, grads, strict=True):
+            p -= lr * g
+        return StepSize(lr)

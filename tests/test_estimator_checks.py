@@ -18,12 +18,14 @@ from sklearn_nnopt._validation import resolve_loss, resolve_optimizer
 #: The optimizer families of the rotation below. Their members share an update
 #: rule's shape and hence its failure modes: plain gradient steps with or
 #: without momentum, steps scaled per coordinate by gradient statistics,
-#: full-batch methods that scipy runs, and methods that set their own step or
+#: full-batch methods that scipy runs, methods that set their own step or
 #: need no schedule (issue 15: Prodigy's learned distance; schedule-free
 #: methods, whose gradients are taken at an interpolation and whose model is a
-#: running average). ``test_optimizer_families`` keeps the table in step with
-#: the registry. A new optimizer joins a new or its own family rather than an
-#: existing one, so that the pairs already checked keep their optimizers.
+#: running average), and finite-sum methods whose table of per-row gradients
+#: reduces the variance. ``test_optimizer_families`` keeps the table in step
+#: with the registry. A new optimizer joins a new or its own family rather
+#: than an existing one, so that the pairs already checked keep their
+#: optimizers.
 FAMILIES = {
     "sgd": ("sgd", "momentum", "nesterov"),
     "adaptive": (
@@ -40,6 +42,7 @@ FAMILIES = {
     # Their own step (Prodigy) or no schedule (schedule-free: gradients at an
     # interpolation, the model an average).
     "self_tuning": ("prodigy", "schedulefree_sgd", "schedulefree_adamw"),
+    "variance_reduced": ("saga", "sag"),
 }
 
 ESTIMATOR_CLASSES = {
@@ -315,6 +318,9 @@ def test_optimizer_families():
         FAMILIES["full_batch"]
     )
     assert {n for n in members if issubclass(classes[n], SGD)} == set(FAMILIES["sgd"])
+    assert {n for n in members if classes[n].finite_sum} == set(
+        FAMILIES["variance_reduced"]
+    )
 
 
 def test_every_loss_meets_every_optimizer_family():
@@ -333,11 +339,13 @@ def test_every_loss_meets_every_optimizer_family():
         assert families[cls.__name__, loss] >= expected, (cls.__name__, loss)
     # Non-smooth losses refuse every full-batch optimizer (Newton needs second
     # derivatives, L-BFGS's line search stalls at a kink; the perceptron's
-    # criterion is minimized by the zero model): no full-batch estimator.
+    # criterion is minimized by the zero model) and every variance-reduced one
+    # (a constant step does not converge at a kink): no such estimator.
     non_smooth = {
-        (cls.__name__, loss, "full_batch")
+        (cls.__name__, loss, family)
         for cls, loss in _loss_pairs()
         if not LOSSES.create(loss, "loss").smooth
+        for family in ("full_batch", "variance_reduced")
     }
     assert refused == non_smooth and len(non_smooth) >= 5
     assert {e.optimizer for e in rotation} == set(OPTIMIZERS.names())

@@ -2,7 +2,9 @@
 
 Every stochastic optimizer registered in ``OPTIMIZERS`` needs a row in
 ``OPTIMIZER_CASES``; full-batch optimizers are listed in ``FULL_BATCH`` and
-have their own tests.
+have their own tests. The finite-sum SAGA's row checks its update on the
+gradient estimate (a plain step); the estimate, built from its table by the
+training loop, is checked step by step in ``test_saga.py``.
 """
 
 import math
@@ -18,6 +20,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn_nnopt import OPTIMIZERS
 from sklearn_nnopt.optimizers import (
     LBFGS,
+    SAGA,
     SGD,
     Adadelta,
     Adagrad,
@@ -583,6 +586,10 @@ OPTIMIZER_CASES = [
             weight_lr_power=0.0,
         ),
     ),
+    # SAGA and SAG step plainly on the estimate the loop builds from their
+    # table (tests/test_saga.py writes the table out step by step).
+    ("saga", "saga", partial(torch_sgd)),
+    ("sag", "sag", partial(torch_sgd)),
 ]
 CASE_IDS = [label for label, _, _ in OPTIMIZER_CASES]
 REFERENCES = {label: reference for label, _, reference in OPTIMIZER_CASES}
@@ -1126,6 +1133,8 @@ def test_state_buffers_by_optimizer():
         (ScheduleFreeAdamW(epsilon=0.0), "epsilon"),
         (ScheduleFreeAdamW(weight_decay=-0.1), "weight_decay"),
         (ScheduleFreeAdamW(r=np.nan), "r"),
+        (SAGA(variant="svrg"), "variant"),
+        (SAGA(variant=None), "variant"),
     ],
     ids=repr,
 )
@@ -1155,6 +1164,7 @@ def test_validate_rejects_out_of_range(opt, param):
         ScheduleFreeSGD(momentum=1e-3, warmup_steps=0, r=0.0, weight_lr_power=0.0),
         ScheduleFreeAdamW(beta_1=0.999, beta_2=0.0, weight_decay=0.0),
         ScheduleFreeAdamW(warmup_steps=np.int64(10)),
+        SAGA(variant="sag"),
     ],
     ids=repr,
 )
@@ -1268,6 +1278,10 @@ def test_registered_auto_learning_rates():
             # min(3, 1 / (1 - 0.9)) / smoothness; 0.1 * param_scale.
             "schedulefree_sgd": 1.5,
             "schedulefree_adamw": 0.5,
+            # 1 / (3 L), L the batch smoothness (here: smoothness), and
+            # SAG's 1 / (L max(3, N / 2)) with N = 1 step per epoch.
+            "saga": 1 / 6,
+            "sag": 1 / 6,
         },
         rel=1e-14,
     )
@@ -1371,6 +1385,7 @@ NEW_VALUES = {
     "warmup_steps": 7,
     "r": 1.5,
     "weight_lr_power": 1.0,
+    "variant": "sag",
 }
 
 
@@ -1417,6 +1432,8 @@ def test_repr_of_registered_names():
         "rmsprop": "RMSprop()",
         "schedulefree_adamw": "ScheduleFreeAdamW()",
         "schedulefree_sgd": "ScheduleFreeSGD()",
+        "sag": "SAGA(variant='sag')",
+        "saga": "SAGA()",
         "sgd": "SGD()",
     }
 
@@ -1515,6 +1532,8 @@ def test_repr_of_registered_names():
                 "weight_lr_power": 2.0,
             },
         ),
+        ("saga", SAGA, {"variant": "saga"}),
+        ("sag", SAGA, {"variant": "sag"}),
     ],
 )
 def test_create_by_name(name, cls, params):

@@ -65,6 +65,12 @@ def test_fixture_holds_exactly_the_panel():
     assert not stored - panel, f"stale in the fixture: {sorted(stored - panel)}"
 
 
+#: Names the panel does not train: the finite-sum SAGA and SAG came after the
+#: fixture, and cases of theirs would need it regenerated; tests/test_saga.py
+#: pins their steps to a step-by-step reference instead.
+NOT_IN_PANEL = {name for name, cls, _ in OPTIMIZERS.items() if cls.finite_sum}
+
+
 def test_panel_uses_every_optimizer_name():
     """Each registered optimizer name trains at least three panel cases."""
     counts = Counter(
@@ -72,4 +78,6 @@ def test_panel_uses_every_optimizer_name():
         for case in CASES
         if isinstance(case.params.get("optimizer"), str)
     )
-    assert {name: counts[name] for name in OPTIMIZERS.names() if counts[name] < 3} == {}
+    names = [name for name in OPTIMIZERS.names() if name not in NOT_IN_PANEL]
+    assert {name: counts[name] for name in names if counts[name] < 3} == {}
+    assert NOT_IN_PANEL == {"saga", "sag"}

@@ -39,8 +39,11 @@ from sklearn_nnopt import (
 CLF_LOSSES = [n for n, cls, _ in LOSSES.items() if "classification" in cls.tasks]
 REG_LOSSES = [n for n, cls, _ in LOSSES.items() if "regression" in cls.tasks]
 PROBA_LOSSES = [n for n, cls, _ in LOSSES.items() if hasattr(cls, "predict_proba")]
-OPTIMIZER_NAMES = [n for n, _, _ in OPTIMIZERS.items()]
-STOCHASTIC = [n for n, cls, _ in OPTIMIZERS.items() if cls.stochastic]
+# The finite-sum SAGA and SAG (fit only, smooth losses only) have properties
+# of their own below, so that these draws stay those of the other optimizers.
+FINITE_SUM = [n for n, cls, _ in OPTIMIZERS.items() if cls.finite_sum]
+OPTIMIZER_NAMES = [n for n, _, _ in OPTIMIZERS.items() if n not in FINITE_SUM]
+STOCHASTIC = [n for n in OPTIMIZER_NAMES if OPTIMIZERS.create(n, "o").stochastic]
 SGD_FAMILY = [n for n, cls, _ in OPTIMIZERS.items() if issubclass(cls, SGD)]
 ADAPTIVE = [n for n in STOCHASTIC if n not in SGD_FAMILY]
 DEFAULT_CLF_OPTIMIZER = LinearNNClassifier().optimizer
@@ -313,6 +316,46 @@ def test_classifier_sparse_and_dense_fits_agree(problem):
 )
 def test_regressor_sparse_and_dense_fits_agree(problem):
     _check_sparse_matches_dense(LinearNNRegressor, problem)
+
+
+@st.composite
+def finite_sum_problems(draw):
+    """SAGA or SAG, a smooth loss of either task, and data for it."""
+    task = draw(st.sampled_from(["classification", "regression"]))
+    losses = CLF_LOSSES if task == "classification" else REG_LOSSES
+    loss = draw(st.sampled_from([n for n in losses if LOSSES.create(n, "l").smooth]))
+    params = dict(
+        loss=loss,
+        optimizer=draw(st.sampled_from(FINITE_SUM)),
+        batch_size=draw(st.sampled_from(["auto", 1, 7])),
+        max_iter=3,
+        tol=None,
+        random_state=0,
+    )
+    if task == "classification":
+        return LinearNNClassifier, params, draw(classification_data())
+    data = draw(regression_data(nonnegative=loss == "poisson"))
+    return LinearNNRegressor, params, data
+
+
+@given(problem=finite_sum_problems(), sparse=st.booleans())
+def test_finite_sum_fits_and_predicts_any_valid_input(problem, sparse):
+    Estimator, params, (X, y, sw) = problem
+    Xin = _container(X, sparse)
+    with _strict():
+        est = Estimator(**params).fit(Xin, y, sample_weight=sw)
+        pred = est.predict(Xin)
+    assert est.coef_.dtype == X.dtype
+    assert np.isfinite(est.coef_).all() and np.isfinite(est.intercept_).all()
+    assert pred.shape == y.shape
+    assert est.n_iter_ == 3
+
+
+@given(problem=finite_sum_problems())
+def test_finite_sum_sparse_and_dense_fits_agree(problem):
+    # On CSR X the steps are just in time, with the dense steps' iterates.
+    Estimator, params, data = problem
+    _check_sparse_matches_dense(Estimator, (params, data))
 
 
 # -------------------------------------------------- properties: invalid input
