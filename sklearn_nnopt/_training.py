@@ -369,8 +369,9 @@ class _Run:
             # A small gradient is not a small gap where the objective is flat
             # (near-separable classes, a weak penalty): a gradient 1e-2 of its
             # start left gaps of 0.09-0.6 on breast_cancer. What a truncated
-            # Newton step still gains is a lower bound of the gap (up to 24
-            # passes; one step along the gradient missed most of these gaps).
+            # Newton step still gains is a lower bound of the gap (24 passes
+            # or more where the step overshoots; one step along the gradient
+            # missed most of these gaps).
             J, decrease = newton_cg_decrease(self.objective, self.data, params)
             if decrease > self.threshold() * max(abs(J), floor):
                 self.decrease = decrease / max(abs(J), floor)
@@ -692,7 +693,7 @@ class _Run:
                     config.learning_rate_init, np.finfo(float).tiny
                 )
                 _warn_not_converged(
-                    self, ratio, type(optimizer).__name__, decayed=decayed
+                    self, ratio, _name(optimizer), decayed=decayed
                 )
 
     def should_stop(self, schedule, score, step_losses, step_inners):
@@ -738,7 +739,7 @@ class _Run:
         if score is None:
             done, ratio = self.converged()
             if done is False:
-                what = type(self.optimizer).__name__
+                what = _name(self.optimizer)
                 _warn_not_converged(self, ratio, what, stalled=True)
         if config.verbose:
             print(
@@ -828,7 +829,7 @@ class _Run:
             if done is False or (done is None and result.status != 0):
                 stalled = int(result.nit) < config.max_iter
                 _warn_not_converged(
-                    self, ratio, type(self.optimizer).__name__, stalled=stalled
+                    self, ratio, _name(self.optimizer), stalled=stalled
                 )
 
 
@@ -889,6 +890,13 @@ def _print_epoch(n_iter, epoch_loss, validation_scores, lr, start):
 MIN_PATIENCE_STEPS = 10
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _name(optimizer):
+    """The optimizer's name in messages: its class, or SAG for SAGA's variant."""
+    if getattr(optimizer, "variant", None) == "sag":
+        return "SAG"
+    return type(optimizer).__name__
 
 
 def _warn_not_converged(run, ratio, what, stalled=False, decayed=1.0):
@@ -1020,8 +1028,9 @@ def newton_cg_decrease(objective, data, params, iterations=20):
 
     ``iterations`` conjugate-gradient steps on the Newton system
     :math:`H d = -g` (each Hessian-vector product a difference of two full
-    gradients), then the objective at :math:`w + d` (and at :math:`w + d/2`,
-    :math:`w + d/4` should the quadratic model overshoot). Since :math:`J^*
+    gradients), then the objective at :math:`w + s d` for :math:`s = 1, 1/2,
+    1/4, \ldots` while it improves (the quadratic model overshoots where the
+    loss saturates, its Hessian tiny). Since :math:`J^*
     \le J(w + s d)` for every :math:`s`, the decrease found is a lower bound
     of the gap :math:`J(w) - J^*`; it grows with ``iterations`` towards the
     quadratic model's :math:`\tfrac12 g^\top H^{-1} g` (one iteration is a
@@ -1073,13 +1082,19 @@ def newton_cg_decrease(objective, data, params, iterations=20):
         if rr <= 1e-12 * float(g @ g):
             break
         p = r + (rr / previous) * p
-    best = value
-    if np.any(d):
-        for scale in (1.0, 0.5, 0.25):
-            trial, _ = full_gradient(objective, data, at(theta + scale * d))
-            if math.isfinite(trial) and trial < best:
-                best = trial
-                break
+    # Along d the objective is convex: halve the step from 1 while it
+    # overshoots (on saturated rows the Hessian is tiny and the Newton step
+    # far too long), and stop once a decrease stops improving.
+    best, previous = value, math.inf
+    scale = 1.0
+    for _ in range(30 if np.any(d) else 0):
+        trial, _ = full_gradient(objective, data, at(theta + scale * d))
+        if not math.isfinite(trial):
+            trial = math.inf
+        if best < value and trial >= previous:
+            break
+        best, previous = min(best, trial), trial
+        scale *= 0.5
     return value, max(0.0, value - best)
 
 

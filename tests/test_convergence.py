@@ -387,3 +387,27 @@ def test_a_stochastic_fit_without_a_warning_is_within_the_gap_target(
 ):
     X, y, best = _separable(seed, class_sep, n)
     _assert_not_silent(X, y, best, optimizer, seed)
+
+
+def test_a_saturated_fit_whose_newton_step_overshoots_warns():
+    # QA case: Prodigy's decayed steps stalled after 20 epochs at twice the
+    # optimum's objective with the gradient within sqrt(tol) of the start's,
+    # and the full truncated Newton step from there raised the objective (the
+    # rows are saturated, the Hessian tiny): the check now halves that step
+    # until it stops improving, and the fit runs on and warns.
+    X, y = make_classification(
+        n_samples=2000, n_features=20, class_sep=3, random_state=0
+    )
+    best = LinearNNClassifier(optimizer="newton", tol=1e-10, max_iter=500).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="Prodigy did not reach the optimum"):
+        est = LinearNNClassifier(optimizer="prodigy", random_state=0).fit(X, y)
+    gap = (_log_objective(X, y, est) - _log_objective(X, y, best)) / _log_objective(
+        X, y, best
+    )
+    assert gap > 1.0 and est.n_iter_ == 200
+
+
+def test_the_sag_variant_names_itself_in_warnings():
+    X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+    with pytest.warns(ConvergenceWarning, match=r"^SAG did not reach"):
+        LinearNNClassifier(optimizer="sag", max_iter=2).fit(X, y)

@@ -350,7 +350,9 @@ def test_regression_with_weights_reaches_the_closed_form():
     X, y = make_regression(n_samples=800, n_features=10, noise=5.0, random_state=0)
     sw = np.random.RandomState(0).uniform(0.1, 3.0, size=len(y))
     alpha = 0.5
-    est = LinearNNRegressor(optimizer="saga", alpha=alpha, tol=1e-8, max_iter=500)
+    est = LinearNNRegressor(
+        optimizer="saga", alpha=alpha, tol=1e-8, max_iter=500, random_state=0
+    )
     est.fit(X, y, sample_weight=sw)
     # argmin sum s (x w + b - y)^2 / (2 sum s) + alpha/2 |w|^2, in closed form.
     Z = np.column_stack([X, np.ones(len(y))])
@@ -507,7 +509,9 @@ def test_multiclass_softmax_reaches_the_optimum():
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        est = LinearNNClassifier(optimizer="saga", alpha=0.1, batch_size=20)
+        est = LinearNNClassifier(
+            optimizer="saga", alpha=0.1, batch_size=20, random_state=0
+        )
         est.fit(X, y)  # measured: 150 epochs
     ref = LinearNNClassifier(optimizer="newton", alpha=0.1, tol=1e-10).fit(X, y)
     assert objective(est) == pytest.approx(objective(ref), rel=1e-7)
