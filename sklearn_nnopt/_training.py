@@ -365,14 +365,18 @@ class _Run:
             return True, ratio
         if ratio > self.threshold():
             return False, ratio
-        if self.optimizer.stochastic and not self.objective.l1:
+        if self.optimizer.stochastic:
             # A small gradient is not a small gap where the objective is flat
             # (near-separable classes, a weak penalty): a gradient 1e-2 of its
             # start left gaps of 0.09-0.6 on breast_cancer. What a truncated
             # Newton step still gains is a lower bound of the gap (24 passes
             # or more where the step overshoots; one step along the gradient
-            # missed most of these gaps).
-            J, decrease = newton_cg_decrease(self.objective, self.data, params)
+            # missed most of these gaps). With l1: 20 proximal gradient steps
+            # (Adam + l1 ended 2.8% above the optimum without a warning).
+            lower_bound = (
+                proximal_gradient_decrease if self.objective.l1 else newton_cg_decrease
+            )
+            J, decrease = lower_bound(self.objective, self.data, params)
             if decrease > self.threshold() * max(abs(J), floor):
                 self.decrease = decrease / max(abs(J), floor)
                 return False, ratio
@@ -692,9 +696,7 @@ class _Run:
                 decayed = schedule.rate(max(t, 1), config.max_iter) / max(
                     config.learning_rate_init, np.finfo(float).tiny
                 )
-                _warn_not_converged(
-                    self, ratio, _name(optimizer), decayed=decayed
-                )
+                _warn_not_converged(self, ratio, _name(optimizer), decayed=decayed)
 
     def should_stop(self, schedule, score, step_losses, step_inners):
         """The stopping decision at the end of an epoch.
@@ -828,9 +830,7 @@ class _Run:
             done, ratio = self.converged(self.params)
             if done is False or (done is None and result.status != 0):
                 stalled = int(result.nit) < config.max_iter
-                _warn_not_converged(
-                    self, ratio, _name(self.optimizer), stalled=stalled
-                )
+                _warn_not_converged(self, ratio, _name(self.optimizer), stalled=stalled)
 
 
 def _batches(data, shuffle, rng, gather=True):
@@ -912,8 +912,13 @@ def _warn_not_converged(run, ratio, what, stalled=False, decayed=1.0):
     )
     decrease = getattr(run, "decrease", None)
     if decrease is not None:
+        steps = (
+            "proximal gradient steps still lower"
+            if run.objective.l1
+            else "a truncated Newton step still lowers"
+        )
         howfar = (
-            f"a truncated Newton step still lowers the objective by "
+            f"{steps} the objective by "
             f"{decrease:.1e} of its value (converged means at most {rule} = "
             f"{threshold:.1e}), although the gradient is {ratio:.1e} of its size "
             f"at the start: the objective is flat, the optimum still far"
@@ -1096,6 +1101,66 @@ def newton_cg_decrease(objective, data, params, iterations=20):
         best, previous = min(best, trial), trial
         scale *= 0.5
     return value, max(0.0, value - best)
+
+
+def proximal_gradient_decrease(objective, data, params, iterations=20):
+    r"""What proximal gradient steps from ``params`` lower the objective by (l1).
+
+    The l1 counterpart of :func:`newton_cg_decrease`: ``iterations`` steps
+    :math:`w \leftarrow \operatorname{prox}_{t \lambda \lVert\cdot\rVert_1}
+    (w - t \nabla f(w))` (the intercept a plain gradient step), :math:`t`
+    first :math:`1 / c` for the secant curvature :math:`c` along the gradient,
+    halved when a step does not lower the objective and kept otherwise. Every
+    accepted point is evaluated, so the decrease is a lower bound of the gap
+    (one pass per step).
+
+    Returns
+    -------
+    value : float
+        :math:`J(w)`.
+    decrease : float
+        Non-negative.
+    """
+    l1 = objective.l1
+    if objective.preconditioner is not None:
+        l1 = l1 * objective.preconditioner.inv_scale
+    dtype = params.coef.dtype
+
+    def make(W, b):
+        W, b = W.astype(dtype), b.astype(dtype) if params.fit_intercept else b
+        return Parameters(
+            W, b if params.fit_intercept else params.intercept, params.fit_intercept
+        )
+
+    def prox_step(W, b, grads, t):
+        V = W - t * grads[0]
+        V = np.sign(V) * np.maximum(np.abs(V) - t * l1, 0.0)
+        c = b - t * grads[1] if params.fit_intercept else b
+        return V, c
+
+    W = params.coef.astype(np.float64)
+    b = params.intercept.astype(np.float64)
+    value, grads = full_gradient(objective, data, params)
+    norm2 = float(sum(np.vdot(g, g) for g in grads))
+    if not norm2 > 0 or not math.isfinite(norm2):
+        return value, 0.0
+    h = 1e-4 * max(1.0, math.sqrt(float(np.vdot(W, W) + np.vdot(b, b))))
+    h /= math.sqrt(norm2)
+    probe = make(W - h * grads[0], b - h * grads[1] if params.fit_intercept else b)
+    _, probe_grads = full_gradient(objective, data, probe)
+    change = float(
+        sum(np.vdot(g, g - q) for g, q in zip(grads, probe_grads, strict=True))
+    )
+    t = h * norm2 / change if change > 0 and math.isfinite(change) else h
+    current = value
+    for _ in range(iterations):
+        V, c = prox_step(W, b, grads, t)
+        trial, trial_grads = full_gradient(objective, data, make(V, c))
+        if math.isfinite(trial) and trial < current:
+            W, b, grads, current = V, c, trial_grads, trial
+        else:
+            t *= 0.5
+    return value, max(0.0, value - current)
 
 
 def optimality(objective, data, params, scale=None):

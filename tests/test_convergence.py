@@ -411,3 +411,33 @@ def test_the_sag_variant_names_itself_in_warnings():
     X, y = make_classification(n_samples=200, n_features=5, random_state=0)
     with pytest.warns(ConvergenceWarning, match=r"^SAG did not reach"):
         LinearNNClassifier(optimizer="sag", max_iter=2).fit(X, y)
+
+
+def test_an_l1_fit_far_from_the_optimum_warns():
+    # QA case: Adam with penalty="l1" ended at max_iter 2.8% above the
+    # optimum's objective, its minimum-norm subgradient within sqrt(tol) of
+    # the start's, without a warning. Proximal gradient steps from the fitted
+    # model now measure what is left (a lower bound of the gap).
+    X, y = load_breast_cancer(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    alpha = 0.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (FutureWarning, UserWarning))
+        ref = LogisticRegression(
+            penalty="l1",
+            solver="saga",
+            C=1 / (len(y) * alpha),
+            tol=1e-10,
+            max_iter=100_000,
+        ).fit(X, y)
+
+    def objective(coef, intercept):
+        raw = X @ np.ravel(coef) + float(np.ravel(intercept)[0])
+        return np.mean(np.logaddexp(0, raw) - y * raw) + alpha * np.abs(coef).sum()
+
+    with pytest.warns(ConvergenceWarning, match="proximal gradient steps still lower"):
+        est = LinearNNClassifier(
+            optimizer="adam", penalty="l1", alpha=alpha, random_state=0
+        ).fit(X, y)
+    best = objective(ref.coef_, ref.intercept_)
+    assert objective(est.coef_, est.intercept_) > 1.01 * best
