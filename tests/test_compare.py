@@ -862,3 +862,12 @@ def test_repeated_and_alias_names_and_ignored_rates_are_one_candidate():
     # sgd at each distinct rate; lbfgs (which ignores the rate) once, at "auto".
     assert points == [("lbfgs", "auto"), ("sgd", "0.01"), ("sgd", "auto")]
     assert {r["loss"] for r in result.rows} == {"log_loss"}
+
+
+def test_multilabel_targets_are_refused_with_a_clear_error():
+    from sklearn.datasets import make_multilabel_classification
+
+    X, Y = make_multilabel_classification(n_samples=60, n_classes=3, random_state=0)
+    for task in (None, "classification"):
+        with pytest.raises(CompareError, match="multilabel"):
+            compare(X, Y, task=task)

@@ -193,6 +193,14 @@ def _infer_task(y, task):
     if task is not None and task not in TASKS:
         raise CompareError(f"task must be one of {TASKS} or None; got {task!r}")
     kind = type_of_target(y)
+    if kind == "multilabel-indicator":
+        # The estimators fit it (one binary problem per label); compare's
+        # scores, reference and tables are written for one output.
+        raise CompareError(
+            "compare does not support multilabel targets yet (a 0/1 indicator "
+            "matrix); fit LinearNNClassifier on it directly, e.g. in "
+            "GridSearchCV over loss and optimizer"
+        )
     if task is None:
         if kind in ("binary", "multiclass"):
             task = "classification"
