@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.validation import assert_all_finite, validate_data
+from sklearn.utils.validation import assert_all_finite, check_is_fitted, validate_data
 
 from ._objective import Objective
 from ._parameters import Parameters
@@ -125,8 +125,9 @@ def _user(preconditioner, W, b):
 
 
 def _raw_prediction(X, coef, intercept):
-    """``X @ coef.T + intercept`` as a 2-D array."""
-    raw = safe_sparse_dot(X, np.atleast_2d(coef).T, dense_output=True)
+    """``X @ coef.T + intercept`` as a 2-D array (``coef`` dense or sparse)."""
+    coef = coef if sp.issparse(coef) else np.atleast_2d(coef)
+    raw = np.asarray(safe_sparse_dot(X, coef.T, dense_output=True))
     raw += np.atleast_1d(intercept)
     return raw
 
@@ -341,6 +342,8 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         """
         last = getattr(self, "_last_iterate", None)
         coef, intercept = last if last is not None else (self.coef_, self.intercept_)
+        if sp.issparse(coef):  # sparsify() was called
+            coef = coef.toarray()
         params = Parameters.continued(coef, intercept, X, Y, self.fit_intercept)
         params = params.in_coordinates(pre)
         previous = self.optimizer_
@@ -478,6 +481,67 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         return _Callbacks(self, context, X, y, fitted)
 
     # ------------------------------------------------------------ prediction
+    def sparsify(self):
+        """Store ``coef_`` as a scipy.sparse CSR matrix, as ``SGDClassifier``.
+
+        Worth it when most coefficients are exactly zero (an ``l1`` or
+        ``elasticnet`` fit): prediction then multiplies only the non-zeros,
+        and the model takes less memory. ``coef_`` becomes of shape
+        ``(n_outputs, n_features)`` (``(1, n_features)`` for one output);
+        predictions are unchanged, and :meth:`densify` restores the array.
+        ``fit`` (with ``warm_start``) and ``partial_fit`` continue from the
+        dense coefficients and leave a dense ``coef_``.
+
+        Returns
+        -------
+        self
+            The estimator, with a sparse ``coef_``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_classification
+        >>> from sklearn.preprocessing import scale
+        >>> from sklearn_nnopt import LinearNNClassifier
+        >>> X, y = make_classification(random_state=0)
+        >>> X = scale(X)
+        >>> clf = LinearNNClassifier(
+        ...     optimizer="saga", penalty="l1", alpha=0.05, max_iter=1000
+        ... )
+        >>> clf = clf.fit(X, y).sparsify()
+        >>> clf.coef_.format, clf.coef_.shape, clf.coef_.nnz
+        ('csr', (1, 20), 3)
+        """
+        check_is_fitted(self, "coef_")
+        if not sp.issparse(self.coef_):
+            self._dense_coef_shape = np.shape(self.coef_)
+            self.coef_ = sp.csr_matrix(np.atleast_2d(self.coef_))
+        return self
+
+    def densify(self):
+        """Store ``coef_`` as a numpy array again, after :meth:`sparsify`.
+
+        Returns
+        -------
+        self
+            The estimator, with ``coef_`` of the shape it had before
+            :meth:`sparsify`.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        """
+        check_is_fitted(self, "coef_")
+        if sp.issparse(self.coef_):
+            shape = getattr(self, "_dense_coef_shape", self.coef_.shape)
+            self.coef_ = self.coef_.toarray().reshape(shape)
+        return self
+
     def _raw(self, X):
         """``X @ coef_.T + intercept_`` as a 2-D array."""
         return _raw_prediction(X, self.coef_, self.intercept_)

@@ -632,3 +632,69 @@ def test_divergence_raises_and_keeps_previous_coefficients(regression):
 def test_perceptron_with_lbfgs_is_refused(binary):
     with pytest.raises(ValueError, match="stochastic optimizer"):
         LinearNNClassifier(loss="perceptron", optimizer="lbfgs").fit(*binary)
+
+
+# ------------------------------------------------------ sparsify / densify
+@pytest.mark.parametrize(
+    "Estimator, y_kind",
+    [
+        (LinearNNClassifier, "binary"),
+        (LinearNNClassifier, "multiclass"),
+        (LinearNNRegressor, "single"),
+        (LinearNNRegressor, "multioutput"),
+    ],
+)
+@pytest.mark.parametrize("sparse_X", [False, True])
+def test_sparsify_densify_round_trip(Estimator, y_kind, sparse_X):
+    import scipy.sparse as sp
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 15))
+    if y_kind == "binary":
+        y = (X[:, 0] > 0).astype(int)
+    elif y_kind == "multiclass":
+        y = np.digitize(X[:, 0], [-0.5, 0.5])
+    elif y_kind == "single":
+        y = X[:, 0] - 2 * X[:, 1]
+    else:
+        y = np.column_stack([X[:, 0], X[:, 1]])
+    Xin = sp.csr_matrix(X) if sparse_X else X
+    est = Estimator(optimizer="lbfgs", alpha=0.1).fit(Xin, y)
+    dense_coef = est.coef_.copy()
+    before = est.predict(Xin)
+    raw_before = est._raw(Xin)
+    assert est.sparsify() is est
+    assert sp.issparse(est.coef_) and est.coef_.shape == np.atleast_2d(dense_coef).shape
+    # Labels equal; values to rounding (a sparse product sums in another order).
+    same = assert_array_equal if Estimator is LinearNNClassifier else assert_allclose
+    same(est.predict(Xin), before)
+    assert_allclose(est._raw(Xin), raw_before, rtol=1e-12, atol=1e-12)
+    restored = pickle.loads(pickle.dumps(est))
+    same(restored.predict(Xin), before)
+    assert est.densify() is est
+    assert isinstance(est.coef_, np.ndarray)
+    assert_array_equal(est.coef_, dense_coef)
+    est.densify()  # a no-op on a dense coef_
+    assert_array_equal(est.coef_, dense_coef)
+
+
+def test_a_sparse_coef_continues_densely():
+    X, y = make_classification(n_samples=200, n_features=10, random_state=0)
+    params = dict(optimizer="sgd", max_iter=3, tol=None, random_state=0)
+    est = LinearNNClassifier(warm_start=True, **params).fit(X, y).sparsify()
+    est.fit(X, y)
+    assert isinstance(est.coef_, np.ndarray)
+    ref = LinearNNClassifier(warm_start=True, **params).fit(X, y)
+    ref.fit(X, y)
+    assert_allclose(est.coef_, ref.coef_)
+    est.sparsify()
+    est.partial_fit(X, y)
+    assert isinstance(est.coef_, np.ndarray)
+
+
+def test_sparsify_needs_a_fitted_estimator():
+    from sklearn.exceptions import NotFittedError
+
+    for method in ("sparsify", "densify"):
+        with pytest.raises(NotFittedError):
+            getattr(LinearNNClassifier(), method)()
