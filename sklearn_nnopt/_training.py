@@ -1127,10 +1127,8 @@ def proximal_gradient_decrease(objective, data, params, iterations=20):
     dtype = params.coef.dtype
 
     def make(W, b):
-        W, b = W.astype(dtype), b.astype(dtype) if params.fit_intercept else b
-        return Parameters(
-            W, b if params.fit_intercept else params.intercept, params.fit_intercept
-        )
+        intercept = b.astype(dtype) if params.fit_intercept else params.intercept
+        return Parameters(W.astype(dtype), intercept, params.fit_intercept)
 
     def prox_step(W, b, grads, t):
         V = W - t * grads[0]
