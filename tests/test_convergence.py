@@ -586,3 +586,57 @@ def test_the_perceptron_is_not_checked():
         warnings.simplefilter("error", ConvergenceWarning)
         est = LinearNNClassifier(loss="perceptron", random_state=0).fit(X, y)
     assert est.n_iter_ < est.max_iter
+
+
+# ---------------------------------------------------- separable outputs
+def test_lbfgs_on_many_labels_runs_output_by_output():
+    # The named case: 4,000 x 100 with 20 labels. The joint L-BFGS ran to
+    # max_iter=200 (a warning) although each label alone took 13-65
+    # iterations: the objective separates across labels, so each is
+    # minimized on its own, as MultiOutputClassifier does.
+    from sklearn.datasets import make_multilabel_classification
+
+    X, Y = make_multilabel_classification(
+        n_samples=4000, n_features=100, n_classes=20, random_state=0
+    )
+    X = (X - X.mean(0)) / X.std(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = LinearNNClassifier(optimizer="lbfgs").fit(X, Y)
+    assert est.n_iter_ < 100
+    assert len(est.loss_curve_) == est.n_iter_
+    assert np.all(np.diff(est.loss_curve_) <= 1e-12)
+    for k in (0, 16):  # the same model as the label's own fit
+        alone = LinearNNClassifier(optimizer="lbfgs").fit(X, Y[:, k])
+        assert_allclose(est.coef_[k], alone.coef_[0], rtol=1e-4, atol=1e-4)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    seed=st.integers(0, 1000),
+    task=st.sampled_from(["multilabel", "multioutput", "ovr_squared_hinge"]),
+    weighted=st.booleans(),
+)
+def test_output_by_output_lbfgs_reaches_the_joint_optimum(seed, task, weighted):
+    # Whatever the independent-output problem: the outputs' L-BFGS runs end
+    # at the joint objective's minimizer (the joint Newton's, tight tol).
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(150, 5))
+    sw = rng.uniform(0.5, 2.0, size=150) if weighted else None
+    if task == "multioutput":
+        Y = X @ rng.normal(size=(5, 3)) + rng.normal(size=(150, 3))
+        make = LinearNNRegressor
+        kwargs = {}
+    else:
+        scores = X @ rng.normal(size=(5, 3)) + rng.normal(size=(150, 3))
+        make = LinearNNClassifier
+        if task == "multilabel":
+            Y, kwargs = (scores > 0).astype(int), {}
+        else:
+            Y, kwargs = np.argmax(scores, axis=1), {"loss": "squared_hinge"}
+    ours = make(optimizer="lbfgs", tol=1e-8, max_iter=1000, **kwargs)
+    ours.fit(X, Y, sample_weight=sw)
+    exact = make(optimizer="newton", tol=1e-10, max_iter=1000, **kwargs)
+    exact.fit(X, Y, sample_weight=sw)
+    assert_allclose(ours.coef_, exact.coef_, rtol=1e-4, atol=1e-5)
+    assert_allclose(ours.intercept_, exact.intercept_, rtol=1e-4, atol=1e-5)
