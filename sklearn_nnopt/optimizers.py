@@ -1846,6 +1846,15 @@ class LBFGS(_FullBatch):
     objective alone; an iteration that does not lower the objective while the
     gradient is still larger restarts it.
 
+    Where the objective separates across outputs (a loss with independent
+    outputs: multilabel ``y``, multi-output regression, one-vs-rest margin
+    losses), each output's objective is minimized by its own L-BFGS run, as
+    ``MultiOutputClassifier`` fits one estimator per output: the minimizer
+    is the same, and a joint run needs as many iterations as its hardest
+    output, each costing all of them. ``n_iter_`` is then the largest
+    output's count. (Not with ``verbose`` or scikit-learn callbacks, which
+    follow the joint iterations.)
+
     Parameters
     ----------
     restarts : int, default=3
