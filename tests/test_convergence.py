@@ -606,9 +606,9 @@ def test_lbfgs_on_many_labels_runs_output_by_output():
     assert est.n_iter_ < 100
     assert len(est.loss_curve_) == est.n_iter_
     assert np.all(np.diff(est.loss_curve_) <= 1e-12)
-    for k in (0, 16):  # the same model as the label's own fit
-        alone = LinearNNClassifier(optimizer="lbfgs").fit(X, Y[:, k])
-        assert_allclose(est.coef_[k], alone.coef_[0], rtol=1e-4, atol=1e-4)
+    for k in (0, 16):  # the same model as the label's own fit (tight tol)
+        alone = LinearNNClassifier(optimizer="newton", tol=1e-8).fit(X, Y[:, k])
+        assert_allclose(est.coef_[k], alone.coef_[0], rtol=1e-2, atol=1e-3)
 
 
 @settings(max_examples=10, deadline=None)
@@ -640,3 +640,54 @@ def test_output_by_output_lbfgs_reaches_the_joint_optimum(seed, task, weighted):
     exact.fit(X, Y, sample_weight=sw)
     assert_allclose(ours.coef_, exact.coef_, rtol=1e-4, atol=1e-5)
     assert_allclose(ours.intercept_, exact.intercept_, rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------ L-BFGS on flat objectives
+def _flat_problem(seed, n, p, class_sep, flip_y, spread):
+    X, y = make_classification(
+        n_samples=n,
+        n_features=p,
+        class_sep=class_sep,
+        flip_y=flip_y,
+        random_state=seed,
+    )
+    if spread:
+        X = X * np.logspace(-2, 2, p)
+    best = LinearNNClassifier(optimizer="newton", tol=1e-10, max_iter=500).fit(X, y)
+    return X, y, _log_objective(X, y, best)
+
+
+def _lbfgs_gap(X, y, best):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        est = LinearNNClassifier(optimizer="lbfgs").fit(X, y)
+    return (_log_objective(X, y, est) - best) / best, caught, est
+
+
+def test_lbfgs_stopped_on_a_flat_objective_goes_on_or_warns():
+    # The named case (near-separable, columns from 1e-2 to 1e2, no scaler):
+    # L-BFGS stopped with its gradient at tol**1.5 of the start's, 17% above
+    # the optimum's objective, without a warning. A truncated Newton step
+    # after the stop now finds the gap; L-BFGS goes on with a smaller
+    # tolerance and, here, warns at max_iter.
+    X, y, best = _flat_problem(16, 400, 20, 3.0, 0.02, True)
+    gap, caught, est = _lbfgs_gap(X, y, best)
+    assert gap > 1e-2
+    assert len(caught) == 1 and est.n_iter_ == 200
+    assert "LBFGS did not reach the optimum" in str(caught[0].message)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    seed=st.integers(0, 200),
+    shape=st.sampled_from([(100, 5), (400, 20), (1000, 30)]),
+    class_sep=st.sampled_from([1.0, 2.0, 3.0]),
+    flip_y=st.sampled_from([0.0, 0.02]),
+    spread=st.booleans(),
+)
+def test_an_lbfgs_fit_without_a_warning_is_within_its_gap_target(
+    seed, shape, class_sep, flip_y, spread
+):
+    X, y, best = _flat_problem(seed, *shape, class_sep, flip_y, spread)
+    gap, caught, _ = _lbfgs_gap(X, y, best)
+    assert gap <= 1e-3 or caught, gap
