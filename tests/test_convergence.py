@@ -691,3 +691,40 @@ def test_an_lbfgs_fit_without_a_warning_is_within_its_gap_target(
     X, y, best = _flat_problem(seed, *shape, class_sep, flip_y, spread)
     gap, caught, _ = _lbfgs_gap(X, y, best)
     assert gap <= 1e-3 or caught, gap
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 1000),
+    alpha=st.sampled_from([1e-4, 1e-2, 1.0]),
+    spread=st.booleans(),
+)
+def test_the_quadratic_gap_bound_bounds_the_gap_without_an_intercept(
+    seed, alpha, spread
+):
+    # With the intercept fixed, the l2 penalty's curvature makes the bound a
+    # certificate: J(w) - J* <= sum g_j^2 / (2 mu_j), at any point.
+    from sklearn_nnopt._precondition import Preconditioner
+    from sklearn_nnopt._training import quadratic_gap_bound
+    from sklearn_nnopt.losses import LOSSES
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(80, 4)) * (np.logspace(-1, 1, 4) if spread else 1.0)
+    y = (X[:, 0] + rng.normal(size=80) > 0).astype(float)
+    pre = Preconditioner.fit(X, np.ones(80), center=False)
+    objective = Objective(
+        LOSSES.create("log_loss", "loss"), alpha, "l2", 0.0, False, pre
+    )
+    data = TrainingData(X, y[:, None], np.ones(80), batch_size=80)
+    best = LinearNNClassifier(
+        optimizer="newton", alpha=alpha, fit_intercept=False, tol=1e-12, max_iter=500
+    ).fit(X, y)
+    W_best, _ = pre.to_training(best.coef_, np.zeros(1))
+    J_star = Objective.value_grad(objective, X, y[:, None], None, W_best, np.zeros(1))[
+        0
+    ]
+    point = Parameters(rng.normal(size=(1, 4)), np.zeros(1), False)
+    J = Objective.value_grad(
+        objective, X, y[:, None], None, point.coef, point.intercept
+    )[0]
+    assert quadratic_gap_bound(objective, data, point) >= (J - J_star) * (1 - 1e-9)
