@@ -1429,7 +1429,7 @@ def nonsmooth_decrease(objective, data, params, iterations=10):
     def fun(theta):
         point = at(theta)
         value, grads = full_gradient(objective, data, point)
-        if l1:
+        if objective.l1:
             grads[0] = grads[0] + l1 * np.sign(point.coef)
         if not math.isfinite(value):
             return math.inf, np.zeros_like(theta)

@@ -728,3 +728,40 @@ def test_the_quadratic_gap_bound_bounds_the_gap_without_an_intercept(
         objective, X, y[:, None], None, point.coef, point.intercept
     )[0]
     assert quadratic_gap_bound(objective, data, point) >= (J - J_star) * (1 - 1e-9)
+
+
+@pytest.mark.parametrize("penalty", ["l1", "elasticnet"])
+@pytest.mark.parametrize(
+    "loss", ["hinge", "absolute_error", "quantile", "epsilon_insensitive"]
+)
+def test_a_nonsmooth_loss_with_l1_is_checked_in_preconditioned_coordinates(
+    loss, penalty
+):
+    # QA case: with precondition=True (the default) the l1 strength is a
+    # vector in the training coordinates, and the check of a loss with a kink
+    # raised "The truth value of an array ... is ambiguous" on dense X.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5)) * np.logspace(-1, 1, 5)
+    signal = X @ np.array([1.0, 0.0, -2.0, 0.0, 0.5]) + rng.normal(size=200)
+    if loss == "hinge":
+        est = LinearNNClassifier(loss=loss, penalty=penalty, alpha=0.01)
+        y = (signal > 0).astype(int)
+    else:
+        est = LinearNNRegressor(loss=loss, penalty=penalty, alpha=0.01)
+        y = signal
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        est.set_params(random_state=0).fit(X, y)
+    if penalty == "l1" and loss in ("hinge", "absolute_error", "quantile"):
+        best = _l1_lp_optimum(loss, X, 2.0 * y - 1.0 if loss == "hinge" else y, 0.01)
+        raw = X @ np.ravel(est.coef_) + float(np.ravel(est.intercept_)[0])
+        t = 2.0 * y - 1.0
+        residual = y - raw
+        pieces = {
+            "hinge": np.maximum(0.0, 1.0 - t * raw),
+            "absolute_error": np.abs(residual),
+            "quantile": np.maximum(0.5 * residual, -0.5 * residual),
+        }[loss]
+        value = float(np.mean(pieces)) + 0.01 * float(np.abs(est.coef_).sum())
+        assert value >= best * (1 - 1e-9)
+        assert (value - best) / best <= 1e-2 or caught, (value - best) / best
