@@ -84,13 +84,9 @@ def _support_scores(problem, coef):
 def _fit(problem, optimizer, **params):
     X, y, task, penalty, alpha, l1_ratio, _, _ = problem
     Est = LinearNNClassifier if task == "classification" else LinearNNRegressor
+    params.setdefault("random_state", 0)
     return Est(
-        optimizer=optimizer,
-        penalty=penalty,
-        alpha=alpha,
-        l1_ratio=l1_ratio,
-        random_state=0,
-        **params,
+        optimizer=optimizer, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio, **params
     ).fit(X, y)
 
 
@@ -164,6 +160,29 @@ def test_l1_recovers_the_optimum_support(named_problem, optimizer):
     X, y, task, penalty, alpha, l1_ratio, _, J_star = problem
     J = _objective(X, y, coef, est.intercept_, task, penalty, alpha, l1_ratio)
     assert (J - J_star) / abs(J_star) <= 0.01
+
+
+@pytest.mark.parametrize("optimizer, seed", [("adam", 1), ("adam", 3), ("adadelta", 0)])
+def test_correlated_features_do_not_swap_the_support(optimizer, seed):
+    # QA case: the named problem's seed 3 has two correlated features (59,
+    # in the optimum at -0.070, and 18, at zero). Held to sqrt(tol), Adam and
+    # Adadelta stopped 0.4-0.5% above the optimum with 59 zeroed and 18 on,
+    # and no warning. The check of a polished l1 iterate now takes the
+    # full-batch bound.
+    X, y = make_classification(
+        n_samples=3000, n_features=60, n_informative=6, random_state=3
+    )
+    problem = _problem(
+        StandardScaler().fit_transform(X), y, "classification", "l1", 0.01
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = _fit(problem, optimizer, random_state=seed)
+    recovered, wrong, coef = _support_scores(problem, est.coef_)
+    assert recovered >= 0.9 and wrong <= 0.05
+    X, y, task, penalty, alpha, l1_ratio, _, J_star = problem
+    J = _objective(X, y, coef, est.intercept_, task, penalty, alpha, l1_ratio)
+    assert (J - J_star) / abs(J_star) <= 1e-3
 
 
 def test_the_named_case_has_the_issue_numbers():
