@@ -129,7 +129,10 @@ class Auto(Schedule):
     mean over the last :math:`w` steps (:math:`w` = the steps of an epoch, at
     least ``min_window``) is tested: a negative mean decays the step,
     :math:`\eta \leftarrow` ``decay`` :math:`\eta`. A full-batch gradient
-    descent that converges never triggers it, so its step is kept.
+    descent that converges never triggers it, so its step is kept; once its
+    level (the mean objective over a window) falls by no more than ``tol``
+    times itself from one window to the next, the fit may stop, which it does
+    if the convergence check passes.
 
     Once a decayed step no longer lowers the objective's level (its mean over
     the window) by more than ``tol`` times that level, the fit may stop, which
@@ -184,6 +187,7 @@ class Auto(Schedule):
         self.tol_ = 0.0 if tol is None else tol
         self.losses_, self.inners_ = [], []
         self.level_ = None
+        self.trend_, self.fresh_ = None, 0
         return self
 
     def rate(self, t, epoch=0):
@@ -194,6 +198,7 @@ class Auto(Schedule):
         losses.extend(np.asarray(step_losses, dtype=float).tolist())
         inners.extend(np.asarray(step_inners, dtype=float).tolist())
         window = max(self.min_window, len(step_losses))
+        self.fresh_ += len(step_losses)
         if len(losses) < window:
             return False
         del losses[:-window], inners[:-window]
@@ -204,7 +209,17 @@ class Auto(Schedule):
         # smaller step to try: the level alone decides.
         noise = np.mean(inners) < -1e-8 * np.mean(np.abs(inners))
         if not noise and self.decay < 1:
-            return False
+            # No noise, and the level no longer falls from one window to the
+            # next (disjoint windows) by tol of it: a run that converges
+            # without noise (gradient descent on small data, an exact l1
+            # problem) may stop if the check passes, instead of running to
+            # max_iter (every optimizer but SAGA on a Lasso problem did).
+            if self.fresh_ < window:
+                return False
+            level = float(np.mean(losses))
+            previous, self.trend_, self.fresh_ = self.trend_, level, 0
+            scale = self.tol_ * max(abs(level), np.finfo(float).tiny)
+            return previous is not None and previous - level <= scale
         level = float(np.mean(losses))
         previous, self.level_ = self.level_, level
         losses.clear()
@@ -216,7 +231,7 @@ class Auto(Schedule):
         return False
 
     def not_converged(self):
-        self.level_ = None
+        self.level_ = self.trend_ = None
 
 
 @SCHEDULES.register("constant")
