@@ -8,7 +8,6 @@ stacked. The hypothesis tests run ``max_examples`` from the profile in
 ``conftest.py``.
 """
 
-import time
 import warnings
 
 import numpy as np
@@ -468,12 +467,6 @@ def _objective(coef, intercept, X, Y):
     )
 
 
-def _cpu_time(fit):
-    start = time.process_time()
-    fit()
-    return time.process_time() - start
-
-
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_as_good_as_mlp_and_multioutput_logistic_regression(variant):
     """At matched regularization (alpha of the mean-loss objective; C = 1 /
@@ -488,13 +481,8 @@ def test_as_good_as_mlp_and_multioutput_logistic_regression(variant):
     (it predicts fewer labels: 0.284 against 0.298 here, at F1 0.387 against
     0.422), so on sparse X only its F1 is compared.
 
-    Fit time: less than MultiOutputClassifier(LogisticRegression())'s on
-    sparse X (preconditioned L-BFGS, 0.026 s against 0.065 s here). On dense
-    X it is about the same on these two variants, and slower on 20000 x 50
-    with 5 labels (1.4x) and 4000 x 100 with 20 (2.6x): our tol stops at a
-    1000 times smaller gradient, and one joint L-BFGS needs more iterations
-    than one per label (benchmarks/multilabel.md); so time is asserted on
-    sparse X only.
+    Fit time is measured in benchmarks/multilabel.py against the same peers
+    in one run (no timed assertion here: the suite runs on shared machines).
     """
     X_train, X_test, Y_train, Y_test = _variant(VARIANTS[variant])
     n = X_train.shape[0]
@@ -503,10 +491,10 @@ def test_as_good_as_mlp_and_multioutput_logistic_regression(variant):
     mlp = MLPClassifier(
         hidden_layer_sizes=(), alpha=ALPHA * min(200, n), random_state=0
     )
-    ours_time = _cpu_time(lambda: ours.fit(X_train, Y_train))
+    ours.fit(X_train, Y_train)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # MLP's adam: 200 epochs
-        lr_time = _cpu_time(lambda: lr.fit(X_train, Y_train))
+        lr.fit(X_train, Y_train)
         mlp.fit(X_train, Y_train)
     f1, hamming = _metrics(ours, X_test, Y_test)
     for name, reference in [("LogisticRegression", lr), ("MLP", mlp)]:
@@ -517,9 +505,3 @@ def test_as_good_as_mlp_and_multioutput_logistic_regression(variant):
     objective = _objective(ours.coef_, ours.intercept_, X_train, Y_train)
     mlp_objective = _objective(mlp.coefs_[0].T, mlp.intercepts_[0], X_train, Y_train)
     assert objective <= mlp_objective
-    if sp.issparse(X_train):
-        ours_times, lr_times = [ours_time], [lr_time]
-        for _ in range(2):
-            ours_times.append(_cpu_time(lambda: clone(ours).fit(X_train, Y_train)))
-            lr_times.append(_cpu_time(lambda: clone(lr).fit(X_train, Y_train)))
-        assert np.median(ours_times) < np.median(lr_times), (ours_times, lr_times)
