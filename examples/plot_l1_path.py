@@ -3,9 +3,11 @@ The l1 penalty: coefficient path and sparsity
 =============================================
 
 ``penalty="l1"`` adds :math:`\\alpha \\lVert W \\rVert_1` to the objective.
-Every stochastic optimizer handles it with a **proximal step**: after each
-update, ``coef_`` is soft-thresholded by ``alpha`` times the step size the
-optimizer just applied to each coefficient, so coefficients reach exact zeros.
+Every stochastic optimizer applies it after each update as the **cumulative
+penalty** of Tsuruoka et al. (2009), by the step size the optimizer just
+applied to each coefficient, and each convergence check runs a few full-batch
+proximal gradient steps, so coefficients reach the exact zeros of the
+optimum.
 
 With the squared error the objective is exactly the Lasso's,
 
@@ -45,10 +47,7 @@ settings = {
     "sgd": dict(optimizer="sgd"),
     "momentum": dict(optimizer="momentum"),
     "adam": dict(optimizer="adam"),
-    # Full batch: proximal gradient descent (ISTA), 1 step per epoch.
-    "sgd, full batch": dict(
-        optimizer="sgd", batch_size=len(y), max_iter=2000, tol=1e-8
-    ),
+    "adagrad": dict(optimizer="adagrad"),
 }
 paths = {}
 print(f"{'':<16} non-zero coefficients for each alpha (of 10)")
@@ -59,15 +58,20 @@ for name, params in settings.items():
     for alpha in alphas:
         est = LinearNNRegressor(penalty="l1", alpha=alpha, random_state=0, **params)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("error", ConvergenceWarning)  # none is raised
             coefs.append(est.fit(X, y).coef_)
     paths[name] = np.array(coefs)
     nnz = np.count_nonzero(paths[name], axis=1)
     print(f"{name:<16} {nnz}  ({time.perf_counter() - start:.2f}s)")
 
 # %%
-# The path and the count of non-zeros
-# -----------------------------------
+# The path and the support recovered
+# ----------------------------------
+#
+# Left: the momentum path (colors) over the Lasso's (grey). Right: for each
+# optimizer, how many of the Lasso's zero coefficients the fit leaves
+# non-zero (o) and how many of its non-zeros the fit zeroes (x), against the
+# Lasso's count of non-zeros (grey).
 
 fig, (ax_path, ax_nnz) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
 ax_path.semilogx(alphas, exact, color="0.6", lw=3, alpha=0.6)
@@ -77,29 +81,46 @@ ax_path.set(
     ylabel="coefficient",
     title="l1 path: momentum (colors), Lasso (grey)",
 )
-ax_nnz.semilogx(alphas, np.count_nonzero(exact, axis=1), "k-", lw=3, alpha=0.4)
-for name, coefs in paths.items():
-    style = "s--" if name.endswith("full batch") else "o-"
-    ax_nnz.semilogx(alphas, np.count_nonzero(coefs, axis=1), style, label=name, ms=4)
-ax_nnz.plot([], [], "k-", lw=3, alpha=0.4, label="Lasso (exact)")
-ax_nnz.set(xlabel="alpha", ylabel="non-zero coefficients (of 10)", title="sparsity")
-ax_nnz.legend()
+ax_nnz.semilogx(
+    alphas,
+    np.count_nonzero(exact, axis=1),
+    "k-",
+    lw=3,
+    alpha=0.3,
+    label="Lasso: non-zeros",
+)
+for i, (name, coefs) in enumerate(paths.items()):
+    missed = np.sum((exact == 0) & (coefs != 0), axis=1)
+    wrong = np.sum((exact != 0) & (coefs == 0), axis=1)
+    offset = 0.06 * (i - 1.5)  # keep the markers of equal counts apart
+    ax_nnz.semilogx(alphas, missed + offset, "o-", ms=4, label=f"{name}: zeros missed")
+    ax_nnz.semilogx(
+        alphas, wrong + offset, "x--", ms=5, label=f"{name}: zeroed wrongly"
+    )
+ax_nnz.set(
+    xlabel="alpha",
+    ylabel="coefficients (of 10)",
+    title="support recovered against the Lasso's",
+)
+ax_nnz.legend(fontsize=7, ncol=2)
 for ax in (ax_path, ax_nnz):
     ax.grid(alpha=0.3)
 plt.show()
 
 # %%
-# Every optimizer gives exact zeros, and their count falls with ``alpha`` as
-# the Lasso's does. On 200-sample minibatches with a constant step, small
-# coefficients whose exact value is 0 are pushed off zero by each noisy
-# gradient before the threshold brings them back, so the stochastic fits keep
-# a few more non-zeros than the Lasso at moderate ``alpha``; momentum and Adam,
-# which average their gradients, come closer than plain SGD. On the full batch
-# the proximal step is proximal gradient descent, which converges to the exact
-# minimizer: its counts match the Lasso's but at the smallest ``alpha``.
+# From ``alpha`` = 3.3 up, every optimizer at its defaults has the Lasso's
+# support exactly, and no fit raises a ``ConvergenceWarning``. Below that, on
+# these 442 rows, the fits keep one or two coefficients that the Lasso zeroes
+# (and sgd/adagrad zero one of its non-zeros at ``alpha`` = 0.24): the
+# correlated serum measurements make the objective flat along the direction
+# that trades one for the other, and the fits pass the convergence check
+# (``tol=1e-4``) before the full-batch proximal gradient steps have travelled
+# it to its end. A smaller ``tol`` or more ``max_iter`` goes further. With a
+# proximal step after each noisy minibatch step instead of the cumulative
+# penalty, the optimum's zeros jittered off zero on better conditioned
+# problems too (issue 16: 10 of 46 zeros recovered with sgd; all 46 now).
 #
 # At small ``alpha`` the Lasso's path has large coefficients of opposite signs
 # on correlated blood serum measurements (``s1`` near -26, ``s5`` near 32,
-# ``s2`` near 14; ``s1`` and ``s2`` are correlated at 0.9): a direction of low
-# curvature that 200 epochs of a first-order method do not travel to its end.
+# ``s2`` near 14; ``s1`` and ``s2`` are correlated at 0.9).
 # ``average=True`` would spoil the zeros: an average of iterates is not sparse.

@@ -20,6 +20,8 @@ batch's columns (and the intercept):
 import numpy as np
 from scipy.special import gammaln
 
+from ._l1 import LazyCumulativeL1
+
 # Below this, the global scale of "exact" steps is folded into the coefficients
 # (before the coefficients' own size could lose precision).
 _MIN_SCALE = 1e-6
@@ -130,27 +132,40 @@ class SparseColumnStepper:
         )
         self.scale = 1.0
         self.penalty_weight = None
-        if self.mode == "lazy" and objective.l2:
+        presence = None
+        if self.mode == "lazy" and (objective.l2 or objective.l1):
             counts = _column_counts(X.indices, n_features)
             if n_train != X.shape[0]:  # early stopping holds rows out
                 counts = counts * (n_train / X.shape[0])
-            weight = batch_presence(counts, n_train, batch_size)
+            presence = batch_presence(counts, n_train, batch_size)
             del counts
+        if self.mode == "lazy" and objective.l2:
+            weight = presence.copy()
             with np.errstate(divide="ignore"):
                 # Columns never present are never stepped: their inf is unused.
                 np.divide(objective.l2, weight, out=weight)
             self.penalty_weight = weight
+        # The l1 penalty, just in time (see sklearn_nnopt._l1).
+        self.l1 = None
+        if objective.l1:
+            self.l1 = LazyCumulativeL1(self.mode, objective, W.size, presence)
 
     def step(self, Xb, Yb, swb, lr, rows=None):
         """One step on a CSR batch; returns its weighted loss sum and weight sum."""
         objective = self.objective
-        batch_loss, batch_weight, G = objective.output_gradient(
-            objective.raw(Xb, self.W, self.b, self.scale), Yb, swb
-        )
         cols = _distinct(Xb.indices)
         n_outputs = len(self.output_offsets)
         n_coef = len(cols) * n_outputs
         coef_index = (self.output_offsets + cols).ravel()
+        l1 = self.l1
+        if l1 is not None:
+            # The penalty of the steps these columns missed, before they are read.
+            flat_coef = self.W.reshape(-1)
+            l1.rescale(flat_coef, lr)
+            l1.catch_up(flat_coef, coef_index)
+        batch_loss, batch_weight, G = objective.output_gradient(
+            objective.raw(Xb, self.W, self.b, self.scale), Yb, swb
+        )
         index = np.concatenate([coef_index, self.intercept_index])
         grad = np.empty(len(index), dtype=self.theta.dtype)
         # The product is (n_features, n_outputs), zero outside the batch's
@@ -163,6 +178,8 @@ class SparseColumnStepper:
                 scale = self.scale * (1.0 - lr * objective.l2)
                 if not scale >= _MIN_SCALE:
                     self.W *= scale
+                    if l1 is not None:
+                        l1.fold(scale)
                     scale = 1.0
                 self.scale = scale
                 if scale != 1.0:
@@ -179,11 +196,33 @@ class SparseColumnStepper:
                 weight = np.tile(weight, n_outputs)
             weight *= params_at[:n_coef]
             grad[:n_coef] += weight
-        self.optimizer.step_at(self.theta, grad, lr, index, params_at=params_at)
+        step_size = self.optimizer.step_at(
+            self.theta, grad, lr, index, params_at=params_at
+        )
+        if l1 is not None:
+            step = None
+            if self.mode == "lazy":
+                step = _coef_step(step_size, n_coef)
+            l1.apply(flat_coef, coef_index, cols, lr, self.scale, step)
         return batch_loss, batch_weight
 
     def finish(self):
-        """Fold the global scale into the coefficients (end of an epoch)."""
+        """Catch up the l1 penalty and fold the global scale into the
+        coefficients (end of an epoch)."""
+        if self.l1 is not None:
+            self.l1.catch_up_all(self.W.reshape(-1))
         if self.scale != 1.0:
             self.W *= self.scale
+            if self.l1 is not None:
+                self.l1.fold(self.scale)
             self.scale = 1.0
+
+
+def _coef_step(step_size, n_coef):
+    """The step a :meth:`~sklearn_nnopt.optimizers.Optimizer.step_at` applied
+    to its first ``n_coef`` positions (the coefficients)."""
+    part = step_size.per_coordinate
+    if part is None:
+        return step_size.factor
+    part = part[:n_coef]
+    return step_size.factor * part if step_size.multiply else step_size.factor / part

@@ -34,6 +34,7 @@ import scipy.sparse as sp
 
 from . import _kernels
 from ._finite_sum import FiniteSumStepper
+from ._l1 import CumulativeL1
 from ._parameters import one_buffer
 from ._sparse import SparseColumnStepper
 
@@ -41,8 +42,9 @@ from ._sparse import SparseColumnStepper
 class DenseStepper:
     """Gradient of the whole ``coef``, then the optimizer's step on all of it.
 
-    With an l1 penalty, a proximal step follows each update, thresholding by
-    the step size the optimizer applied (:class:`~sklearn_nnopt.optimizers.StepSize`).
+    With an l1 penalty, the cumulative penalty of
+    :class:`~sklearn_nnopt._l1.CumulativeL1` follows each update, by the step
+    size the optimizer applied (:class:`~sklearn_nnopt.optimizers.StepSize`).
 
     Parameters
     ----------
@@ -65,6 +67,7 @@ class DenseStepper:
         self.flat = (params.buffer, grad_buffer)
         self.previous = np.zeros_like(grad_buffer) if track else None
         self.inner = 0.0
+        self.l1 = CumulativeL1(objective, params.coef) if objective.l1 else None
 
     def step(self, Xb, Yb, sample_weight_b, lr, rows=None):
         """One step on a batch; returns its weighted loss sum and weight sum."""
@@ -79,8 +82,8 @@ class DenseStepper:
         step_size = self.optimizer.step(
             params.arrays, self.grads, lr, flat=self.flat, lr_unit=self.lr_unit
         )
-        if objective.l1:
-            objective.prox_l1(params.coef, step_size.for_coef(params.coef))
+        if self.l1 is not None:
+            self.l1.apply(params.coef, step_size.for_coef(params.coef), lr)
         return batch_loss, batch_weight
 
     def finish(self):
@@ -93,7 +96,8 @@ def make_stepper(
     """The stepper for this data, objective and optimizer.
 
     Column steps on sparse ``X`` where the optimizer's ``sparse_mode`` allows
-    them and neither l1 (whose proximal step is dense), averaging (which
+    them (with l1, the penalty just in time: :class:`~sklearn_nnopt._l1.
+    LazyCumulativeL1`) and neither averaging (which
     reads every coefficient each step) nor preconditioning (whose centering
     moves every coefficient) needs every coefficient each step. A
     finite-sum optimizer gets its table's stepper, with just-in-time column
@@ -117,12 +121,16 @@ def make_stepper(
     columns = (
         sp.issparse(data.X)
         and optimizer.sparse_mode != "dense"
-        and not objective.l1
         and not averaging
         and objective.preconditioner is None
     )
     if getattr(optimizer, "finite_sum", False):
-        lazy = columns and optimizer.sparse_mode == "exact" and not track
+        lazy = (
+            columns
+            and not objective.l1
+            and optimizer.sparse_mode == "exact"
+            and not track
+        )
         return FiniteSumStepper(
             data, objective, optimizer, params, lr_unit, track, lazy=lazy
         )

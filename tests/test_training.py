@@ -267,7 +267,7 @@ def test_make_stepper_falls_back_to_dense_where_column_steps_do_not_apply(
     l1 = Objective(SquaredError(), 0.1, "l1", 0.0, True)
     cases = [
         (l2, Adam(), False, SparseColumnStepper),
-        (l1, Adam(), False, DenseStepper),  # the l1 proximal step is dense
+        (l1, Adam(), False, SparseColumnStepper),  # l1 just in time (issue 16)
         (l2, Adam(), True, DenseStepper),  # averaging reads every coefficient
         (l2, Adam(lazy=False), False, DenseStepper),
         (l2, SGD(momentum=0.5), False, DenseStepper),
