@@ -10,10 +10,13 @@ kernel is tested against, step for step). :func:`unsupported` says why a fit
 is not covered.
 
 Covered: CSR ``X`` in float32 or float64 (int32 or int64 indices), one output
-column (binary classification, single-target regression), the losses
-``log_loss``, ``hinge`` and ``squared_error``, the optimizers plain ``SGD``
-(``momentum=0``) and ``Adam`` (``lazy=True``, with or without ``amsgrad``),
-penalty ``"l2"`` or None, no preconditioning, no averaging.
+column (binary classification, single-target regression), every loss of one
+output (``log_loss``, ``hinge``, ``squared_hinge``, ``modified_huber``,
+``perceptron``, ``squared_error``, ``absolute_error``, ``huber``,
+``epsilon_insensitive``, ``squared_epsilon_insensitive``, ``quantile``,
+``poisson``; exactly these classes, not subclasses), the optimizers plain
+``SGD`` (``momentum=0``) and ``Adam`` (``lazy=True``, with or without
+``amsgrad``), penalty ``"l2"`` or None, no preconditioning, no averaging.
 
 A source tree that was not built (``import sklearn_nnopt`` from a clone
 without ``pip install .``) has no compiled module: :data:`AVAILABLE` is then
@@ -24,7 +27,21 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._sparse import _column_counts, batch_presence
-from ..losses import Hinge, LogLoss, SquaredError, _log_tiny
+from ..losses import (
+    AbsoluteError,
+    EpsilonInsensitive,
+    Hinge,
+    Huber,
+    LogLoss,
+    ModifiedHuber,
+    Perceptron,
+    Poisson,
+    Quantile,
+    SquaredEpsilonInsensitive,
+    SquaredError,
+    SquaredHinge,
+    _log_tiny,
+)
 from ..optimizers import SGD, Adam, OptimizerState
 
 try:
@@ -38,7 +55,21 @@ AVAILABLE = _sparse_sgd is not None
 #: Set to False to run the numpy steppers everywhere (tests, benchmarks).
 ENABLED = True
 
-_LOSS_CODES = {LogLoss: 0, Hinge: 1, SquaredError: 2}
+# Each loss class the kernel has, by its name there, and its parameter.
+_LOSSES = {
+    LogLoss: ("log_loss", None),
+    Hinge: ("hinge", None),
+    SquaredError: ("squared_error", None),
+    AbsoluteError: ("absolute_error", None),
+    Huber: ("huber", "delta"),
+    EpsilonInsensitive: ("epsilon_insensitive", "epsilon"),
+    SquaredEpsilonInsensitive: ("squared_epsilon_insensitive", "epsilon"),
+    Quantile: ("quantile", "quantile"),
+    Poisson: ("poisson", None),
+    SquaredHinge: ("squared_hinge", None),
+    ModifiedHuber: ("modified_huber", None),
+    Perceptron: ("perceptron", None),
+}
 _ADAM_STATE = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
 
@@ -71,7 +102,7 @@ def unsupported(data, objective, optimizer, params, averaging=False):
         return "CSR indices are not int32 or int64"
     if params.coef.shape[0] != 1 or data.Y.shape[1] != 1:
         return "more than one output column"
-    if type(objective.loss) not in _LOSS_CODES:
+    if type(objective.loss) not in _LOSSES:
         return f"loss {type(objective.loss).__name__}"
     if objective.l1:
         return "an l1 penalty"
@@ -160,13 +191,15 @@ class CompiledSparseStepper:
                 penalty_weight = batch_presence(counts, data.n_train, data.batch_size)
                 with np.errstate(divide="ignore"):
                     np.divide(objective.l2, penalty_weight, out=penalty_weight)
+        name, param = _LOSSES[type(objective.loss)]
         self.kernel = _sparse_sgd.SparseKernel(
             X,
             data.Y[:, 0],
             data.sample_weight,
             theta,
             objective.fit_intercept,
-            _LOSS_CODES[type(objective.loss)],
+            _sparse_sgd.LOSSES[name],
+            0.0 if param is None else float(getattr(objective.loss, param)),
             _sparse_sgd.MODE_LAZY if lazy else _sparse_sgd.MODE_EXACT,
             float(objective.l2),
             float(_log_tiny(theta.dtype)),

@@ -55,15 +55,38 @@ ctypedef fused index_t:
     int32_t
     int64_t
 
-# Losses, optimizers (the Python wrapper maps the classes to these).
-LOSS_LOG = 0
-LOSS_HINGE = 1
-LOSS_SQUARED = 2
+# Losses, optimizers (the Python wrapper maps the classes to these; a loss's
+# parameter, delta, epsilon or the quantile, is ``loss_param``).
+LOSSES = {
+    "log_loss": 0,
+    "hinge": 1,
+    "squared_error": 2,
+    "absolute_error": 3,
+    "huber": 4,
+    "epsilon_insensitive": 5,
+    "squared_epsilon_insensitive": 6,
+    "quantile": 7,
+    "poisson": 8,
+    "squared_hinge": 9,
+    "modified_huber": 10,
+    "perceptron": 11,
+}
 MODE_EXACT = 0
 MODE_LAZY = 1
-cdef int _LOSS_LOG = 0
-cdef int _LOSS_HINGE = 1
-cdef int _LOSS_SQUARED = 2
+cdef enum:
+    _LOSS_LOG = 0
+    _LOSS_HINGE = 1
+    _LOSS_SQUARED = 2
+    _LOSS_ABSOLUTE = 3
+    _LOSS_HUBER = 4
+    _LOSS_EPSILON = 5
+    _LOSS_SQUARED_EPSILON = 6
+    _LOSS_QUANTILE = 7
+    _LOSS_POISSON = 8
+    _LOSS_SQUARED_HINGE = 9
+    _LOSS_MODIFIED_HUBER = 10
+    _LOSS_PERCEPTRON = 11
+    _N_LOSSES = 12
 cdef int _MODE_EXACT = 0
 cdef int _MODE_LAZY = 1
 
@@ -82,6 +105,7 @@ cdef struct State:
     bint fit_intercept
     # Optimizer.
     int loss
+    double loss_param
     int mode
     double l2
     double scale            # MODE_EXACT: W = scale * U
@@ -95,8 +119,9 @@ cdef struct State:
     void* vmax
     const double* penalty_weight  # MODE_LAZY with l2: alpha / p_j; else NULL
     # Work space: the gradient, dense over the features, zero outside the
-    # columns touched (cols).
+    # columns touched (cols); per row of the batch, a weight or a gradient.
     double* grad
+    double* per_row
     # Pflug's statistic: the last step's gradient as grad (NULL: not
     # tracked), its columns and intercept; grad and previous swap each step.
     double* previous
@@ -113,28 +138,111 @@ cdef struct Result:
     double inner
 
 
+cdef double _pairwise_sum(const double* a, intp_t n) noexcept nogil:
+    """``np.add.reduce`` of a contiguous float64 array, bit for bit (numpy's
+    pairwise summation: eight partial sums in blocks of at most 128)."""
+    cdef double r0, r1, r2, r3, r4, r5, r6, r7, res = 0.0
+    cdef intp_t i, n2
+    if n < 8:
+        for i in range(n):
+            res += a[i]
+        return res
+    if n <= 128:
+        r0, r1, r2, r3 = a[0], a[1], a[2], a[3]
+        r4, r5, r6, r7 = a[4], a[5], a[6], a[7]
+        i = 8
+        while i < n - (n % 8):
+            r0 += a[i]
+            r1 += a[i + 1]
+            r2 += a[i + 2]
+            r3 += a[i + 3]
+            r4 += a[i + 4]
+            r5 += a[i + 5]
+            r6 += a[i + 6]
+            r7 += a[i + 7]
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            res += a[i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise_sum(a, n2) + _pairwise_sum(a + n2, n - n2)
+
+
+cdef inline double _sign(double x) noexcept nogil:
+    return (x > 0) - (x < 0)
+
+
 cdef inline void _loss_gradient(
-    int kind, double y, double z, double log_tiny, double* loss, double* grad
+    int kind, double param, double y, double z, double log_tiny,
+    double* loss, double* grad,
 ) noexcept nogil:
-    cdef double m, slack, r
+    """The loss and its derivative in z, as the loss classes of losses.py.
+
+    Residual losses take r = y - z, margin losses m = t z (y = t in {-1, 1}).
+    """
+    cdef double m, slack, r, a, excess, mu
     if kind == _LOSS_LOG:
-        # softplus(z) - y z; gradient expit(max(z, log_tiny)) - y (losses.LogLoss)
+        # softplus(z) - y z; gradient expit(max(z, log_tiny)) - y
         loss[0] = log1p(exp(-fabs(z))) + (z if z > 0 else 0.0) - y * z
         r = z if z > log_tiny else log_tiny
         grad[0] = 1.0 / (1.0 + exp(-r)) - y
-    elif kind == _LOSS_HINGE:
-        m = y * z
-        slack = 1.0 - m
-        if slack > 0:
-            loss[0] = slack
-            grad[0] = -y
-        else:
-            loss[0] = 0.0
-            grad[0] = 0.0
-    else:
+    elif kind == _LOSS_SQUARED:
         r = z - y
         loss[0] = 0.5 * (r * r)
         grad[0] = r
+    elif kind == _LOSS_ABSOLUTE:
+        r = y - z
+        loss[0] = fabs(r)
+        grad[0] = -_sign(r)
+    elif kind == _LOSS_HUBER:
+        r = y - z
+        a = fabs(r)
+        loss[0] = 0.5 * r * r if a <= param else param * (a - 0.5 * param)
+        grad[0] = -(param if r > param else (-param if r < -param else r))
+    elif kind == _LOSS_EPSILON or kind == _LOSS_SQUARED_EPSILON:
+        r = y - z
+        excess = fabs(r) - param
+        if excess < 0:
+            excess = 0.0
+        if kind == _LOSS_EPSILON:
+            loss[0] = excess
+            grad[0] = -(_sign(r) * (excess > 0))
+        else:
+            loss[0] = excess * excess
+            grad[0] = -(2.0 * _sign(r) * excess)
+    elif kind == _LOSS_QUANTILE:
+        r = y - z
+        loss[0] = param * r if param * r > (param - 1) * r else (param - 1) * r
+        grad[0] = -(param if r > 0 else (param - 1 if r < 0 else 0.0))
+    elif kind == _LOSS_POISSON:
+        mu = exp(z)
+        loss[0] = mu - y * z
+        grad[0] = mu - y
+    else:
+        # Margin losses: phi(m), m = t z; the gradient phi'(m) t.
+        m = y * z
+        if kind == _LOSS_HINGE:
+            slack = 1.0 - m
+            loss[0] = slack if slack > 0 else 0.0
+            grad[0] = -y if slack > 0 else 0.0
+        elif kind == _LOSS_SQUARED_HINGE:
+            slack = 1.0 - m if 1.0 - m > 0 else 0.0
+            loss[0] = slack * slack
+            grad[0] = -2.0 * slack * y
+        elif kind == _LOSS_MODIFIED_HUBER:
+            slack = 1.0 - m if 1.0 - m > 0 else 0.0
+            if m < -1:
+                loss[0] = -4.0 * m
+                grad[0] = -4.0 * y
+            else:
+                loss[0] = slack * slack
+                grad[0] = -2.0 * slack * y
+        else:  # _LOSS_PERCEPTRON: the subgradient -t at m = 0
+            loss[0] = -m if m < 0 else 0.0
+            grad[0] = -y if m <= 0 else 0.0
 
 
 # Rows ahead whose non-zeros are prefetched (shuffled rows are scattered over
@@ -187,10 +295,11 @@ cdef Result _step(
 
     # The batch's weight: its weighted mean loss's gradient is
     # s_i / sum(s) * loss'(z_i) (Objective.output_gradient).
+    # (Sums over the batch's rows as numpy's, pairwise.)
     if weighted:
-        weight_sum = 0.0
         for i in range(n_batch):
-            weight_sum += s.sw[rows[i] if rows != NULL else start + i]
+            s.per_row[i] = s.sw[rows[i] if rows != NULL else start + i]
+        weight_sum = _pairwise_sum(s.per_row, n_batch)
     else:
         weight_sum = <double> n_batch
         factor = <floating> (1.0 / weight_sum)
@@ -199,7 +308,6 @@ cdef Result _step(
     # columns touched: cleared at the end of each step, or kept as the
     # previous gradient). The columns' list is kept without a branch: each
     # column is written, and counted the first time.
-    gb = 0.0
     for i in range(min(_AHEAD, n_batch)):
         _prefetch_row(X_data, X_indices, X_indptr, rows[i] if rows != NULL else start + i)
     for i in range(n_batch):
@@ -218,21 +326,21 @@ cdef Result _step(
             z = <floating> (z * scale)
         if s.fit_intercept:
             z = <floating> (z + b)
-        _loss_gradient(s.loss, Y[r], z, s.log_tiny, &loss, &g)
+        _loss_gradient(s.loss, s.loss_param, Y[r], z, s.log_tiny, &loss, &g)
         if weighted:
             loss_sum += s.sw[r] * <floating> loss
             g = <floating> (<floating> g * (s.sw[r] / weight_sum))
         else:
             loss_sum += <floating> loss
             g = <floating> (<floating> g * factor)
-        gb += g
+        s.per_row[i] = g
         for k in range(X_indptr[r], X_indptr[r + 1]):
             j = X_indices[k]
             grad[j] += X_data[k] * g
             cols[n_cols] = j
             n_cols += 1 - seen[j]
             seen[j] = 1
-    gb = <floating> gb
+    gb = <floating> _pairwise_sum(s.per_row, n_batch)
     for i in range(n_cols):
         j = cols[i]
         grad[j] = <floating> grad[j]
@@ -341,7 +449,9 @@ cdef class SparseKernel:
         without an intercept), X's dtype; updated in place.
     fit_intercept : bool
     loss : int
-        ``LOSS_LOG``, ``LOSS_HINGE`` or ``LOSS_SQUARED``.
+        A value of ``LOSSES``.
+    loss_param : float
+        The loss's parameter (``delta``, ``epsilon``, ``quantile``), if any.
     mode : int
         ``MODE_EXACT`` (plain SGD) or ``MODE_LAZY`` (Adam).
     l2 : float
@@ -367,7 +477,7 @@ cdef class SparseKernel:
     cdef intp_t batch_size
 
     def __init__(
-        self, X, y, sample_weight, theta, fit_intercept, loss, mode, l2,
+        self, X, y, sample_weight, theta, fit_intercept, loss, loss_param, mode, l2,
         log_tiny, beta_1, beta_2, epsilon, amsgrad, m, v, vmax, penalty_weight,
         track, batch_size,
     ):
@@ -403,13 +513,14 @@ cdef class SparseKernel:
                 raise ValueError("penalty_weight must have one entry per feature.")
         previous = np.zeros(n_features, dtype=np.float64) if track else None
         grad = np.zeros(n_features, dtype=np.float64)
+        per_row = np.empty(max(int(batch_size), 1), dtype=np.float64)
         seen = np.zeros(n_features, dtype=np.uint8)
         # One more than the distinct columns: the scatter writes a column
         # before it knows whether it is new.
         cols = np.empty(n_features + 1, dtype=np.intp)
         previous_cols = np.empty(n_features + 1, dtype=np.intp)
         self._refs = (
-            y, sample_weight, theta, m, v, vmax, penalty_weight, previous, grad,
+            y, sample_weight, theta, m, v, vmax, penalty_weight, previous, grad, per_row,
             seen, cols, previous_cols,
         )
         self.batch_size = batch_size
@@ -419,6 +530,7 @@ cdef class SparseKernel:
         self.s.n_features = n_features
         self.s.fit_intercept = fit_intercept
         self.s.loss = loss
+        self.s.loss_param = loss_param
         self.s.mode = mode
         self.s.l2 = l2
         self.s.scale = 1.0
@@ -436,11 +548,12 @@ cdef class SparseKernel:
         self.s.n_previous = 0
         self.s.previous_intercept = 0.0
         self.s.grad = <double*> _address(grad)
+        self.s.per_row = <double*> _address(per_row)
         self.s.seen = <unsigned char*> _address(seen)
         self.s.cols = <intp_t*> _address(cols)
         if mode == _MODE_LAZY and (m is None or v is None or (amsgrad and vmax is None)):
             raise ValueError("Adam's steps need its state arrays.")
-        if loss not in (_LOSS_LOG, _LOSS_HINGE, _LOSS_SQUARED):
+        if not 0 <= loss < _N_LOSSES:
             raise ValueError(f"unknown loss code {loss}")
         if mode not in (_MODE_EXACT, _MODE_LAZY):
             raise ValueError(f"unknown mode code {mode}")
