@@ -24,7 +24,7 @@ indices.
 
 Cost: one pass over the batch's non-zeros (forward product, then the
 gradient's scatter while the row is in cache) and one over its distinct
-columns (the update). Shuffled rows are scattered over ``X``: the next rows'
+columns (rounding, Pflug's product and the update, together). Shuffled rows are scattered over ``X``: the next rows'
 non-zeros are prefetched. Pflug's statistic keeps the last gradient in a
 second dense array, swapped with the current one each step, so tracking it
 costs one product over the batch's columns.
@@ -341,9 +341,6 @@ cdef Result _step(
             n_cols += 1 - seen[j]
             seen[j] = 1
     gb = <floating> _pairwise_sum(s.per_row, n_batch)
-    for i in range(n_cols):
-        j = cols[i]
-        grad[j] = <floating> grad[j]
 
     # Plain SGD: the l2 shrinkage as a global scale.
     if s.mode == _MODE_EXACT and s.l2 != 0:
@@ -354,66 +351,62 @@ cdef Result _step(
             new_scale = 1.0
         scale = new_scale
         s.scale = scale
-        if scale != 1.0:
-            for i in range(n_cols):
-                j = cols[i]
-                grad[j] = <floating> (grad[j] / scale)
-
-    # <g_t, g_{t-1}> over the last two batches' gradients.
-    if previous != NULL:
-        for i in range(n_cols):
-            j = cols[i]
-            inner += previous[j] * grad[j]
-        if s.fit_intercept:
-            inner += s.previous_intercept * gb
-        for i in range(s.n_previous):
-            previous[s.previous_cols[i]] = 0.0
-
-    # The update of the touched coordinates.
-    if s.mode == _MODE_EXACT:
-        for i in range(n_cols):
-            j = cols[i]
-            theta[j] = theta[j] - <floating> (lr * grad[j])
-            seen[j] = 0
-        if s.fit_intercept:
-            theta[p] = theta[p] - <floating> (lr * gb)
     else:
+        scale = 1.0
+    if s.mode == _MODE_LAZY:
         # Adam (optimizers.Adam._update, with the bias correction folded in).
         c = sqrt(1.0 - pow(s.beta_2, <double> t))
         step_size = lr * c / (1.0 - pow(s.beta_1, <double> t))
         eps = s.epsilon * c
-        for i in range(n_cols + (1 if s.fit_intercept else 0)):
-            if i < n_cols:
-                if i + 16 < n_cols:
-                    k = cols[i + 16]
-                    NNOPT_PREFETCH(&m[k])
-                    NNOPT_PREFETCH(&v[k])
-                    NNOPT_PREFETCH(&theta[k])
-                    if s.penalty_weight != NULL:
-                        NNOPT_PREFETCH(&s.penalty_weight[k])
-                j = cols[i]
-                g = grad[j]
-                seen[j] = 0
+
+    # One pass over the batch's columns, then the intercept: the gradient in
+    # the parameters' type (divided by the global scale), its product with
+    # the previous step's (Pflug's statistic), and the update.
+    for i in range(n_cols + (1 if s.fit_intercept else 0)):
+        if i < n_cols:
+            j = cols[i]
+            g = <floating> grad[j]
+            if scale != 1.0:
+                g = <floating> (g / scale)
+            seen[j] = 0
+            if previous != NULL:
+                grad[j] = g
+                inner += previous[j] * g
+        else:
+            j = p
+            g = gb
+            if previous != NULL:
+                inner += s.previous_intercept * g
+        if s.mode == _MODE_EXACT:
+            theta[j] = theta[j] - <floating> (lr * g)
+            continue
+        if i < n_cols:
+            if i + 16 < n_cols:
+                k = cols[i + 16]
+                NNOPT_PREFETCH(&m[k])
+                NNOPT_PREFETCH(&v[k])
+                NNOPT_PREFETCH(&theta[k])
                 if s.penalty_weight != NULL:
-                    g = <floating> (g + s.penalty_weight[j] * theta[j])
-            else:
-                j = p
-                g = gb
-            mj = <floating> (m[j] * s.beta_1 + <floating> (g * (1.0 - s.beta_1)))
-            vj = <floating> (
-                v[j] * s.beta_2 + <floating> (<floating> (g * g) * (1.0 - s.beta_2))
-            )
-            m[j] = <floating> mj
-            v[j] = <floating> vj
-            if s.amsgrad:
-                if vj > vmax[j]:
-                    vmax[j] = <floating> vj
-                vj = vmax[j]
-            denom = <floating> (<floating> sqrt(vj) + eps)
-            theta[j] = theta[j] - <floating> (<floating> (mj / denom) * step_size)
+                    NNOPT_PREFETCH(&s.penalty_weight[k])
+            if s.penalty_weight != NULL:
+                g = <floating> (g + s.penalty_weight[j] * theta[j])
+        mj = <floating> (m[j] * s.beta_1 + <floating> (g * (1.0 - s.beta_1)))
+        vj = <floating> (
+            v[j] * s.beta_2 + <floating> (<floating> (g * g) * (1.0 - s.beta_2))
+        )
+        m[j] = <floating> mj
+        v[j] = <floating> vj
+        if s.amsgrad:
+            if vj > vmax[j]:
+                vmax[j] = <floating> vj
+            vj = vmax[j]
+        denom = <floating> (<floating> sqrt(vj) + eps)
+        theta[j] = theta[j] - <floating> (<floating> (mj / denom) * step_size)
 
     if previous != NULL:
         # This gradient is the next step's previous one.
+        for i in range(s.n_previous):
+            previous[s.previous_cols[i]] = 0.0
         s.grad, s.previous = previous, grad
         s.cols, s.previous_cols = s.previous_cols, cols
         s.n_previous = n_cols
