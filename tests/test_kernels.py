@@ -256,27 +256,34 @@ def test_partial_fit_and_warm_start_same_iterates(text, spy, monkeypatch, optimi
 STEP_LOSSES = sorted(set(CLASSIFICATION_LOSSES) | set(REGRESSION_LOSSES))
 
 
+@pytest.mark.parametrize("n_outputs", [1, 3])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
 @pytest.mark.parametrize("loss", STEP_LOSSES)
-def test_steps_match_numpy_stepper(text, loss, optimizer, dtype):
+def test_steps_match_numpy_stepper(text, loss, optimizer, dtype, n_outputs):
     """Step by step: parameters, optimizer state, loss and Pflug's statistic."""
     X, y, y_reg = text
     X = X.astype(dtype)
     if loss == "log_loss":
-        Y = y  # 0/1
+        Y = y[:, None]  # 0/1
+        if n_outputs > 1:  # one-hot, for the softmax
+            Y = np.eye(n_outputs)[np.digitize(y_reg, np.quantile(y_reg, [0.3, 0.6]))]
     elif loss in CLASSIFICATION_LOSSES and loss != "squared_error":
-        Y = 2 * y - 1  # the sign targets of margin losses
-    elif loss == "poisson":
-        Y = np.abs(y_reg) / 50
+        Y = 2 * y[:, None] - 1  # the sign targets of margin losses
+        if n_outputs > 1:
+            Y = np.column_stack([Y, -Y, Y[::-1]])
     else:
-        Y = y_reg / 50
-    Y = np.asfortranarray(Y.astype(dtype)[:, None])
+        Y = np.column_stack([y_reg, -y_reg / 2, y_reg[::-1]])[:, :n_outputs] / 50
+        if loss == "poisson":
+            Y = np.abs(Y)
+    Y = np.asfortranarray(Y.astype(dtype))
     sw = np.random.RandomState(2).rand(X.shape[0]) + 0.5
     data = TrainingData(X, Y, sw, batch_size=25)
     loss_function = REGRESSION_LOSSES.get(loss, loss)
     objective = Objective(LOSSES.create(loss_function, "loss"), 1e-2, "l2", 0.15, True)
-    start = Parameters(np.zeros((1, X.shape[1]), dtype), np.array([0.1], dtype))
+    start = Parameters(
+        np.zeros((n_outputs, X.shape[1]), dtype), np.full(n_outputs, 0.1, dtype)
+    )
     params = [start.copy(), start.copy()]
     opts = [OPTIMIZERS[optimizer](), OPTIMIZERS[optimizer]()]
     compiled = _kernels.sparse_stepper(data, objective, opts[0], params[0], track=True)
@@ -356,11 +363,75 @@ def test_uncovered_fits_fall_back(text, spy, params, reason):
     assert spy[-1] is not CompiledSparseStepper
 
 
-def test_multiclass_falls_back(text, spy):
-    X, _, y_reg = text
-    y = np.digitize(y_reg, np.quantile(y_reg, [1 / 3, 2 / 3]))
-    LinearNNClassifier(optimizer="adam", max_iter=2, tol=None).fit(X, y)
+def test_multilabel_falls_back(text, spy):
+    """A multilabel fit trains a per-label wrapper of the loss: numpy."""
+    X, y, _ = text
+    Y = np.column_stack([y, 1 - y, y])
+    LinearNNClassifier(optimizer="adam", max_iter=2, tol=None).fit(X, Y)
     assert spy[-1] is SparseColumnStepper
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize(
+    "loss, n_classes",
+    [("log_loss", 3), ("log_loss", 9), ("hinge", 3), ("modified_huber", 4)],
+)
+def test_multiclass_same_iterates(
+    text, spy, monkeypatch, loss, n_classes, optimizer, dtype
+):
+    """Several outputs: the softmax (9 classes: its sums pairwise, as numpy's),
+    one-vs-rest margins."""
+    X, _, y_reg = text
+    y = np.digitize(y_reg, np.quantile(y_reg, np.arange(1, n_classes) / n_classes))
+
+    def make():
+        return LinearNNClassifier(
+            loss=loss,
+            optimizer=OPTIMIZERS[optimizer](),
+            alpha=1e-2,
+            batch_size=32,
+            max_iter=3,
+            tol=None,
+            random_state=0,
+        )
+
+    compiled, reference = _fit_both(make, X.astype(dtype), y, spy, monkeypatch)
+    assert compiled.coef_.shape == (n_classes, X.shape[1])
+    _assert_same_fit(compiled, reference, dtype)
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("loss", ["squared_error", "huber", "poisson"])
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"fit_intercept": False}, {"learning_rate": "constant"}],
+    ids=["default", "no_intercept", "constant"],
+)
+def test_multi_output_regression_same_iterates(
+    text, spy, monkeypatch, params, loss, optimizer
+):
+    X, _, y_reg = text
+    Y = np.column_stack([y_reg, -y_reg / 3 + 1, y_reg[::-1]])
+    if loss == "poisson":
+        Y = np.abs(Y) / 50
+    weights = np.random.RandomState(4).rand(len(Y)) + 0.5
+
+    def make():
+        return LinearNNRegressor(
+            loss=loss,
+            optimizer=OPTIMIZERS[optimizer](),
+            alpha=1e-3,
+            batch_size=40,
+            max_iter=3,
+            tol=None,
+            random_state=0,
+            **params,
+        )
+
+    compiled, reference = _fit_both(make, X, Y, spy, monkeypatch, sample_weight=weights)
+    assert compiled.coef_.shape == (3, X.shape[1])
+    _assert_same_fit(compiled, reference, np.float64)
 
 
 @pytest.mark.parametrize("penalty", ["l1", "elasticnet"])

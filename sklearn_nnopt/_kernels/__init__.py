@@ -9,14 +9,16 @@ kernel covers the fit, and None elsewhere, where the numpy
 kernel is tested against, step for step). :func:`unsupported` says why a fit
 is not covered.
 
-Covered: CSR ``X`` in float32 or float64 (int32 or int64 indices), one output
-column (binary classification, single-target regression), every loss of one
-output (``log_loss``, ``hinge``, ``squared_hinge``, ``modified_huber``,
+Covered: CSR ``X`` in float32 or float64 (int32 or int64 indices), one or
+several output columns (binary and multiclass classification: the softmax of
+``log_loss``, one-vs-rest margins; one or several regression targets), the
+losses ``log_loss``, ``hinge``, ``squared_hinge``, ``modified_huber``,
 ``perceptron``, ``squared_error``, ``absolute_error``, ``huber``,
-``epsilon_insensitive``, ``squared_epsilon_insensitive``, ``quantile``,
-``poisson``; exactly these classes, not subclasses), the optimizers plain
-``SGD`` (``momentum=0``) and ``Adam`` (``lazy=True``, with or without
-``amsgrad``), penalty ``"l2"`` or None, no preconditioning, no averaging.
+``epsilon_insensitive``, ``squared_epsilon_insensitive``, ``quantile`` and
+``poisson`` (exactly these classes, not subclasses; a multilabel fit's
+per-label wrapper is not covered), the optimizers plain ``SGD``
+(``momentum=0``) and ``Adam`` (``lazy=True``, with or without ``amsgrad``),
+penalty ``"l2"`` or None, no preconditioning, no averaging.
 
 A source tree that was not built (``import sklearn_nnopt`` from a clone
 without ``pip install .``) has no compiled module: :data:`AVAILABLE` is then
@@ -100,8 +102,8 @@ def unsupported(data, objective, optimizer, params, averaging=False):
         return f"X is {X.dtype} and the parameters {dtype}"
     if X.indices.dtype not in (np.int32, np.int64) or X.indptr.dtype != X.indices.dtype:
         return "CSR indices are not int32 or int64"
-    if params.coef.shape[0] != 1 or data.Y.shape[1] != 1:
-        return "more than one output column"
+    if params.coef.shape[0] != data.Y.shape[1]:
+        return "targets and coefficients of different widths"
     if type(objective.loss) not in _LOSSES:
         return f"loss {type(objective.loss).__name__}"
     if objective.l1:
@@ -194,7 +196,7 @@ class CompiledSparseStepper:
         name, param = _LOSSES[type(objective.loss)]
         self.kernel = _sparse_sgd.SparseKernel(
             X,
-            data.Y[:, 0],
+            data.Y,
             data.sample_weight,
             theta,
             objective.fit_intercept,

@@ -1,6 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 # cython: cdivision=True, initializedcheck=False, nonecheck=False
-r"""Compiled minibatch steps on the rows of a CSR matrix, one output column.
+r"""Compiled minibatch steps on the rows of a CSR matrix.
 
 :class:`SparseKernel` holds pointers to the training data, the flat parameter
 buffer ``[coef, intercept]`` and the optimizer state, and its :meth:`step`
@@ -16,6 +16,9 @@ the touched coefficients, and their update, exactly as
   moments advance, with the global step count in the bias corrections; their
   l2 gradient is ``penalty_weight[j] * w_j`` (``alpha / p_j``).
 
+One output column runs ``_step``; several (multiclass, multi-target) run
+``_step_multi``, the same step over each output (the softmax for log_loss).
+
 Floating point: float32 or float64 data and parameters (the fused type
 ``floating``); sums and scalar arithmetic in double, rounded to the
 parameters' type where numpy stores an intermediate array (so float32 runs
@@ -30,7 +33,7 @@ second dense array, swapped with the current one each step, so tracking it
 costs one product over the batch's columns.
 """
 
-from libc.math cimport exp, fabs, log1p, pow, sqrt
+from libc.math cimport exp, fabs, log, log1p, pow, sqrt
 from libc.stdint cimport int32_t, int64_t
 
 import numpy as np
@@ -97,11 +100,13 @@ cdef double _MIN_SCALE = 1e-6
 
 cdef struct State:
     # Data: the whole training set (rows are addressed by index).
-    const void* Y           # targets, one column, parameters' dtype
+    const void* Y           # targets, column-major (n_rows, k), parameters' dtype
+    intp_t n_rows
     const double* sw        # sample weights (float64), read when weighted
     # Parameters: the flat buffer [coef (n_features), intercept (1)].
     void* theta
     intp_t n_features
+    intp_t n_outputs        # k: coef (k, n_features) row-major, then k intercepts
     bint fit_intercept
     # Optimizer.
     int loss
@@ -121,7 +126,8 @@ cdef struct State:
     # Work space: the gradient, dense over the features, zero outside the
     # columns touched (cols); per row of the batch, a weight or a gradient.
     double* grad
-    double* per_row
+    double* per_row         # batch_size * k
+    double* z               # k
     # Pflug's statistic: the last step's gradient as grad (NULL: not
     # tracked), its columns and intercept; grad and previous swap each step.
     double* previous
@@ -420,6 +426,187 @@ cdef Result _step(
     return out
 
 
+cdef Result _step_multi(
+    State* s,
+    floating* theta,
+    const floating* X_data,
+    const index_t* X_indices,
+    const index_t* X_indptr,
+    const intp_t* rows,
+    intp_t start,
+    intp_t n_batch,
+    bint weighted,
+    double lr,
+    long t,
+) noexcept nogil:
+    """:func:`_step` for k > 1 outputs, as numpy does it: the softmax for
+    log_loss, independent columns for the other losses; coef (k, p) row-major,
+    so coefficient (c, j) is at ``c * p + j`` (and its gradient, state, and
+    previous gradient too). Y is column-major, (n, k)."""
+    cdef Result out
+    cdef const floating* Y = <const floating*> s.Y
+    cdef floating* m = <floating*> s.m
+    cdef floating* v = <floating*> s.v
+    cdef floating* vmax = <floating*> s.vmax
+    cdef double* previous = s.previous
+    cdef double* grad = s.grad
+    cdef double* G = s.per_row
+    cdef double* z = s.z
+    cdef unsigned char* seen = s.seen
+    cdef intp_t* cols = s.cols
+    cdef intp_t p = s.n_features, n_out = s.n_outputs, n_rows
+    cdef intp_t i, j, k, r, c, idx, n_cols = 0
+    cdef double x, loss, row_loss, g, weight_sum, loss_sum = 0.0, factor, inner = 0.0
+    cdef double scale = s.scale, new_scale, c_t, step_size, eps, denom, mj, vj
+    cdef double z_max, total, gb
+    cdef bint softmax = s.loss == _LOSS_LOG
+
+    n_rows = s.n_rows
+    if weighted:
+        for i in range(n_batch):
+            G[i] = s.sw[rows[i] if rows != NULL else start + i]
+        weight_sum = _pairwise_sum(G, n_batch)
+    else:
+        weight_sum = <double> n_batch
+        factor = <floating> (1.0 / weight_sum)
+    for i in range(n_batch):
+        r = rows[i] if rows != NULL else start + i
+        # The raw predictions, as scipy's product: per output, over the row.
+        for c in range(n_out):
+            z[c] = 0.0
+        for k in range(X_indptr[r], X_indptr[r + 1]):
+            j = X_indices[k]
+            x = X_data[k]
+            for c in range(n_out):
+                z[c] += x * theta[c * p + j]
+        for c in range(n_out):
+            z[c] = <floating> z[c]
+            if scale != 1.0:
+                z[c] = <floating> (z[c] * scale)
+            if s.fit_intercept:
+                z[c] = <floating> (z[c] + theta[n_out * p + c])
+        if softmax:
+            # losses.LogLoss: exp(max(z - z_max, log_tiny)) / total - y.
+            z_max = z[0]
+            for c in range(1, n_out):
+                if z[c] > z_max:
+                    z_max = z[c]
+            for c in range(n_out):
+                g = <floating> (z[c] - z_max)
+                if g < s.log_tiny:
+                    g = s.log_tiny
+                G[i * n_out + c] = <floating> exp(g)
+            total = <floating> _pairwise_sum(&G[i * n_out], n_out)
+            row_loss = 0.0
+            for c in range(n_out):
+                row_loss += <floating> (Y[r + c * n_rows] * z[c])
+            row_loss = <floating> (<floating> (log(total) + z_max) - <floating> row_loss)
+            for c in range(n_out):
+                G[i * n_out + c] = <floating> (
+                    <floating> (G[i * n_out + c] / total) - Y[r + c * n_rows]
+                )
+        else:
+            row_loss = 0.0
+            for c in range(n_out):
+                _loss_gradient(
+                    s.loss, s.loss_param, Y[r + c * n_rows], z[c], s.log_tiny,
+                    &loss, &g,
+                )
+                row_loss += <floating> loss
+                G[i * n_out + c] = <floating> g
+        if weighted:
+            loss_sum += s.sw[r] * <floating> row_loss
+            factor = s.sw[r] / weight_sum
+        else:
+            loss_sum += <floating> row_loss
+        for c in range(n_out):
+            G[i * n_out + c] = <floating> (G[i * n_out + c] * factor)
+        for k in range(X_indptr[r], X_indptr[r + 1]):
+            j = X_indices[k]
+            x = X_data[k]
+            for c in range(n_out):
+                grad[c * p + j] += x * G[i * n_out + c]
+            cols[n_cols] = j
+            n_cols += 1 - seen[j]
+            seen[j] = 1
+
+    if s.mode == _MODE_EXACT and s.l2 != 0:
+        new_scale = scale * (1.0 - lr * s.l2)
+        if not new_scale >= _MIN_SCALE:
+            for j in range(n_out * p):
+                theta[j] = <floating> (theta[j] * new_scale)
+            new_scale = 1.0
+        scale = new_scale
+        s.scale = scale
+    else:
+        scale = 1.0
+    if s.mode == _MODE_LAZY:
+        c_t = sqrt(1.0 - pow(s.beta_2, <double> t))
+        step_size = lr * c_t / (1.0 - pow(s.beta_1, <double> t))
+        eps = s.epsilon * c_t
+
+    # The batch's columns, each output's coefficient, then the intercepts
+    # (their gradient: the column sums of G, in row order as numpy's).
+    for i in range(n_cols + (1 if s.fit_intercept else 0)):
+        for c in range(n_out):
+            if i < n_cols:
+                j = cols[i]
+                idx = c * p + j
+                g = <floating> grad[idx]
+                if scale != 1.0:
+                    g = <floating> (g / scale)
+                if previous != NULL:
+                    grad[idx] = g
+                    inner += previous[idx] * g
+            else:
+                idx = n_out * p + c
+                gb = G[c]
+                for k in range(1, n_batch):
+                    gb += G[k * n_out + c]
+                g = <floating> gb
+                if previous != NULL:
+                    inner += previous[idx] * g
+                    previous[idx] = g
+            if s.mode == _MODE_EXACT:
+                theta[idx] = theta[idx] - <floating> (lr * g)
+                continue
+            if i < n_cols and s.penalty_weight != NULL:
+                g = <floating> (g + s.penalty_weight[j] * theta[idx])
+            mj = <floating> (m[idx] * s.beta_1 + <floating> (g * (1.0 - s.beta_1)))
+            vj = <floating> (
+                v[idx] * s.beta_2 + <floating> (<floating> (g * g) * (1.0 - s.beta_2))
+            )
+            m[idx] = <floating> mj
+            v[idx] = <floating> vj
+            if s.amsgrad:
+                if vj > vmax[idx]:
+                    vmax[idx] = <floating> vj
+                vj = vmax[idx]
+            denom = <floating> (<floating> sqrt(vj) + eps)
+            theta[idx] = theta[idx] - <floating> (<floating> (mj / denom) * step_size)
+        if i < n_cols:
+            seen[cols[i]] = 0
+
+    if previous != NULL:
+        for i in range(s.n_previous):
+            for c in range(n_out):
+                previous[c * p + s.previous_cols[i]] = 0.0
+        # (The intercepts' entries sit past the coefficients: swapped along.)
+        for c in range(n_out):
+            grad[n_out * p + c] = previous[n_out * p + c]
+        s.grad, s.previous = previous, grad
+        s.cols, s.previous_cols = s.previous_cols, cols
+        s.n_previous = n_cols
+    else:
+        for i in range(n_cols):
+            for c in range(n_out):
+                grad[c * p + cols[i]] = 0.0
+    out.loss = loss_sum
+    out.weight = weight_sum
+    out.inner = inner
+    return out
+
+
 cdef void* _address(object array) except? NULL:
     """The address of a C-contiguous array's first element (NULL if empty)."""
     if array is None or array.size == 0:
@@ -434,12 +621,13 @@ cdef class SparseKernel:
     ----------
     X : CSR matrix of shape (n_samples, n_features)
         float32 or float64 data, int32 or int64 indices.
-    y : ndarray of shape (n_samples,)
-        Targets (the encoded ones the loss takes), X's dtype, contiguous.
+    y : ndarray of shape (n_samples,) or (n_samples, k)
+        Targets (the encoded ones the loss takes; k outputs: the softmax for
+        log_loss, independent columns for the other losses).
     sample_weight : ndarray of shape (n_samples,), float64
-    theta : ndarray of shape (n_features + fit_intercept,)
-        The flat parameter buffer ``[coef, intercept]`` (``coef`` alone
-        without an intercept), X's dtype; updated in place.
+    theta : ndarray of shape (k * (n_features + fit_intercept),)
+        The flat parameter buffer ``[coef.ravel(), intercept]`` (``coef``
+        alone without an intercept), X's dtype; updated in place.
     fit_intercept : bool
     loss : int
         A value of ``LOSSES``.
@@ -482,7 +670,11 @@ cdef class SparseKernel:
         if X.indptr.dtype != X.indices.dtype:
             raise TypeError("CSR indices and indptr must have one dtype.")
         n_features = X.shape[1]
-        n_params = n_features + (1 if fit_intercept else 0)
+        y = np.asfortranarray(y, dtype=dtype)
+        if y.ndim == 1:
+            y = y[:, None]
+        n_outputs = y.shape[1]
+        n_params = n_outputs * (n_features + (1 if fit_intercept else 0))
         if theta.shape != (n_params,) or not theta.flags.c_contiguous:
             raise ValueError("theta must be the flat buffer [coef, intercept].")
         self.double_data = dtype == np.float64
@@ -493,7 +685,7 @@ cdef class SparseKernel:
         self.X_data = _address(self._X_data)
         self.X_indices = _address(self._X_indices)
         self.X_indptr = _address(self._X_indptr)
-        y = np.ascontiguousarray(y, dtype=dtype)
+        y = y.ravel(order="F")
         sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
         for name, a in (("m", m), ("v", v), ("vmax", vmax), ("theta", theta)):
             if a is not None and (
@@ -504,16 +696,18 @@ cdef class SparseKernel:
             penalty_weight = np.ascontiguousarray(penalty_weight, dtype=np.float64)
             if penalty_weight.shape != (n_features,):
                 raise ValueError("penalty_weight must have one entry per feature.")
-        previous = np.zeros(n_features, dtype=np.float64) if track else None
-        grad = np.zeros(n_features, dtype=np.float64)
-        per_row = np.empty(max(int(batch_size), 1), dtype=np.float64)
+        n_work = n_outputs * (n_features + 1)  # coef, then one per intercept
+        previous = np.zeros(n_work, dtype=np.float64) if track else None
+        grad = np.zeros(n_work, dtype=np.float64)
+        per_row = np.empty(max(int(batch_size), 1) * n_outputs, dtype=np.float64)
+        z = np.empty(n_outputs, dtype=np.float64)
         seen = np.zeros(n_features, dtype=np.uint8)
         # One more than the distinct columns: the scatter writes a column
         # before it knows whether it is new.
         cols = np.empty(n_features + 1, dtype=np.intp)
         previous_cols = np.empty(n_features + 1, dtype=np.intp)
         self._refs = (
-            y, sample_weight, theta, m, v, vmax, penalty_weight, previous, grad, per_row,
+            y, sample_weight, theta, m, v, vmax, penalty_weight, previous, grad, per_row, z,
             seen, cols, previous_cols,
         )
         self.batch_size = batch_size
@@ -521,6 +715,10 @@ cdef class SparseKernel:
         self.s.sw = <const double*> _address(sample_weight)
         self.s.theta = _address(theta)
         self.s.n_features = n_features
+        self.s.n_outputs = n_outputs
+        self.s.n_rows = X.shape[0]
+        if y.shape[0] != X.shape[0] * n_outputs:
+            raise ValueError("y must have one row per row of X.")
         self.s.fit_intercept = fit_intercept
         self.s.loss = loss
         self.s.loss_param = loss_param
@@ -542,6 +740,7 @@ cdef class SparseKernel:
         self.s.previous_intercept = 0.0
         self.s.grad = <double*> _address(grad)
         self.s.per_row = <double*> _address(per_row)
+        self.s.z = <double*> _address(z)
         self.s.seen = <unsigned char*> _address(seen)
         self.s.cols = <intp_t*> _address(cols)
         if mode == _MODE_LAZY and (m is None or v is None or (amsgrad and vmax is None)):
@@ -563,10 +762,10 @@ cdef class SparseKernel:
         if scale == 1.0:
             return
         if self.double_data:
-            for j in range(self.s.n_features):
+            for j in range(self.s.n_features * self.s.n_outputs):
                 (<double*> self.s.theta)[j] = (<double*> self.s.theta)[j] * scale
         else:
-            for j in range(self.s.n_features):
+            for j in range(self.s.n_features * self.s.n_outputs):
                 (<float*> self.s.theta)[j] = <float> ((<float*> self.s.theta)[j] * scale)
         self.s.scale = 1.0
 
@@ -594,6 +793,8 @@ cdef class SparseKernel:
             raise ValueError("more rows than the batch size")
         if n_batch == 0:
             return 0.0, 0.0, 0.0
+        if self.s.n_outputs > 1:
+            return self._multi(row_ptr, start, n_batch, weighted, lr, t)
         with nogil:
             if self.double_data:
                 if self.wide_indices:
@@ -617,6 +818,40 @@ cdef class SparseKernel:
                     )
                 else:
                     out = _step(
+                        &self.s, <float*> self.s.theta, <const float*> self.X_data,
+                        <const int32_t*> self.X_indices, <const int32_t*> self.X_indptr,
+                        row_ptr, start, n_batch, weighted, lr, t,
+                    )
+        return out.loss, out.weight, out.inner
+
+    cdef tuple _multi(
+        self, const intp_t* row_ptr, intp_t start, intp_t n_batch, bint weighted,
+        double lr, long t,
+    ):
+        cdef Result out
+        with nogil:
+            if self.double_data:
+                if self.wide_indices:
+                    out = _step_multi(
+                        &self.s, <double*> self.s.theta, <const double*> self.X_data,
+                        <const int64_t*> self.X_indices, <const int64_t*> self.X_indptr,
+                        row_ptr, start, n_batch, weighted, lr, t,
+                    )
+                else:
+                    out = _step_multi(
+                        &self.s, <double*> self.s.theta, <const double*> self.X_data,
+                        <const int32_t*> self.X_indices, <const int32_t*> self.X_indptr,
+                        row_ptr, start, n_batch, weighted, lr, t,
+                    )
+            else:
+                if self.wide_indices:
+                    out = _step_multi(
+                        &self.s, <float*> self.s.theta, <const float*> self.X_data,
+                        <const int64_t*> self.X_indices, <const int64_t*> self.X_indptr,
+                        row_ptr, start, n_batch, weighted, lr, t,
+                    )
+                else:
+                    out = _step_multi(
                         &self.s, <float*> self.s.theta, <const float*> self.X_data,
                         <const int32_t*> self.X_indices, <const int32_t*> self.X_indptr,
                         row_ptr, start, n_batch, weighted, lr, t,
