@@ -139,6 +139,11 @@ class _Callbacks:
         self.estimator, self.context = estimator, context
         self.X, self.y, self.fitted = X, y, fitted
 
+    @property
+    def active(self):
+        """Whether the user set any callback (else the tasks reach no one)."""
+        return bool(getattr(self.estimator, "_skl_callbacks", None))
+
     def begin(self, label):
         task = self.context.subcontext(task_name=label)
         task.call_on_fit_task_begin(estimator=self.estimator, X=self.X, y=self.y)

@@ -1841,10 +1841,19 @@ class LBFGS(_FullBatch):
     iteration sees all samples, so ``batch_size``, ``shuffle`` and the
     learning-rate schedule are ignored and ``partial_fit`` is unavailable.
     It stops when the largest entry of the gradient (in the training
-    coordinates of ``precondition``) falls to ``tol**1.5`` times its size at the
+    coordinates of ``precondition``) falls to ``tol**1.25`` times its size at the
     start, or after ``max_iter`` iterations, never on a small change of the
     objective alone; an iteration that does not lower the objective while the
     gradient is still larger restarts it.
+
+    Where the objective separates across outputs (a loss with independent
+    outputs: multilabel ``y``, multi-output regression, one-vs-rest margin
+    losses), each output's objective is minimized by its own L-BFGS run, as
+    ``MultiOutputClassifier`` fits one estimator per output: the minimizer
+    is the same, and a joint run needs as many iterations as its hardest
+    output, each costing all of them. ``n_iter_`` is then the largest
+    output's count. (Not with ``verbose`` or scikit-learn callbacks, which
+    follow the joint iterations.)
 
     Parameters
     ----------
@@ -1953,7 +1962,7 @@ class Newton(_FullBatch):
     L-BFGS it ignores ``batch_size``, ``shuffle`` and the schedule, has no
     ``partial_fit``, and takes smooth losses with an ``l2`` penalty or none.
     It stops when the gradient's norm falls to ``tol**2`` times its largest
-    entry at the start (L-BFGS: ``tol**1.5``; Newton's last iterations
+    entry at the start (L-BFGS: ``tol**1.25``; Newton's last iterations
     converge quadratically, so they cost little) or after ``max_iter``
     iterations.
 

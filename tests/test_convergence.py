@@ -586,3 +586,145 @@ def test_the_perceptron_is_not_checked():
         warnings.simplefilter("error", ConvergenceWarning)
         est = LinearNNClassifier(loss="perceptron", random_state=0).fit(X, y)
     assert est.n_iter_ < est.max_iter
+
+
+# ---------------------------------------------------- separable outputs
+def test_lbfgs_on_many_labels_runs_output_by_output():
+    # The named case: 4,000 x 100 with 20 labels. The joint L-BFGS ran to
+    # max_iter=200 (a warning) although each label alone took 13-65
+    # iterations: the objective separates across labels, so each is
+    # minimized on its own, as MultiOutputClassifier does.
+    from sklearn.datasets import make_multilabel_classification
+
+    X, Y = make_multilabel_classification(
+        n_samples=4000, n_features=100, n_classes=20, random_state=0
+    )
+    X = (X - X.mean(0)) / X.std(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = LinearNNClassifier(optimizer="lbfgs").fit(X, Y)
+    assert est.n_iter_ < 100
+    assert len(est.loss_curve_) == est.n_iter_
+    assert np.all(np.diff(est.loss_curve_) <= 1e-12)
+    for k in (0, 16):  # the same model as the label's own fit (tight tol)
+        alone = LinearNNClassifier(optimizer="newton", tol=1e-8).fit(X, Y[:, k])
+        assert_allclose(est.coef_[k], alone.coef_[0], rtol=1e-2, atol=1e-3)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    seed=st.integers(0, 1000),
+    task=st.sampled_from(["multilabel", "multioutput", "ovr_squared_hinge"]),
+    weighted=st.booleans(),
+)
+def test_output_by_output_lbfgs_reaches_the_joint_optimum(seed, task, weighted):
+    # Whatever the independent-output problem: the outputs' L-BFGS runs end
+    # at the joint objective's minimizer (the joint Newton's, tight tol).
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(150, 5))
+    sw = rng.uniform(0.5, 2.0, size=150) if weighted else None
+    if task == "multioutput":
+        Y = X @ rng.normal(size=(5, 3)) + rng.normal(size=(150, 3))
+        make = LinearNNRegressor
+        kwargs = {}
+    else:
+        scores = X @ rng.normal(size=(5, 3)) + rng.normal(size=(150, 3))
+        make = LinearNNClassifier
+        if task == "multilabel":
+            Y, kwargs = (scores > 0).astype(int), {}
+        else:
+            Y, kwargs = np.argmax(scores, axis=1), {"loss": "squared_hinge"}
+    ours = make(optimizer="lbfgs", tol=1e-8, max_iter=1000, **kwargs)
+    ours.fit(X, Y, sample_weight=sw)
+    exact = make(optimizer="newton", tol=1e-10, max_iter=1000, **kwargs)
+    exact.fit(X, Y, sample_weight=sw)
+    assert_allclose(ours.coef_, exact.coef_, rtol=1e-4, atol=1e-5)
+    assert_allclose(ours.intercept_, exact.intercept_, rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------ L-BFGS on flat objectives
+def _flat_problem(seed, n, p, class_sep, flip_y, spread):
+    X, y = make_classification(
+        n_samples=n,
+        n_features=p,
+        class_sep=class_sep,
+        flip_y=flip_y,
+        random_state=seed,
+    )
+    if spread:
+        X = X * np.logspace(-2, 2, p)
+    best = LinearNNClassifier(optimizer="newton", tol=1e-10, max_iter=500).fit(X, y)
+    return X, y, _log_objective(X, y, best)
+
+
+def _lbfgs_gap(X, y, best):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        est = LinearNNClassifier(optimizer="lbfgs").fit(X, y)
+    return (_log_objective(X, y, est) - best) / best, caught, est
+
+
+def test_lbfgs_stopped_on_a_flat_objective_goes_on_or_warns():
+    # The named case (near-separable, columns from 1e-2 to 1e2, no scaler):
+    # L-BFGS stopped with its gradient at tol**1.5 of the start's, 17% above
+    # the optimum's objective, without a warning. A truncated Newton step
+    # after the stop now finds the gap; L-BFGS goes on with a smaller
+    # tolerance and, here, warns at max_iter.
+    X, y, best = _flat_problem(16, 400, 20, 3.0, 0.02, True)
+    gap, caught, est = _lbfgs_gap(X, y, best)
+    assert gap > 1e-2
+    assert len(caught) == 1 and est.n_iter_ == 200
+    assert "LBFGS did not reach the optimum" in str(caught[0].message)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    seed=st.integers(0, 200),
+    shape=st.sampled_from([(100, 5), (400, 20), (1000, 30)]),
+    class_sep=st.sampled_from([1.0, 2.0, 3.0]),
+    flip_y=st.sampled_from([0.0, 0.02]),
+    spread=st.booleans(),
+)
+def test_an_lbfgs_fit_without_a_warning_is_within_its_gap_target(
+    seed, shape, class_sep, flip_y, spread
+):
+    X, y, best = _flat_problem(seed, *shape, class_sep, flip_y, spread)
+    gap, caught, _ = _lbfgs_gap(X, y, best)
+    assert gap <= 1e-3 or caught, gap
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 1000),
+    alpha=st.sampled_from([1e-4, 1e-2, 1.0]),
+    spread=st.booleans(),
+)
+def test_the_quadratic_gap_bound_bounds_the_gap_without_an_intercept(
+    seed, alpha, spread
+):
+    # With the intercept fixed, the l2 penalty's curvature makes the bound a
+    # certificate: J(w) - J* <= sum g_j^2 / (2 mu_j), at any point.
+    from sklearn_nnopt._precondition import Preconditioner
+    from sklearn_nnopt._training import quadratic_gap_bound
+    from sklearn_nnopt.losses import LOSSES
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(80, 4)) * (np.logspace(-1, 1, 4) if spread else 1.0)
+    y = (X[:, 0] + rng.normal(size=80) > 0).astype(float)
+    pre = Preconditioner.fit(X, np.ones(80), center=False)
+    objective = Objective(
+        LOSSES.create("log_loss", "loss"), alpha, "l2", 0.0, False, pre
+    )
+    data = TrainingData(X, y[:, None], np.ones(80), batch_size=80)
+    best = LinearNNClassifier(
+        optimizer="newton", alpha=alpha, fit_intercept=False, tol=1e-12, max_iter=500
+    ).fit(X, y)
+    W_best, _ = pre.to_training(best.coef_, np.zeros(1))
+    J_star = Objective.value_grad(objective, X, y[:, None], None, W_best, np.zeros(1))[
+        0
+    ]
+    point = Parameters(rng.normal(size=(1, 4)), np.zeros(1), False)
+    J = Objective.value_grad(
+        objective, X, y[:, None], None, point.coef, point.intercept
+    )[0]
+    assert quadratic_gap_bound(objective, data, point) >= (J - J_star) * (1 - 1e-9)
