@@ -23,14 +23,16 @@ Every stepper implements the same protocol, so that the training loop
 batch's columns; :class:`~sklearn_nnopt._finite_sum.FiniteSumStepper` keeps
 the table of per-row gradients of the finite-sum optimizers (SAGA), whose
 ``full_gradient()`` the loop's convergence test also uses.
-:func:`make_stepper` picks one. A new stepper (a compiled
-kernel, say) implements the two methods and is returned by
-:func:`make_stepper` where it applies.
+:class:`~sklearn_nnopt._kernels.CompiledSparseStepper` runs the column steps
+in compiled code where :mod:`sklearn_nnopt._kernels` covers the fit.
+:func:`make_stepper` picks one. A new stepper implements the two methods and
+is returned by :func:`make_stepper` where it applies.
 """
 
 import numpy as np
 import scipy.sparse as sp
 
+from . import _kernels
 from ._finite_sum import FiniteSumStepper
 from ._l1 import CumulativeL1
 from ._parameters import one_buffer
@@ -114,7 +116,7 @@ def make_stepper(
 
     Returns
     -------
-    DenseStepper, SparseColumnStepper or FiniteSumStepper
+    DenseStepper, SparseColumnStepper, CompiledSparseStepper or FiniteSumStepper
     """
     columns = (
         sp.issparse(data.X)
@@ -133,6 +135,13 @@ def make_stepper(
             data, objective, optimizer, params, lr_unit, track, lazy=lazy
         )
     if columns:
+        # The compiled kernel where it covers the fit (the numpy stepper is its
+        # reference); it checks the penalty, loss and optimizer itself.
+        compiled = _kernels.sparse_stepper(
+            data, objective, optimizer, params, averaging=averaging, track=track
+        )
+        if compiled is not None:
+            return compiled
         return SparseColumnStepper(
             data.X, data.n_train, data.batch_size, objective, optimizer, params, track
         )

@@ -587,7 +587,7 @@ class _Run:
                 raise self.divergence_error()
         self.call_best = min(self.call_best, epoch_loss)
 
-    def check_last_step(self, Xb, Yb, swb, before):
+    def check_last_step(self, Xb, Yb, swb, before, rows=None):
         """The explosion rule of :meth:`check_explosion` at the call's end.
 
         A ``partial_fit`` call of one batch measures its objective only before
@@ -602,6 +602,8 @@ class _Run:
         the batch, once per call.
         """
         params, objective = self.params, self.objective
+        if Xb is None:  # a stepper that reads its rows itself
+            Xb = self.data.X[rows]
         raw = objective.raw(Xb, params.coef, params.intercept)
         weighted_loss, weight_sum, _ = objective.output_gradient(raw, Yb, swb)
         after = weighted_loss / weight_sum + objective.penalty(params.coef)
@@ -745,7 +747,7 @@ class _Run:
                     before = step_losses[steps] + penalty
                     if self.call_start is None:
                         self.call_start = before
-                    last = (Xb, Yb, swb, before)
+                    last = (Xb, Yb, swb, before, rows)
                 step_inners[steps] = stepper.inner
                 steps += 1
                 if averager is not None:

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy.linalg import LinAlgError, solve
-from scipy.optimize import minimize
+from scipy.optimize import OptimizeResult, minimize
 from sklearn.base import BaseEstimator
 
 from ._registry import Registry
@@ -2017,12 +2017,31 @@ class Newton(_FullBatch):
         # curvature, so that a loss flat at the start does not ask for any
         # size; scipy's first iteration reuses H(x0).
         x0 = np.array(x0, dtype=np.float64)
+        value0, gradient0 = fun(x0)
+        if not np.any(gradient0):
+            # Stationary at the start: nothing to do, and scipy's trust-exact
+            # fails on a zero gradient with a singular Hessian (an all-zero X
+            # and a loss flat at the start: UnboundLocalError in its
+            # subproblem, found by hypothesis 6.170 in test_reliability.py).
+            self._begin_step(0)
+            return OptimizeResult(
+                x=x0,
+                fun=value0,
+                jac=gradient0,
+                nit=0,
+                nfev=1,
+                njev=1,
+                nhev=0,
+                status=0,
+                success=True,
+                message="The gradient is zero at the start.",
+            )
         H0 = hess(x0)
         damping = 1e-3 * max(float(np.mean(np.diag(H0))), np.finfo(float).tiny)
         damped = H0.copy()
         damped[np.diag_indices_from(damped)] += damping
         try:  # (positive definite: H0 is semi-definite)
-            step = solve(damped, fun(x0)[1], assume_a="pos", overwrite_a=True)
+            step = solve(damped, gradient0, assume_a="pos", overwrite_a=True)
         except LinAlgError:
             step = np.zeros_like(x0)
         radius = max(1.0, float(np.linalg.norm(x0)), float(np.linalg.norm(step)))

@@ -226,3 +226,14 @@ def test_auto_honours_settings_only_a_stochastic_optimizer_uses(setting):
     clf = LinearNNClassifier(max_iter=3, tol=None, **setting).fit(X, y)
     assert type(clf.optimizer_).__name__ == "Adam"
     assert type(LinearNNClassifier().fit(X, y).optimizer_).__name__ == "Newton"
+
+
+def test_newton_at_a_stationary_start_with_a_singular_hessian():
+    """All-zero X and a loss flat at the start: the gradient is zero and the
+    Hessian singular, where scipy's trust-exact raised UnboundLocalError."""
+    X, y = np.zeros((2, 1), dtype=np.float32), np.zeros(2)
+    reg = LinearNNRegressor(
+        loss="squared_epsilon_insensitive", optimizer="newton", max_iter=3, tol=None
+    ).fit(X, y)
+    assert_allclose(reg.predict(X), 0.0)
+    assert reg.n_iter_ == 0

@@ -15,7 +15,8 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_nnopt import SGD, Adam, SquaredError
+from sklearn_nnopt import SGD, Adam, SquaredError, _kernels
+from sklearn_nnopt._kernels import CompiledSparseStepper
 from sklearn_nnopt._objective import Objective
 from sklearn_nnopt._parameters import Parameters
 from sklearn_nnopt._sparse import SparseColumnStepper
@@ -221,10 +222,15 @@ def test_averaging_exposes_the_mean_and_continues_from_the_last_iterate(problem)
     assert not np.array_equal(result.coef, result.params.coef)
 
 
+@pytest.mark.parametrize("compiled", [False, True], ids=["numpy", "compiled"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_dense_and_sparse_steppers_take_the_same_sgd_steps(dtype):
+def test_dense_and_sparse_steppers_take_the_same_sgd_steps(
+    dtype, compiled, monkeypatch
+):
     # The loop drives either through the same protocol; plain SGD's column
     # steps on CSR data are exact, so both give the same iterates.
+    monkeypatch.setattr(_kernels, "ENABLED", compiled)
+    sparse_stepper = CompiledSparseStepper if compiled else SparseColumnStepper
     rng = np.random.RandomState(1)
     X = rng.normal(size=(60, 30)) * (rng.uniform(size=(60, 30)) < 0.2)
     X = X.astype(dtype)
@@ -236,11 +242,11 @@ def test_dense_and_sparse_steppers_take_the_same_sgd_steps(dtype):
         params = Parameters(np.zeros((1, 30), dtype), np.zeros(1, dtype))
         stepper = make_stepper(data, objective, SGD(), params, averaging=False)
         assert isinstance(
-            stepper, SparseColumnStepper if sp.issparse(matrix) else DenseStepper
+            stepper, sparse_stepper if sp.issparse(matrix) else DenseStepper
         )
         for start in range(0, 60, 10):
             rows = slice(start, start + 10)
-            stepper.step(matrix[rows], Y[rows], None, 0.05)
+            stepper.step(matrix[rows], Y[rows], None, 0.05, rows)
         stepper.finish()
         results.append(params.buffer.copy())
     rtol = 1e-12 if dtype == np.float64 else 1e-5
@@ -249,7 +255,11 @@ def test_dense_and_sparse_steppers_take_the_same_sgd_steps(dtype):
     )
 
 
-def test_make_stepper_falls_back_to_dense_where_column_steps_do_not_apply():
+def test_make_stepper_falls_back_to_dense_where_column_steps_do_not_apply(
+    monkeypatch,
+):
+    # The numpy dispatch (tests/test_kernels.py: the compiled one).
+    monkeypatch.setattr(_kernels, "ENABLED", False)
     X = sp.csr_matrix(np.eye(4))
     data = TrainingData(X, np.zeros((4, 1)), np.ones(4), batch_size=2)
     params = Parameters(np.zeros((1, 4)), np.zeros(1))

@@ -1,0 +1,236 @@
+r"""Compiled training kernels (Cython), and the fits they cover.
+
+:func:`sparse_stepper` is the dispatch of :func:`sklearn_nnopt._steppers.make_stepper`
+on CSR data: it returns a :class:`CompiledSparseStepper`, whose minibatch step
+is one call of the compiled loop of ``_sparse_sgd.pyx`` (no per-batch numpy
+calls, no gathered copy of the batch's rows, the GIL released), where the
+kernel covers the fit, and None elsewhere, where the numpy
+:class:`~sklearn_nnopt._sparse.SparseColumnStepper` runs (the reference the
+kernel is tested against, step for step). :func:`unsupported` says why a fit
+is not covered.
+
+Covered: CSR ``X`` in float32 or float64 (int32 or int64 indices), one or
+several output columns (binary and multiclass classification: the softmax of
+``log_loss``, one-vs-rest margins; one or several regression targets), the
+losses ``log_loss``, ``hinge``, ``squared_hinge``, ``modified_huber``,
+``perceptron``, ``squared_error``, ``absolute_error``, ``huber``,
+``epsilon_insensitive``, ``squared_epsilon_insensitive``, ``quantile`` and
+``poisson`` (exactly these classes, not subclasses; a multilabel fit's
+per-label wrapper is not covered), the optimizers plain ``SGD``
+(``momentum=0``) and ``Adam`` (``lazy=True``, with or without ``amsgrad``),
+penalty ``"l2"`` or None, no preconditioning, no averaging.
+
+A source tree that was not built (``import sklearn_nnopt`` from a clone
+without ``pip install .``) has no compiled module: :data:`AVAILABLE` is then
+False and every fit runs the numpy steppers.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._sparse import _column_counts, batch_presence
+from ..losses import (
+    AbsoluteError,
+    EpsilonInsensitive,
+    Hinge,
+    Huber,
+    LogLoss,
+    ModifiedHuber,
+    Perceptron,
+    Poisson,
+    Quantile,
+    SquaredEpsilonInsensitive,
+    SquaredError,
+    SquaredHinge,
+    _log_tiny,
+)
+from ..optimizers import SGD, Adam, OptimizerState
+
+try:
+    from . import _sparse_sgd
+except ImportError:  # not built: the numpy steppers run
+    _sparse_sgd = None
+
+#: Whether the compiled kernels were built and imported.
+AVAILABLE = _sparse_sgd is not None
+
+#: Set to False to run the numpy steppers everywhere (tests, benchmarks).
+ENABLED = True
+
+# Each loss class the kernel has, by its name there, and its parameter.
+_LOSSES = {
+    LogLoss: ("log_loss", None),
+    Hinge: ("hinge", None),
+    SquaredError: ("squared_error", None),
+    AbsoluteError: ("absolute_error", None),
+    Huber: ("huber", "delta"),
+    EpsilonInsensitive: ("epsilon_insensitive", "epsilon"),
+    SquaredEpsilonInsensitive: ("squared_epsilon_insensitive", "epsilon"),
+    Quantile: ("quantile", "quantile"),
+    Poisson: ("poisson", None),
+    SquaredHinge: ("squared_hinge", None),
+    ModifiedHuber: ("modified_huber", None),
+    Perceptron: ("perceptron", None),
+}
+_ADAM_STATE = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
+
+def unsupported(data, objective, optimizer, params, averaging=False):
+    """Why the compiled sparse kernel does not cover a fit; None if it does.
+
+    Parameters
+    ----------
+    data : TrainingData
+    objective : Objective
+    optimizer : Optimizer
+    params : Parameters
+    averaging : bool, default=False
+
+    Returns
+    -------
+    str or None
+    """
+    if not AVAILABLE:
+        return "the compiled kernels are not built (pip install .)"
+    if not ENABLED:
+        return "the compiled kernels are disabled (_kernels.ENABLED)"
+    X = data.X
+    if not sp.issparse(X) or X.format != "csr":
+        return "X is not CSR"
+    dtype = params.buffer.dtype
+    if X.dtype != dtype or dtype not in (np.float32, np.float64):
+        return f"X is {X.dtype} and the parameters {dtype}"
+    if X.indices.dtype not in (np.int32, np.int64) or X.indptr.dtype != X.indices.dtype:
+        return "CSR indices are not int32 or int64"
+    if params.coef.shape[0] != data.Y.shape[1]:
+        return "targets and coefficients of different widths"
+    if type(objective.loss) not in _LOSSES:
+        return f"loss {type(objective.loss).__name__}"
+    if objective.l1:
+        return "an l1 penalty"
+    if objective.preconditioner is not None:
+        return "preconditioning"
+    if averaging:
+        return "averaging"
+    if type(optimizer) is SGD:
+        if optimizer.momentum != 0:
+            return "SGD with momentum"
+    elif type(optimizer) is Adam:
+        if not optimizer.lazy:
+            return "Adam with lazy=False"
+        state = optimizer.__dict__.get("state_")
+        for name in _ADAM_STATE:
+            buffers = state.values.get(name) if state is not None else None
+            if buffers is not None and (
+                len(buffers) != 1
+                or buffers[0].shape != params.buffer.shape
+                or buffers[0].dtype != dtype
+                or not buffers[0].flags.c_contiguous
+            ):
+                return "Adam's state is not one flat buffer"
+    else:
+        return f"optimizer {type(optimizer).__name__}"
+    return None
+
+
+def sparse_stepper(data, objective, optimizer, params, *, averaging=False, track=False):
+    """A :class:`CompiledSparseStepper` where it covers the fit, else None."""
+    if unsupported(data, objective, optimizer, params, averaging) is not None:
+        return None
+    return CompiledSparseStepper(data, objective, optimizer, params, track)
+
+
+class CompiledSparseStepper:
+    """Minibatch steps of the compiled kernel on CSR rows (a batch stepper).
+
+    The iterates of :class:`~sklearn_nnopt._sparse.SparseColumnStepper`
+    (exactly, up to rounding): plain SGD's l2 shrinkage as a global scale,
+    Adam's lazy steps of the batch's columns with the l2 gradient divided by
+    the probability that a batch holds the column. It reads the batch's rows
+    of ``X`` itself (``gathers = False``).
+
+    Parameters
+    ----------
+    data : TrainingData
+    objective : Objective
+    optimizer : SGD or Adam
+        Its state is updated in place (``t_`` counts the steps).
+    params : Parameters
+        Updated in place.
+    track : bool, default=False
+        Keep ``inner``, the last two gradients' inner product.
+    """
+
+    gathers = False
+
+    def __init__(self, data, objective, optimizer, params, track=False):
+        self.optimizer = optimizer
+        self.inner = 0.0
+        X, theta = data.X, params.buffer
+        n_features = X.shape[1]
+        lazy = type(optimizer) is Adam
+        m = v = vmax = penalty_weight = None
+        beta_1 = beta_2 = epsilon = 0.0
+        amsgrad = False
+        if lazy:
+            state = optimizer.__dict__.get("state_")
+            if state is None:
+                state = optimizer.state_ = OptimizerState()
+            names = _ADAM_STATE if optimizer.amsgrad else _ADAM_STATE[:2]
+            m, v, *rest = (
+                state.values.setdefault(name, [np.zeros_like(theta)])[0]
+                for name in names
+            )
+            vmax = rest[0] if rest else None
+            beta_1, beta_2 = optimizer.beta_1, optimizer.beta_2
+            epsilon, amsgrad = optimizer.epsilon, optimizer.amsgrad
+            if objective.l2:
+                # As SparseColumnStepper: alpha / p_j, p_j the probability
+                # that a batch holds column j.
+                counts = _column_counts(X.indices, n_features)
+                if data.n_train != X.shape[0]:  # early stopping holds rows out
+                    counts = counts * (data.n_train / X.shape[0])
+                penalty_weight = batch_presence(counts, data.n_train, data.batch_size)
+                with np.errstate(divide="ignore"):
+                    np.divide(objective.l2, penalty_weight, out=penalty_weight)
+        name, param = _LOSSES[type(objective.loss)]
+        self.kernel = _sparse_sgd.SparseKernel(
+            X,
+            data.Y,
+            data.sample_weight,
+            theta,
+            objective.fit_intercept,
+            _sparse_sgd.LOSSES[name],
+            0.0 if param is None else float(getattr(objective.loss, param)),
+            _sparse_sgd.MODE_LAZY if lazy else _sparse_sgd.MODE_EXACT,
+            float(objective.l2),
+            float(_log_tiny(theta.dtype)),
+            float(beta_1),
+            float(beta_2),
+            float(epsilon),
+            bool(amsgrad),
+            m,
+            v,
+            vmax,
+            penalty_weight,
+            bool(track),
+            data.batch_size,
+        )
+
+    def step(self, Xb, Yb, swb, lr, rows=None):
+        """One step on the rows ``rows`` of ``X``; returns (loss sum, weight sum).
+
+        ``Xb`` and ``Yb`` are not read: the kernel reads ``rows`` of the
+        training data; ``swb`` is None for equal weights.
+        """
+        if rows is None:
+            raise ValueError("CompiledSparseStepper steps on rows of X (rows=None).")
+        if not isinstance(rows, slice):
+            rows = np.ascontiguousarray(rows, dtype=np.intp)
+        t = self.optimizer._begin_step().step
+        loss, weight, self.inner = self.kernel.step(rows, lr, swb is not None, t)
+        return loss, weight
+
+    def finish(self):
+        """Fold the global scale into the coefficients (end of an epoch)."""
+        self.kernel.fold()

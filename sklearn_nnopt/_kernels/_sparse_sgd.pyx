@@ -1,0 +1,859 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: cdivision=True, initializedcheck=False, nonecheck=False
+r"""Compiled minibatch steps on the rows of a CSR matrix.
+
+:class:`SparseKernel` holds pointers to the training data, the flat parameter
+buffer ``[coef, intercept]`` and the optimizer state, and its :meth:`step`
+runs one minibatch without the GIL: the forward product over the batch's
+non-zeros, the loss and its gradient in the raw prediction, the gradient of
+the touched coefficients, and their update, exactly as
+:class:`sklearn_nnopt._sparse.SparseColumnStepper` does with numpy:
+
+- ``MODE_EXACT`` (plain SGD): the l2 shrinkage of every coefficient is a global
+  scale ``W = s U``, ``s <- (1 - lr l2) s``, ``U_J <- U_J - lr g_J / s``
+  (folded into the coefficients below ``MIN_SCALE`` and by :meth:`fold`);
+- ``MODE_LAZY`` (Adam, ``lazy=True``): only the batch's columns and their
+  moments advance, with the global step count in the bias corrections; their
+  l2 gradient is ``penalty_weight[j] * w_j`` (``alpha / p_j``).
+
+One output column runs ``_step``; several (multiclass, multi-target) run
+``_step_multi``, the same step over each output (the softmax for log_loss).
+
+Floating point: float32 or float64 data and parameters (the fused type
+``floating``); sums and scalar arithmetic in double, rounded to the
+parameters' type where numpy stores an intermediate array (so float32 runs
+stay within float32 rounding of the numpy stepper); int32 or int64 CSR
+indices.
+
+Cost: one pass over the batch's non-zeros (forward product, then the
+gradient's scatter while the row is in cache) and one over its distinct
+columns (rounding, Pflug's product and the update, together). Shuffled rows are scattered over ``X``: the next rows'
+non-zeros are prefetched. Pflug's statistic keeps the last gradient in a
+second dense array, swapped with the current one each step, so tracking it
+costs one product over the batch's columns.
+"""
+
+from libc.math cimport exp, fabs, log, log1p, pow, sqrt
+from libc.stdint cimport int32_t, int64_t
+
+import numpy as np
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define NNOPT_PREFETCH(p) __builtin_prefetch(p)
+    #else
+    #define NNOPT_PREFETCH(p) ((void)0)
+    #endif
+    """
+    void NNOPT_PREFETCH(const void* p) noexcept nogil
+
+ctypedef Py_ssize_t intp_t
+
+ctypedef fused floating:
+    float
+    double
+
+ctypedef fused index_t:
+    int32_t
+    int64_t
+
+# Losses, optimizers (the Python wrapper maps the classes to these; a loss's
+# parameter, delta, epsilon or the quantile, is ``loss_param``).
+LOSSES = {
+    "log_loss": 0,
+    "hinge": 1,
+    "squared_error": 2,
+    "absolute_error": 3,
+    "huber": 4,
+    "epsilon_insensitive": 5,
+    "squared_epsilon_insensitive": 6,
+    "quantile": 7,
+    "poisson": 8,
+    "squared_hinge": 9,
+    "modified_huber": 10,
+    "perceptron": 11,
+}
+MODE_EXACT = 0
+MODE_LAZY = 1
+cdef enum:
+    _LOSS_LOG = 0
+    _LOSS_HINGE = 1
+    _LOSS_SQUARED = 2
+    _LOSS_ABSOLUTE = 3
+    _LOSS_HUBER = 4
+    _LOSS_EPSILON = 5
+    _LOSS_SQUARED_EPSILON = 6
+    _LOSS_QUANTILE = 7
+    _LOSS_POISSON = 8
+    _LOSS_SQUARED_HINGE = 9
+    _LOSS_MODIFIED_HUBER = 10
+    _LOSS_PERCEPTRON = 11
+    _N_LOSSES = 12
+cdef int _MODE_EXACT = 0
+cdef int _MODE_LAZY = 1
+
+# As _sparse._MIN_SCALE: below it the global scale is folded into the coefficients.
+MIN_SCALE = 1e-6
+cdef double _MIN_SCALE = 1e-6
+
+
+cdef struct State:
+    # Data: the whole training set (rows are addressed by index).
+    const void* Y           # targets, column-major (n_rows, k), parameters' dtype
+    intp_t n_rows
+    const double* sw        # sample weights (float64), read when weighted
+    # Parameters: the flat buffer [coef (n_features), intercept (1)].
+    void* theta
+    intp_t n_features
+    intp_t n_outputs        # k: coef (k, n_features) row-major, then k intercepts
+    bint fit_intercept
+    # Optimizer.
+    int loss
+    double loss_param
+    int mode
+    double l2
+    double scale            # MODE_EXACT: W = scale * U
+    double log_tiny         # log-loss gradient floor (losses._log_tiny)
+    double beta_1
+    double beta_2
+    double epsilon
+    bint amsgrad
+    void* m                 # Adam's exp_avg, exp_avg_sq, max_exp_avg_sq (flat)
+    void* v
+    void* vmax
+    const double* penalty_weight  # MODE_LAZY with l2: alpha / p_j; else NULL
+    # Work space: the gradient, dense over the features, zero outside the
+    # columns touched (cols); per row of the batch, a weight or a gradient.
+    double* grad
+    double* per_row         # batch_size * k
+    double* z               # k
+    # Pflug's statistic: the last step's gradient as grad (NULL: not
+    # tracked), its columns and intercept; grad and previous swap each step.
+    double* previous
+    intp_t* previous_cols
+    intp_t n_previous
+    double previous_intercept
+    unsigned char* seen
+    intp_t* cols
+
+
+cdef struct Result:
+    double loss
+    double weight
+    double inner
+
+
+cdef double _pairwise_sum(const double* a, intp_t n) noexcept nogil:
+    """``np.add.reduce`` of a contiguous float64 array, bit for bit (numpy's
+    pairwise summation: eight partial sums in blocks of at most 128)."""
+    cdef double r0, r1, r2, r3, r4, r5, r6, r7, res = 0.0
+    cdef intp_t i, n2
+    if n < 8:
+        for i in range(n):
+            res += a[i]
+        return res
+    if n <= 128:
+        r0, r1, r2, r3 = a[0], a[1], a[2], a[3]
+        r4, r5, r6, r7 = a[4], a[5], a[6], a[7]
+        i = 8
+        while i < n - (n % 8):
+            r0 += a[i]
+            r1 += a[i + 1]
+            r2 += a[i + 2]
+            r3 += a[i + 3]
+            r4 += a[i + 4]
+            r5 += a[i + 5]
+            r6 += a[i + 6]
+            r7 += a[i + 7]
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            res += a[i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise_sum(a, n2) + _pairwise_sum(a + n2, n - n2)
+
+
+cdef inline double _sign(double x) noexcept nogil:
+    return (x > 0) - (x < 0)
+
+
+cdef inline void _loss_gradient(
+    int kind, double param, double y, double z, double log_tiny,
+    double* loss, double* grad,
+) noexcept nogil:
+    """The loss and its derivative in z, as the loss classes of losses.py.
+
+    Residual losses take r = y - z, margin losses m = t z (y = t in {-1, 1}).
+    """
+    cdef double m, slack, r, a, excess, mu
+    if kind == _LOSS_LOG:
+        # softplus(z) - y z; gradient expit(max(z, log_tiny)) - y
+        loss[0] = log1p(exp(-fabs(z))) + (z if z > 0 else 0.0) - y * z
+        r = z if z > log_tiny else log_tiny
+        grad[0] = 1.0 / (1.0 + exp(-r)) - y
+    elif kind == _LOSS_SQUARED:
+        r = z - y
+        loss[0] = 0.5 * (r * r)
+        grad[0] = r
+    elif kind == _LOSS_ABSOLUTE:
+        r = y - z
+        loss[0] = fabs(r)
+        grad[0] = -_sign(r)
+    elif kind == _LOSS_HUBER:
+        r = y - z
+        a = fabs(r)
+        loss[0] = 0.5 * r * r if a <= param else param * (a - 0.5 * param)
+        grad[0] = -(param if r > param else (-param if r < -param else r))
+    elif kind == _LOSS_EPSILON or kind == _LOSS_SQUARED_EPSILON:
+        r = y - z
+        excess = fabs(r) - param
+        if excess < 0:
+            excess = 0.0
+        if kind == _LOSS_EPSILON:
+            loss[0] = excess
+            grad[0] = -(_sign(r) * (excess > 0))
+        else:
+            loss[0] = excess * excess
+            grad[0] = -(2.0 * _sign(r) * excess)
+    elif kind == _LOSS_QUANTILE:
+        r = y - z
+        loss[0] = param * r if param * r > (param - 1) * r else (param - 1) * r
+        grad[0] = -(param if r > 0 else (param - 1 if r < 0 else 0.0))
+    elif kind == _LOSS_POISSON:
+        mu = exp(z)
+        loss[0] = mu - y * z
+        grad[0] = mu - y
+    else:
+        # Margin losses: phi(m), m = t z; the gradient phi'(m) t.
+        m = y * z
+        if kind == _LOSS_HINGE:
+            slack = 1.0 - m
+            loss[0] = slack if slack > 0 else 0.0
+            grad[0] = -y if slack > 0 else 0.0
+        elif kind == _LOSS_SQUARED_HINGE:
+            slack = 1.0 - m if 1.0 - m > 0 else 0.0
+            loss[0] = slack * slack
+            grad[0] = -2.0 * slack * y
+        elif kind == _LOSS_MODIFIED_HUBER:
+            slack = 1.0 - m if 1.0 - m > 0 else 0.0
+            if m < -1:
+                loss[0] = -4.0 * m
+                grad[0] = -4.0 * y
+            else:
+                loss[0] = slack * slack
+                grad[0] = -2.0 * slack * y
+        else:  # _LOSS_PERCEPTRON: the subgradient -t at m = 0
+            loss[0] = -m if m < 0 else 0.0
+            grad[0] = -y if m <= 0 else 0.0
+
+
+# Rows ahead whose non-zeros are prefetched (shuffled rows are scattered over
+# X: a row's first cache lines are a miss each, which the prefetch hides).
+cdef intp_t _AHEAD = 4
+
+
+cdef inline void _prefetch_row(
+    const floating* X_data, const index_t* X_indices, const index_t* X_indptr,
+    intp_t r,
+) noexcept nogil:
+    cdef intp_t k = X_indptr[r], end = X_indptr[r + 1]
+    cdef intp_t data_step = 64 // sizeof(floating), index_step = 64 // sizeof(index_t)
+    while k < end:
+        NNOPT_PREFETCH(&X_data[k])
+        k += data_step
+    k = X_indptr[r]
+    while k < end:
+        NNOPT_PREFETCH(&X_indices[k])
+        k += index_step
+
+
+cdef Result _step(
+    State* s,
+    floating* theta,
+    const floating* X_data,
+    const index_t* X_indices,
+    const index_t* X_indptr,
+    const intp_t* rows,
+    intp_t start,
+    intp_t n_batch,
+    bint weighted,
+    double lr,
+    long t,
+) noexcept nogil:
+    cdef Result out
+    cdef const floating* Y = <const floating*> s.Y
+    cdef floating* m = <floating*> s.m
+    cdef floating* v = <floating*> s.v
+    cdef floating* vmax = <floating*> s.vmax
+    cdef double* previous = s.previous
+    cdef double* grad = s.grad
+    cdef unsigned char* seen = s.seen
+    cdef intp_t* cols = s.cols
+    cdef intp_t p = s.n_features
+    cdef intp_t i, j, k, r, n_cols = 0
+    cdef double z, loss, g, gb, weight_sum, loss_sum = 0.0, factor, inner = 0.0
+    cdef double scale = s.scale, new_scale, c, step_size, eps, denom, mj, vj
+    cdef floating b = theta[p] if s.fit_intercept else 0
+
+    # The batch's weight: its weighted mean loss's gradient is
+    # s_i / sum(s) * loss'(z_i) (Objective.output_gradient).
+    # (Sums over the batch's rows as numpy's, pairwise.)
+    if weighted:
+        for i in range(n_batch):
+            s.per_row[i] = s.sw[rows[i] if rows != NULL else start + i]
+        weight_sum = _pairwise_sum(s.per_row, n_batch)
+    else:
+        weight_sum = <double> n_batch
+        factor = <floating> (1.0 / weight_sum)
+    # Per row: the forward product, the loss and its gradient, and the
+    # gradient's scatter into the row's columns (grad is zero outside the
+    # columns touched: cleared at the end of each step, or kept as the
+    # previous gradient). The columns' list is kept without a branch: each
+    # column is written, and counted the first time.
+    for i in range(min(_AHEAD, n_batch)):
+        _prefetch_row(X_data, X_indices, X_indptr, rows[i] if rows != NULL else start + i)
+    for i in range(n_batch):
+        r = rows[i] if rows != NULL else start + i
+        if i + _AHEAD < n_batch:
+            _prefetch_row(
+                X_data, X_indices, X_indptr,
+                rows[i + _AHEAD] if rows != NULL else start + i + _AHEAD,
+            )
+        z = 0.0
+        for k in range(X_indptr[r], X_indptr[r + 1]):
+            z += X_data[k] * theta[X_indices[k]]
+        # Rounded to the parameters' type as numpy's raw prediction.
+        z = <floating> z
+        if scale != 1.0:
+            z = <floating> (z * scale)
+        if s.fit_intercept:
+            z = <floating> (z + b)
+        _loss_gradient(s.loss, s.loss_param, Y[r], z, s.log_tiny, &loss, &g)
+        if weighted:
+            loss_sum += s.sw[r] * <floating> loss
+            g = <floating> (<floating> g * (s.sw[r] / weight_sum))
+        else:
+            loss_sum += <floating> loss
+            g = <floating> (<floating> g * factor)
+        s.per_row[i] = g
+        for k in range(X_indptr[r], X_indptr[r + 1]):
+            j = X_indices[k]
+            grad[j] += X_data[k] * g
+            cols[n_cols] = j
+            n_cols += 1 - seen[j]
+            seen[j] = 1
+    gb = <floating> _pairwise_sum(s.per_row, n_batch)
+
+    # Plain SGD: the l2 shrinkage as a global scale.
+    if s.mode == _MODE_EXACT and s.l2 != 0:
+        new_scale = scale * (1.0 - lr * s.l2)
+        if not new_scale >= _MIN_SCALE:
+            for j in range(p):
+                theta[j] = <floating> (theta[j] * new_scale)
+            new_scale = 1.0
+        scale = new_scale
+        s.scale = scale
+    else:
+        scale = 1.0
+    if s.mode == _MODE_LAZY:
+        # Adam (optimizers.Adam._update, with the bias correction folded in).
+        c = sqrt(1.0 - pow(s.beta_2, <double> t))
+        step_size = lr * c / (1.0 - pow(s.beta_1, <double> t))
+        eps = s.epsilon * c
+
+    # One pass over the batch's columns, then the intercept: the gradient in
+    # the parameters' type (divided by the global scale), its product with
+    # the previous step's (Pflug's statistic), and the update.
+    for i in range(n_cols + (1 if s.fit_intercept else 0)):
+        if i < n_cols:
+            j = cols[i]
+            g = <floating> grad[j]
+            if scale != 1.0:
+                g = <floating> (g / scale)
+            seen[j] = 0
+            if previous != NULL:
+                grad[j] = g
+                inner += previous[j] * g
+        else:
+            j = p
+            g = gb
+            if previous != NULL:
+                inner += s.previous_intercept * g
+        if s.mode == _MODE_EXACT:
+            theta[j] = theta[j] - <floating> (lr * g)
+            continue
+        if i < n_cols:
+            if i + 16 < n_cols:
+                k = cols[i + 16]
+                NNOPT_PREFETCH(&m[k])
+                NNOPT_PREFETCH(&v[k])
+                NNOPT_PREFETCH(&theta[k])
+                if s.penalty_weight != NULL:
+                    NNOPT_PREFETCH(&s.penalty_weight[k])
+            if s.penalty_weight != NULL:
+                g = <floating> (g + s.penalty_weight[j] * theta[j])
+        mj = <floating> (m[j] * s.beta_1 + <floating> (g * (1.0 - s.beta_1)))
+        vj = <floating> (
+            v[j] * s.beta_2 + <floating> (<floating> (g * g) * (1.0 - s.beta_2))
+        )
+        m[j] = <floating> mj
+        v[j] = <floating> vj
+        if s.amsgrad:
+            if vj > vmax[j]:
+                vmax[j] = <floating> vj
+            vj = vmax[j]
+        denom = <floating> (<floating> sqrt(vj) + eps)
+        theta[j] = theta[j] - <floating> (<floating> (mj / denom) * step_size)
+
+    if previous != NULL:
+        # This gradient is the next step's previous one.
+        for i in range(s.n_previous):
+            previous[s.previous_cols[i]] = 0.0
+        s.grad, s.previous = previous, grad
+        s.cols, s.previous_cols = s.previous_cols, cols
+        s.n_previous = n_cols
+        s.previous_intercept = gb
+    else:
+        for i in range(n_cols):
+            grad[cols[i]] = 0.0
+    out.loss = loss_sum
+    out.weight = weight_sum
+    out.inner = inner
+    return out
+
+
+cdef Result _step_multi(
+    State* s,
+    floating* theta,
+    const floating* X_data,
+    const index_t* X_indices,
+    const index_t* X_indptr,
+    const intp_t* rows,
+    intp_t start,
+    intp_t n_batch,
+    bint weighted,
+    double lr,
+    long t,
+) noexcept nogil:
+    """:func:`_step` for k > 1 outputs, as numpy does it: the softmax for
+    log_loss, independent columns for the other losses; coef (k, p) row-major,
+    so coefficient (c, j) is at ``c * p + j`` (and its gradient, state, and
+    previous gradient too). Y is column-major, (n, k)."""
+    cdef Result out
+    cdef const floating* Y = <const floating*> s.Y
+    cdef floating* m = <floating*> s.m
+    cdef floating* v = <floating*> s.v
+    cdef floating* vmax = <floating*> s.vmax
+    cdef double* previous = s.previous
+    cdef double* grad = s.grad
+    cdef double* G = s.per_row
+    cdef double* z = s.z
+    cdef unsigned char* seen = s.seen
+    cdef intp_t* cols = s.cols
+    cdef intp_t p = s.n_features, n_out = s.n_outputs, n_rows
+    cdef intp_t i, j, k, r, c, idx, n_cols = 0
+    cdef double x, loss, row_loss, g, weight_sum, loss_sum = 0.0, factor, inner = 0.0
+    cdef double scale = s.scale, new_scale, c_t, step_size, eps, denom, mj, vj
+    cdef double z_max, total, gb
+    cdef bint softmax = s.loss == _LOSS_LOG
+
+    n_rows = s.n_rows
+    if weighted:
+        for i in range(n_batch):
+            G[i] = s.sw[rows[i] if rows != NULL else start + i]
+        weight_sum = _pairwise_sum(G, n_batch)
+    else:
+        weight_sum = <double> n_batch
+        factor = <floating> (1.0 / weight_sum)
+    for i in range(n_batch):
+        r = rows[i] if rows != NULL else start + i
+        # The raw predictions, as scipy's product: per output, over the row.
+        for c in range(n_out):
+            z[c] = 0.0
+        for k in range(X_indptr[r], X_indptr[r + 1]):
+            j = X_indices[k]
+            x = X_data[k]
+            for c in range(n_out):
+                z[c] += x * theta[c * p + j]
+        for c in range(n_out):
+            z[c] = <floating> z[c]
+            if scale != 1.0:
+                z[c] = <floating> (z[c] * scale)
+            if s.fit_intercept:
+                z[c] = <floating> (z[c] + theta[n_out * p + c])
+        if softmax:
+            # losses.LogLoss: exp(max(z - z_max, log_tiny)) / total - y.
+            z_max = z[0]
+            for c in range(1, n_out):
+                if z[c] > z_max:
+                    z_max = z[c]
+            for c in range(n_out):
+                g = <floating> (z[c] - z_max)
+                if g < s.log_tiny:
+                    g = s.log_tiny
+                G[i * n_out + c] = <floating> exp(g)
+            total = <floating> _pairwise_sum(&G[i * n_out], n_out)
+            row_loss = 0.0
+            for c in range(n_out):
+                row_loss += <floating> (Y[r + c * n_rows] * z[c])
+            row_loss = <floating> (<floating> (log(total) + z_max) - <floating> row_loss)
+            for c in range(n_out):
+                G[i * n_out + c] = <floating> (
+                    <floating> (G[i * n_out + c] / total) - Y[r + c * n_rows]
+                )
+        else:
+            row_loss = 0.0
+            for c in range(n_out):
+                _loss_gradient(
+                    s.loss, s.loss_param, Y[r + c * n_rows], z[c], s.log_tiny,
+                    &loss, &g,
+                )
+                row_loss += <floating> loss
+                G[i * n_out + c] = <floating> g
+        if weighted:
+            loss_sum += s.sw[r] * <floating> row_loss
+            factor = s.sw[r] / weight_sum
+        else:
+            loss_sum += <floating> row_loss
+        for c in range(n_out):
+            G[i * n_out + c] = <floating> (G[i * n_out + c] * factor)
+        for k in range(X_indptr[r], X_indptr[r + 1]):
+            j = X_indices[k]
+            x = X_data[k]
+            for c in range(n_out):
+                grad[c * p + j] += x * G[i * n_out + c]
+            cols[n_cols] = j
+            n_cols += 1 - seen[j]
+            seen[j] = 1
+
+    if s.mode == _MODE_EXACT and s.l2 != 0:
+        new_scale = scale * (1.0 - lr * s.l2)
+        if not new_scale >= _MIN_SCALE:
+            for j in range(n_out * p):
+                theta[j] = <floating> (theta[j] * new_scale)
+            new_scale = 1.0
+        scale = new_scale
+        s.scale = scale
+    else:
+        scale = 1.0
+    if s.mode == _MODE_LAZY:
+        c_t = sqrt(1.0 - pow(s.beta_2, <double> t))
+        step_size = lr * c_t / (1.0 - pow(s.beta_1, <double> t))
+        eps = s.epsilon * c_t
+
+    # The batch's columns, each output's coefficient, then the intercepts
+    # (their gradient: the column sums of G, in row order as numpy's).
+    for i in range(n_cols + (1 if s.fit_intercept else 0)):
+        for c in range(n_out):
+            if i < n_cols:
+                j = cols[i]
+                idx = c * p + j
+                g = <floating> grad[idx]
+                if scale != 1.0:
+                    g = <floating> (g / scale)
+                if previous != NULL:
+                    grad[idx] = g
+                    inner += previous[idx] * g
+            else:
+                idx = n_out * p + c
+                gb = G[c]
+                for k in range(1, n_batch):
+                    gb += G[k * n_out + c]
+                g = <floating> gb
+                if previous != NULL:
+                    inner += previous[idx] * g
+                    previous[idx] = g
+            if s.mode == _MODE_EXACT:
+                theta[idx] = theta[idx] - <floating> (lr * g)
+                continue
+            if i < n_cols and s.penalty_weight != NULL:
+                g = <floating> (g + s.penalty_weight[j] * theta[idx])
+            mj = <floating> (m[idx] * s.beta_1 + <floating> (g * (1.0 - s.beta_1)))
+            vj = <floating> (
+                v[idx] * s.beta_2 + <floating> (<floating> (g * g) * (1.0 - s.beta_2))
+            )
+            m[idx] = <floating> mj
+            v[idx] = <floating> vj
+            if s.amsgrad:
+                if vj > vmax[idx]:
+                    vmax[idx] = <floating> vj
+                vj = vmax[idx]
+            denom = <floating> (<floating> sqrt(vj) + eps)
+            theta[idx] = theta[idx] - <floating> (<floating> (mj / denom) * step_size)
+        if i < n_cols:
+            seen[cols[i]] = 0
+
+    if previous != NULL:
+        for i in range(s.n_previous):
+            for c in range(n_out):
+                previous[c * p + s.previous_cols[i]] = 0.0
+        # (The intercepts' entries sit past the coefficients: swapped along.)
+        for c in range(n_out):
+            grad[n_out * p + c] = previous[n_out * p + c]
+        s.grad, s.previous = previous, grad
+        s.cols, s.previous_cols = s.previous_cols, cols
+        s.n_previous = n_cols
+    else:
+        for i in range(n_cols):
+            for c in range(n_out):
+                grad[c * p + cols[i]] = 0.0
+    out.loss = loss_sum
+    out.weight = weight_sum
+    out.inner = inner
+    return out
+
+
+cdef void* _address(object array) except? NULL:
+    """The address of a C-contiguous array's first element (NULL if empty)."""
+    if array is None or array.size == 0:
+        return NULL
+    return <void*> <size_t> array.ctypes.data
+
+
+cdef class SparseKernel:
+    """One output column's minibatch steps on CSR rows (see the module docstring).
+
+    Parameters
+    ----------
+    X : CSR matrix of shape (n_samples, n_features)
+        float32 or float64 data, int32 or int64 indices.
+    y : ndarray of shape (n_samples,) or (n_samples, k)
+        Targets (the encoded ones the loss takes; k outputs: the softmax for
+        log_loss, independent columns for the other losses).
+    sample_weight : ndarray of shape (n_samples,), float64
+    theta : ndarray of shape (k * (n_features + fit_intercept),)
+        The flat parameter buffer ``[coef.ravel(), intercept]`` (``coef``
+        alone without an intercept), X's dtype; updated in place.
+    fit_intercept : bool
+    loss : int
+        A value of ``LOSSES``.
+    loss_param : float
+        The loss's parameter (``delta``, ``epsilon``, ``quantile``), if any.
+    mode : int
+        ``MODE_EXACT`` (plain SGD) or ``MODE_LAZY`` (Adam).
+    l2 : float
+        The l2 strength (MODE_EXACT; MODE_LAZY takes ``penalty_weight``).
+    log_tiny : float
+    beta_1, beta_2, epsilon : float
+    amsgrad : bool
+    m, v, vmax : ndarray shaped as theta, or None
+        Adam's state (vmax: with amsgrad), updated in place.
+    penalty_weight : ndarray of shape (n_features,) or None
+    track : bool
+        Keep ``inner``, the inner product of the last two steps' gradients.
+    batch_size : int
+    """
+
+    cdef State s
+    cdef object _refs
+    cdef object _X_data, _X_indices, _X_indptr
+    cdef const void* X_data
+    cdef const void* X_indices
+    cdef const void* X_indptr
+    cdef bint double_data, wide_indices
+    cdef intp_t batch_size
+
+    def __init__(
+        self, X, y, sample_weight, theta, fit_intercept, loss, loss_param, mode, l2,
+        log_tiny, beta_1, beta_2, epsilon, amsgrad, m, v, vmax, penalty_weight,
+        track, batch_size,
+    ):
+        dtype = theta.dtype
+        if dtype not in (np.float32, np.float64) or X.dtype != dtype:
+            raise TypeError("X and the parameters must both be float32 or float64.")
+        if X.indices.dtype not in (np.int32, np.int64):
+            raise TypeError("CSR indices must be int32 or int64.")
+        if X.indptr.dtype != X.indices.dtype:
+            raise TypeError("CSR indices and indptr must have one dtype.")
+        n_features = X.shape[1]
+        y = np.asfortranarray(y, dtype=dtype)
+        if y.ndim == 1:
+            y = y[:, None]
+        n_outputs = y.shape[1]
+        n_params = n_outputs * (n_features + (1 if fit_intercept else 0))
+        if theta.shape != (n_params,) or not theta.flags.c_contiguous:
+            raise ValueError("theta must be the flat buffer [coef, intercept].")
+        self.double_data = dtype == np.float64
+        self.wide_indices = X.indices.dtype == np.int64
+        self._X_data = np.ascontiguousarray(X.data)
+        self._X_indices = np.ascontiguousarray(X.indices)
+        self._X_indptr = np.ascontiguousarray(X.indptr)
+        self.X_data = _address(self._X_data)
+        self.X_indices = _address(self._X_indices)
+        self.X_indptr = _address(self._X_indptr)
+        y = y.ravel(order="F")
+        sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
+        for name, a in (("m", m), ("v", v), ("vmax", vmax), ("theta", theta)):
+            if a is not None and (
+                a.dtype != dtype or a.shape != theta.shape or not a.flags.c_contiguous
+            ):
+                raise ValueError(f"{name} must be shaped and typed as theta.")
+        if penalty_weight is not None:
+            penalty_weight = np.ascontiguousarray(penalty_weight, dtype=np.float64)
+            if penalty_weight.shape != (n_features,):
+                raise ValueError("penalty_weight must have one entry per feature.")
+        n_work = n_outputs * (n_features + 1)  # coef, then one per intercept
+        previous = np.zeros(n_work, dtype=np.float64) if track else None
+        grad = np.zeros(n_work, dtype=np.float64)
+        per_row = np.empty(max(int(batch_size), 1) * n_outputs, dtype=np.float64)
+        z = np.empty(n_outputs, dtype=np.float64)
+        seen = np.zeros(n_features, dtype=np.uint8)
+        # One more than the distinct columns: the scatter writes a column
+        # before it knows whether it is new.
+        cols = np.empty(n_features + 1, dtype=np.intp)
+        previous_cols = np.empty(n_features + 1, dtype=np.intp)
+        self._refs = (
+            y, sample_weight, theta, m, v, vmax, penalty_weight, previous, grad, per_row, z,
+            seen, cols, previous_cols,
+        )
+        self.batch_size = batch_size
+        self.s.Y = _address(y)
+        self.s.sw = <const double*> _address(sample_weight)
+        self.s.theta = _address(theta)
+        self.s.n_features = n_features
+        self.s.n_outputs = n_outputs
+        self.s.n_rows = X.shape[0]
+        if y.shape[0] != X.shape[0] * n_outputs:
+            raise ValueError("y must have one row per row of X.")
+        self.s.fit_intercept = fit_intercept
+        self.s.loss = loss
+        self.s.loss_param = loss_param
+        self.s.mode = mode
+        self.s.l2 = l2
+        self.s.scale = 1.0
+        self.s.log_tiny = log_tiny
+        self.s.beta_1 = beta_1
+        self.s.beta_2 = beta_2
+        self.s.epsilon = epsilon
+        self.s.amsgrad = amsgrad
+        self.s.m = _address(m)
+        self.s.v = _address(v)
+        self.s.vmax = _address(vmax)
+        self.s.penalty_weight = <const double*> _address(penalty_weight)
+        self.s.previous = <double*> _address(previous)
+        self.s.previous_cols = <intp_t*> _address(previous_cols)
+        self.s.n_previous = 0
+        self.s.previous_intercept = 0.0
+        self.s.grad = <double*> _address(grad)
+        self.s.per_row = <double*> _address(per_row)
+        self.s.z = <double*> _address(z)
+        self.s.seen = <unsigned char*> _address(seen)
+        self.s.cols = <intp_t*> _address(cols)
+        if mode == _MODE_LAZY and (m is None or v is None or (amsgrad and vmax is None)):
+            raise ValueError("Adam's steps need its state arrays.")
+        if not 0 <= loss < _N_LOSSES:
+            raise ValueError(f"unknown loss code {loss}")
+        if mode not in (_MODE_EXACT, _MODE_LAZY):
+            raise ValueError(f"unknown mode code {mode}")
+
+    @property
+    def scale(self):
+        """The global scale of MODE_EXACT's coefficients (``W = scale * U``)."""
+        return self.s.scale
+
+    def fold(self):
+        """Fold the global scale into the coefficients."""
+        cdef intp_t j
+        cdef double scale = self.s.scale
+        if scale == 1.0:
+            return
+        if self.double_data:
+            for j in range(self.s.n_features * self.s.n_outputs):
+                (<double*> self.s.theta)[j] = (<double*> self.s.theta)[j] * scale
+        else:
+            for j in range(self.s.n_features * self.s.n_outputs):
+                (<float*> self.s.theta)[j] = <float> ((<float*> self.s.theta)[j] * scale)
+        self.s.scale = 1.0
+
+    def step(self, rows, double lr, bint weighted, long t):
+        """One minibatch step on ``rows`` (a slice of step 1, or intp indices).
+
+        ``t`` is the optimizer's step count after this step (Adam's bias
+        corrections). Returns ``(weighted loss sum, weight sum, inner)``.
+        """
+        cdef const intp_t[::1] index
+        cdef const intp_t* row_ptr = NULL
+        cdef intp_t start = 0, n_batch
+        cdef Result out
+        if isinstance(rows, slice):
+            start, stop, stride = rows.indices(2**62)
+            if stride != 1:
+                raise ValueError("a slice of rows must have step 1")
+            n_batch = stop - start
+        else:
+            index = rows
+            n_batch = index.shape[0]
+            if n_batch:
+                row_ptr = &index[0]
+        if n_batch > self.batch_size:
+            raise ValueError("more rows than the batch size")
+        if n_batch == 0:
+            return 0.0, 0.0, 0.0
+        if self.s.n_outputs > 1:
+            return self._multi(row_ptr, start, n_batch, weighted, lr, t)
+        with nogil:
+            if self.double_data:
+                if self.wide_indices:
+                    out = _step(
+                        &self.s, <double*> self.s.theta, <const double*> self.X_data,
+                        <const int64_t*> self.X_indices, <const int64_t*> self.X_indptr,
+                        row_ptr, start, n_batch, weighted, lr, t,
+                    )
+                else:
+                    out = _step(
+                        &self.s, <double*> self.s.theta, <const double*> self.X_data,
+                        <const int32_t*> self.X_indices, <const int32_t*> self.X_indptr,
+                        row_ptr, start, n_batch, weighted, lr, t,
+                    )
+            else:
+                if self.wide_indices:
+                    out = _step(
+                        &self.s, <float*> self.s.theta, <const float*> self.X_data,
+                        <const int64_t*> self.X_indices, <const int64_t*> self.X_indptr,
+                        row_ptr, start, n_batch, weighted, lr, t,
+                    )
+                else:
+                    out = _step(
+                        &self.s, <float*> self.s.theta, <const float*> self.X_data,
+                        <const int32_t*> self.X_indices, <const int32_t*> self.X_indptr,
+                        row_ptr, start, n_batch, weighted, lr, t,
+                    )
+        return out.loss, out.weight, out.inner
+
+    cdef tuple _multi(
+        self, const intp_t* row_ptr, intp_t start, intp_t n_batch, bint weighted,
+        double lr, long t,
+    ):
+        cdef Result out
+        with nogil:
+            if self.double_data:
+                if self.wide_indices:
+                    out = _step_multi(
+                        &self.s, <double*> self.s.theta, <const double*> self.X_data,
+                        <const int64_t*> self.X_indices, <const int64_t*> self.X_indptr,
+                        row_ptr, start, n_batch, weighted, lr, t,
+                    )
+                else:
+                    out = _step_multi(
+                        &self.s, <double*> self.s.theta, <const double*> self.X_data,
+                        <const int32_t*> self.X_indices, <const int32_t*> self.X_indptr,
+                        row_ptr, start, n_batch, weighted, lr, t,
+                    )
+            else:
+                if self.wide_indices:
+                    out = _step_multi(
+                        &self.s, <float*> self.s.theta, <const float*> self.X_data,
+                        <const int64_t*> self.X_indices, <const int64_t*> self.X_indptr,
+                        row_ptr, start, n_batch, weighted, lr, t,
+                    )
+                else:
+                    out = _step_multi(
+                        &self.s, <float*> self.s.theta, <const float*> self.X_data,
+                        <const int32_t*> self.X_indices, <const int32_t*> self.X_indptr,
+                        row_ptr, start, n_batch, weighted, lr, t,
+                    )
+        return out.loss, out.weight, out.inner
