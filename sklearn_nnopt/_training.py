@@ -1283,6 +1283,25 @@ def full_gradient(objective, data, params):
     return total_loss / total_weight + objective.penalty(params.coef), grads
 
 
+def _unflatten(params):
+    """``theta -> Parameters``: a flat float64 vector as ``params``' arrays
+    (their shapes and dtype; the intercept kept where it is not trained)."""
+    arrays = params.arrays
+    dtype = arrays[0].dtype
+    sizes = [a.size for a in arrays]
+
+    def at(theta):
+        parts = np.split(theta, np.cumsum(sizes)[:-1])
+        new = [
+            part.reshape(a.shape).astype(dtype)
+            for part, a in zip(parts, arrays, strict=True)
+        ]
+        intercept = new[1] if params.fit_intercept else params.intercept
+        return Parameters(new[0], intercept, params.fit_intercept)
+
+    return at
+
+
 def newton_cg_decrease(objective, data, params, iterations=20):
     r"""What a truncated Newton step from ``params`` lowers the objective by.
 
@@ -1305,27 +1324,17 @@ def newton_cg_decrease(objective, data, params, iterations=20):
         Non-negative.
     """
     arrays = params.arrays
-    dtype = arrays[0].dtype
-    sizes = [a.size for a in arrays]
+    at = _unflatten(params)
 
     def flat(parts):
         return np.concatenate([np.ravel(a).astype(np.float64) for a in parts])
-
-    def at(theta):
-        parts = np.split(theta, np.cumsum(sizes)[:-1])
-        new = [
-            part.reshape(a.shape).astype(dtype)
-            for part, a in zip(parts, arrays, strict=True)
-        ]
-        intercept = new[1] if params.fit_intercept else params.intercept
-        return Parameters(new[0], intercept, params.fit_intercept)
 
     value, grads = full_gradient(objective, data, params)
     theta, g = flat(arrays), flat(grads)
     if not np.all(np.isfinite(g)) or not np.any(g):
         return value, 0.0
     # Differences of gradients in the training dtype: steps of sqrt(eps).
-    h = np.sqrt(np.finfo(dtype).eps) * max(1.0, float(np.linalg.norm(theta)))
+    h = np.sqrt(np.finfo(arrays[0].dtype).eps) * max(1.0, float(np.linalg.norm(theta)))
     d, r = np.zeros_like(g), -g
     p, rr = r.copy(), float(r @ r)
     for _ in range(iterations):
@@ -1431,21 +1440,11 @@ def nonsmooth_decrease(objective, data, params, iterations=10):
     from scipy.optimize import minimize
 
     arrays = params.arrays
-    dtype = arrays[0].dtype
-    sizes = [a.size for a in arrays]
+    at = _unflatten(params)
     l1 = objective.l1
     if l1 and objective.preconditioner is not None:
         l1 = l1 * objective.preconditioner.inv_scale
     best = [math.inf]
-
-    def at(theta):
-        parts = np.split(theta, np.cumsum(sizes)[:-1])
-        new = [
-            part.reshape(a.shape).astype(dtype)
-            for part, a in zip(parts, arrays, strict=True)
-        ]
-        intercept = new[1] if params.fit_intercept else params.intercept
-        return Parameters(new[0], intercept, params.fit_intercept)
 
     def fun(theta):
         point = at(theta)
