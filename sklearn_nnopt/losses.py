@@ -52,6 +52,65 @@ def _log_tiny(dtype):
     return (np.log(np.finfo(dtype).tiny) + 50).astype(dtype)
 
 
+@functools.cache
+def _compiled():
+    """``(sklearn_nnopt._kernels, its _fused_loss module)``, or None if not built."""
+    try:
+        from . import _kernels
+        from ._kernels import _fused_loss
+    except ImportError:  # a source tree that was not built: numpy only
+        return None
+    return _kernels, _fused_loss
+
+
+@functools.cache
+def _log_tiny_float(dtype):
+    return float(_log_tiny(dtype))
+
+
+def _fused_loss_gradient(loss, y_true, raw_prediction):
+    """The compiled one-pass ``loss_gradient`` of ``loss``, or None where it
+    does not apply.
+
+    It applies to the classes that name their kernel in ``_kernel`` (exactly
+    them: a subclass, which may redefine the loss, runs its numpy code), on
+    float32 or float64 arrays of one shape and dtype, when the kernels are
+    built and enabled (``sklearn_nnopt._kernels.AVAILABLE`` and ``ENABLED``).
+    The numpy code is the reference: the kernel computes the same formulas
+    in the same order and precision (tests/test_fused_losses.py).
+    """
+    name = type(loss).__dict__.get("_kernel")
+    if name is None:
+        return None
+    compiled = _compiled()
+    if compiled is None or not compiled[0].ENABLED:
+        return None
+    if not (isinstance(y_true, np.ndarray) and isinstance(raw_prediction, np.ndarray)):
+        return None
+    dtype = raw_prediction.dtype
+    if (
+        dtype not in (np.float32, np.float64)
+        or y_true.dtype != dtype
+        or raw_prediction.ndim != 2
+        or y_true.shape != raw_prediction.shape
+        or raw_prediction.shape[1] == 0
+    ):
+        return None
+    kernel = compiled[1]
+    grad = np.empty_like(raw_prediction)
+    out = np.empty(raw_prediction.shape[0], dtype=dtype)
+    kernel.loss_gradient(
+        kernel.LOSSES[name],
+        float(getattr(loss, "delta", 0.0)),
+        y_true,
+        raw_prediction,
+        grad,
+        out,
+        _log_tiny_float(dtype),
+    )
+    return out, grad
+
+
 def _weighted_mean(y, sample_weight):
     # A product with the weights: np.average would allocate y's size.
     if sample_weight is None:
@@ -272,6 +331,9 @@ class _ResidualLoss(Loss):
         raise NotImplementedError
 
     def loss_gradient(self, y_true, raw_prediction):
+        fused = _fused_loss_gradient(self, y_true, raw_prediction)
+        if fused is not None:
+            return fused
         loss, dphi = self._phi(y_true - raw_prediction)
         np.negative(dphi, out=dphi)
         return loss.sum(axis=1), dphi
@@ -316,7 +378,12 @@ class SquaredError(_ResidualLoss):
 
     tasks = frozenset({"regression", "classification"})
 
+    _kernel = "squared_error"  # the compiled one-pass loss_gradient
+
     def loss_gradient(self, y_true, raw_prediction):
+        fused = _fused_loss_gradient(self, y_true, raw_prediction)
+        if fused is not None:
+            return fused
         grad = raw_prediction - y_true
         loss = np.einsum("ij,ij->i", grad, grad)
         loss *= 0.5
@@ -387,6 +454,8 @@ class Huber(_MedianBaseline, _ResidualLoss):
     [6.4]
     [2.2]
     """
+
+    _kernel = "huber"  # the compiled one-pass loss_gradient
 
     def __init__(self, delta=1.0):
         self.delta = delta
@@ -557,7 +626,12 @@ class Poisson(Loss):
     tasks = frozenset({"regression"})
     independent_outputs = True
 
+    _kernel = "poisson"  # the compiled one-pass loss_gradient
+
     def loss_gradient(self, y_true, raw_prediction):
+        fused = _fused_loss_gradient(self, y_true, raw_prediction)
+        if fused is not None:
+            return fused
         mu = np.exp(raw_prediction)
         loss = (mu - y_true * raw_prediction).sum(axis=1)
         mu -= y_true
@@ -627,7 +701,12 @@ class LogLoss(Loss):
     # The logistic Hessian is at most 1/4; the softmax Hessian's norm at most 1/2.
     curvature = 0.5
 
+    _kernel = "log_loss"  # the compiled one-pass loss_gradient
+
     def loss_gradient(self, y_true, raw_prediction):
+        fused = _fused_loss_gradient(self, y_true, raw_prediction)
+        if fused is not None:
+            return fused
         if raw_prediction.shape[1] == 1:
             # softplus(z) = log1p(exp(-|z|)) + max(z, 0): exact, and numpy's
             # vectorized exp and log1p make it 5x faster than logaddexp(0, z).
@@ -697,6 +776,9 @@ class _MarginLoss(Loss):
         raise NotImplementedError
 
     def loss_gradient(self, y_true, raw_prediction):
+        fused = _fused_loss_gradient(self, y_true, raw_prediction)
+        if fused is not None:
+            return fused
         loss, dphi = self._phi(y_true * raw_prediction)
         dphi *= y_true
         return loss.sum(axis=1), dphi
@@ -752,6 +834,7 @@ class SquaredHinge(_MarginLoss):
     """
 
     curvature = 2.0
+    _kernel = "squared_hinge"  # the compiled one-pass loss_gradient
 
     def _phi(self, m):
         slack = np.maximum(1 - m, 0)
@@ -790,6 +873,7 @@ class ModifiedHuber(_MarginLoss):
     """
 
     curvature = 2.0
+    _kernel = "modified_huber"  # the compiled one-pass loss_gradient
 
     def _phi(self, m):
         slack = np.maximum(1 - m, 0)

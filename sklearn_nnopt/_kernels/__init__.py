@@ -23,6 +23,13 @@ penalty ``"l2"`` or None, no preconditioning, no averaging.
 A source tree that was not built (``import sklearn_nnopt`` from a clone
 without ``pip install .``) has no compiled module: :data:`AVAILABLE` is then
 False and every fit runs the numpy steppers.
+
+``_fused_loss`` is the dense losses' fused ``loss_gradient`` (``log_loss``,
+``squared_error``, ``squared_hinge``, ``modified_huber``, ``poisson``,
+``huber``), which those classes of :mod:`sklearn_nnopt.losses` call first
+(``losses._fused_loss_gradient``) when it is built and :data:`ENABLED`; it
+serves every path that evaluates a loss on a dense raw prediction (L-BFGS's
+objective above all).
 """
 
 import numpy as np
