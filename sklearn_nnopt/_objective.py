@@ -88,6 +88,26 @@ class Objective:
             value += self.l1 * float(np.abs(W).sum())
         return value
 
+    def l1_strengths(self):
+        """The l1 strength of each coefficient in the training coordinates.
+
+        :math:`\alpha_1 / s_j` under the preconditioner (``|coef_j| =
+        |W_j| / s_j``), else the scalar :math:`\alpha_1`.
+        """
+        if self.preconditioner is None:
+            return self.l1
+        return self.l1 * self.preconditioner.inv_scale
+
+    def l2_curvatures(self, n_features):
+        """The l2 penalty's curvature on each coefficient, training coordinates.
+
+        :math:`\alpha_2 / s_j^2` under the preconditioner, else
+        :math:`\alpha_2`; shape ``(n_features,)``, float64.
+        """
+        if self.preconditioner is None:
+            return np.full(n_features, float(self.l2))
+        return self.l2 * self.preconditioner.inv_scale.astype(np.float64) ** 2
+
     def prox_l1(self, W, step):
         """Proximal step of the l1 term: soft-threshold ``W`` in place.
 
@@ -320,9 +340,7 @@ class Objective:
         for r, c in pairs:
             blocks[c, r] = blocks[r, c].T
         if self.l2:
-            penalty = (
-                self.l2 * np.ones(p) if pre is None else self.l2 * pre.inv_scale**2
-            )
+            penalty = self.l2_curvatures(p)
             for r in range(k):
                 blocks[r, r, np.arange(p), np.arange(p)] += penalty
         # Augmented order (output, [features, intercept]) -> [W.ravel(), b].

@@ -445,9 +445,7 @@ class _Run:
         convergence check of a stochastic l1 fit whose iterate is its model
         (not with ``average``).
         """
-        if not (self.objective.l1 and self.optimizer.stochastic):
-            return
-        if self.progress.averager is not None or self.optimizer.exposes_average:
+        if not self.polishes_l1:
             return
         params = self.params
         _, _, point = proximal_gradient_steps(
@@ -899,7 +897,7 @@ class _Run:
             if len(curve) < config.max_iter:
                 tasks.append(callbacks.begin(f"iteration {len(curve) + 1}"))
 
-        x0 = np.concatenate([p.ravel() for p in arrays]).astype(np.float64)
+        x0 = _flatten(arrays)
         # Relative to the gradient at the start, in the training coordinates;
         # never on a small change of the objective alone. tol**1.5 leaves a
         # 100x margin under the check's tol; tol**2 cost 15-35% more
@@ -1283,6 +1281,11 @@ def full_gradient(objective, data, params):
     return total_loss / total_weight + objective.penalty(params.coef), grads
 
 
+def _flatten(parts):
+    """Arrays as one flat float64 vector (the inverse of :func:`_unflatten`)."""
+    return np.concatenate([np.ravel(a).astype(np.float64) for a in parts])
+
+
 def _unflatten(params):
     """``theta -> Parameters``: a flat float64 vector as ``params``' arrays
     (their shapes and dtype; the intercept kept where it is not trained)."""
@@ -1326,11 +1329,8 @@ def newton_cg_decrease(objective, data, params, iterations=20):
     arrays = params.arrays
     at = _unflatten(params)
 
-    def flat(parts):
-        return np.concatenate([np.ravel(a).astype(np.float64) for a in parts])
-
     value, grads = full_gradient(objective, data, params)
-    theta, g = flat(arrays), flat(grads)
+    theta, g = _flatten(arrays), _flatten(grads)
     if not np.all(np.isfinite(g)) or not np.any(g):
         return value, 0.0
     # Differences of gradients in the training dtype: steps of sqrt(eps).
@@ -1339,7 +1339,7 @@ def newton_cg_decrease(objective, data, params, iterations=20):
     p, rr = r.copy(), float(r @ r)
     for _ in range(iterations):
         norm = float(np.linalg.norm(p))
-        Hp = flat(full_gradient(objective, data, at(theta + h / norm * p))[1]) - g
+        Hp = _flatten(full_gradient(objective, data, at(theta + h / norm * p))[1]) - g
         Hp *= norm / h
         curvature = float(p @ Hp)
         if not curvature > 0 or not math.isfinite(curvature):
@@ -1392,9 +1392,7 @@ def quadratic_gap_bound(objective, data, params):
     ):
         return math.inf
     _, grads = full_gradient(objective, data, params)
-    mu = l2 * np.ones(params.coef.shape[1])
-    if objective.preconditioner is not None:
-        mu = l2 * objective.preconditioner.inv_scale.astype(np.float64) ** 2
+    mu = objective.l2_curvatures(params.coef.shape[1])
     bound = float(np.sum(np.square(grads[0]) / (2.0 * mu)))
     if params.fit_intercept:
         X, Y, sw, rows = data.X, data.Y, data.sample_weight, data.rows
@@ -1441,9 +1439,7 @@ def nonsmooth_decrease(objective, data, params, iterations=10):
 
     arrays = params.arrays
     at = _unflatten(params)
-    l1 = objective.l1
-    if l1 and objective.preconditioner is not None:
-        l1 = l1 * objective.preconditioner.inv_scale
+    l1 = objective.l1_strengths()
     best = [math.inf]
 
     def fun(theta):
@@ -1454,9 +1450,9 @@ def nonsmooth_decrease(objective, data, params, iterations=10):
         if not math.isfinite(value):
             return math.inf, np.zeros_like(theta)
         best[0] = min(best[0], value)
-        return value, np.concatenate([np.ravel(g) for g in grads]).astype(np.float64)
+        return value, _flatten(grads)
 
-    theta = np.concatenate([np.ravel(a).astype(np.float64) for a in arrays])
+    theta = _flatten(arrays)
     value = fun(theta)[0]
     if not math.isfinite(value):
         return value, 0.0
@@ -1506,9 +1502,7 @@ def proximal_gradient_steps(objective, data, params, iterations=20):
     point : Parameters or None
         Where ``best`` is; None if no step lowered the objective.
     """
-    l1 = objective.l1
-    if objective.preconditioner is not None:
-        l1 = l1 * objective.preconditioner.inv_scale
+    l1 = objective.l1_strengths()
     dtype = params.coef.dtype
 
     def make(W, b):
@@ -1598,9 +1592,7 @@ def gradient_optimality(objective, coef, grads, scale=None):
     """
     g = grads[0]
     if objective.l1:
-        l1 = objective.l1
-        if objective.preconditioner is not None:
-            l1 = l1 * objective.preconditioner.inv_scale
+        l1 = objective.l1_strengths()
         W = coef
         g = np.where(W != 0, g + l1 * np.sign(W), np.maximum(np.abs(g) - l1, 0.0))
     if scale is not None:

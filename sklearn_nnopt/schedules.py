@@ -218,17 +218,21 @@ class Auto(Schedule):
                 return False
             level = float(np.mean(losses))
             previous, self.trend_, self.fresh_ = self.trend_, level, 0
-            scale = self.tol_ * max(abs(level), np.finfo(float).tiny)
-            return previous is not None and previous - level <= scale
+            return self._no_drop(previous, level)
         level = float(np.mean(losses))
         previous, self.level_ = self.level_, level
         losses.clear()
         inners.clear()
-        scale = self.tol_ * max(abs(level), np.finfo(float).tiny)
-        if previous is not None and previous - level <= scale:
+        if self._no_drop(previous, level):
             return True  # the last decay did not lower the level: stationary
         self.current_ *= self.decay
         return False
+
+    def _no_drop(self, previous, level):
+        """Whether the level fell by at most ``tol`` times itself since
+        ``previous`` (False without a previous level)."""
+        scale = self.tol_ * max(abs(level), np.finfo(float).tiny)
+        return previous is not None and previous - level <= scale
 
     def not_converged(self):
         self.level_ = self.trend_ = None
