@@ -13,7 +13,8 @@ defaults (no ``learning_rate_init`` given, ``alpha=1e-4``):
   ``(J - J*) / J*`` on the training rows (``J*`` from a tightly converged
   ``LogisticRegression``/``Ridge``), the test score, the epochs, the fit time,
   and whether a ``ConvergenceWarning`` was raised;
-* **time to target**: the fit time, with the fewest epochs ``k`` for which
+* **time to target**: the fit time (the fastest of ``TIMING_REPEATS``
+  identical fits), with the fewest epochs ``k`` for which
   ``fit(max_iter=k)`` scores within 1% (relative) of the reference's test
   score (the score at ``k`` is assumed monotone: doubling, then bisection);
 * **tuned Adam**: the same time to target for ``adam`` at each
@@ -44,6 +45,7 @@ from sklearn_nnopt import OPTIMIZERS
 HERE = Path(__file__).resolve().parent
 SCORE_TOLERANCE = 0.01
 TUNED_ADAM = (1e-4, 1e-3, 1e-2, 1e-1)
+TIMING_REPEATS = 3
 #: The new optimizers (those registered) and the ones they are measured against.
 NEW = ("prodigy", "schedulefree_sgd", "schedulefree_adamw", "saga")
 BASELINES = ("sgd", "adam", "lbfgs")
@@ -100,7 +102,13 @@ def time_to_target(data, target, max_epochs, **params):
     k = first_reaching(reached, max_epochs)
     if k is None:
         return None, None
-    return fit(data, max_iter=k, tol=None, **params)["seconds"], k
+    # The fastest of TIMING_REPEATS identical fits: one fit of an epoch or two
+    # (0.02-0.03 s) varies by a third on a shared machine.
+    seconds = min(
+        fit(data, max_iter=k, tol=None, **params)["seconds"]
+        for _ in range(TIMING_REPEATS)
+    )
+    return seconds, k
 
 
 def run_dataset(data, max_epochs, log):
@@ -135,7 +143,8 @@ def render(results, settings):
         f"Command: `python benchmarks/tuning_free.py {settings}`. Every optimizer "
         "at its defaults (no learning rate given), alpha = 1e-4. Gap = "
         "(J - J*) / J* on the training rows; time to target = fit time with the "
-        "fewest epochs whose test score is within 1% of the reference's; "
+        "fewest epochs whose test score is within 1% of the reference's (the "
+        f"fastest of {TIMING_REPEATS} identical fits); "
         "tuned Adam = the best of learning_rate_init in "
         + ", ".join(f"{lr:g}" for lr in TUNED_ADAM)
         + ". Single runs on a shared 2-core machine: read ratios within a table.",

@@ -412,6 +412,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             fit_intercept=self.fit_intercept,
             preconditioner=objective.preconditioner,
             batch_smoothness=getattr(optimizer, "needs_batch_smoothness", False),
+            smoothness=getattr(optimizer, "needs_smoothness", True),
         )
         lr, unit = optimizer.auto_learning_rate(scale)
         if warm and optimizer is self.optimizer_:

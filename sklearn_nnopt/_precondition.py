@@ -41,7 +41,7 @@ _BLOCK = 256
 
 
 class Preconditioner:
-    """Centering ``mean`` and column ``scale`` of the training coordinates.
+    r"""Centering ``mean`` and column ``scale`` of the training coordinates.
 
     Parameters
     ----------
@@ -49,11 +49,17 @@ class Preconditioner:
         Column offsets ``m`` (None: no centering).
     scale : ndarray of shape (n_features,)
         Column spreads ``s`` (> 0).
+    mean_squared_norm : float or None, default=None
+        The weighted mean over the rows of the squared norm of the centered,
+        scaled row, :math:`\sum_j (\sigma_j^2 + (\mu_j - m_j)^2) / s_j^2`
+        from the columns' weighted means :math:`\mu_j` and variances
+        :math:`\sigma_j^2` (:meth:`fit` sets it).
     """
 
-    def __init__(self, mean, scale):
+    def __init__(self, mean, scale, mean_squared_norm=None):
         self.mean = mean
         self.scale = scale
+        self.mean_squared_norm = mean_squared_norm
         self.inv_scale = 1.0 / scale
 
     @classmethod
@@ -118,11 +124,19 @@ class Preconditioner:
         # order of summation, so that weighted rows and their repetitions
         # train in the same coordinates.
         scale = np.exp2(np.round(np.log2(scale)))
+        offset = np.zeros_like(mean)
         if center:
             grid = scale * 2.0**-12
-            mean = np.round(mean / grid) * grid
+            offset = np.round(mean / grid) * grid
+        # The rows' mean squared norm in these coordinates, at no pass over X
+        # (an automatic step in parameter units needs only that).
+        mean_squared_norm = float(np.sum((var + (mean - offset) ** 2) / scale**2))
         dtype = X.dtype
-        return cls(mean.astype(dtype) if center else None, scale.astype(dtype))
+        return cls(
+            offset.astype(dtype) if center else None,
+            scale.astype(dtype),
+            mean_squared_norm,
+        )
 
     def to_user(self, W, b):
         """``(coef, intercept)`` in the user's units from training coordinates."""

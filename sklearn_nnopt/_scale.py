@@ -168,8 +168,40 @@ def largest_curvature(X, sample_weight, curvature, fit_intercept, preconditioner
     return float(value[0])
 
 
+def _param_scale(X, Y, sw, loss, l2, mean_sq_norm, mean_nnz):
+    """``ProblemScale.param_scale`` from the rows' mean squared norm and
+    non-zeros (in the training coordinates; ``l2`` in them too)."""
+    x_scale = np.sqrt(mean_sq_norm / mean_nnz) if mean_nnz > 0 else 1.0
+    if not 0 < x_scale < np.inf:
+        # Squares under- or overflowed: fall back to the largest entry.
+        x_scale = float(abs(X).max()) or 1.0
+    # A coefficient's natural size is target / x_scale when each feature is
+    # present in most rows (dense data: one feature may carry the
+    # prediction). In sparse rows many rare features share it, and the
+    # size is nearer target / row norm, sqrt(nnz) times smaller: there the
+    # per-entry scale made Adam's steps 7x too large to settle (tf-idf-like
+    # benchmark set). The factor moves from 1 to sqrt(nnz) with sparsity,
+    # so that the same data dense or CSR gets the same step.
+    target = loss.target_scale(Y, sw)
+    density = mean_nnz / max(X.shape[1], 1)
+    spread = np.sqrt(1.0 + mean_nnz * (1.0 - density))
+    param_scale = target / (x_scale * spread)
+    # The l2 penalty caps it near target * x_scale / alpha (its gradient
+    # balances the loss's), which matters for features far below unit scale.
+    if l2 > 0:
+        param_scale = min(param_scale, target * x_scale / l2)
+    return param_scale
+
+
 def problem_scale(
-    data, loss, *, l2, fit_intercept, preconditioner=None, batch_smoothness=False
+    data,
+    loss,
+    *,
+    l2,
+    fit_intercept,
+    preconditioner=None,
+    batch_smoothness=False,
+    smoothness=True,
 ):
     """What an optimizer's automatic step size is computed from.
 
@@ -187,19 +219,36 @@ def problem_scale(
     batch_smoothness : bool, default=False
         Also compute ``ProblemScale.batch_smoothness`` (a few passes over a
         sample of rows).
+    smoothness : bool, default=True
+        Compute ``ProblemScale.smoothness`` (a pass over ``X`` for the rows'
+        norms). Without it, and with a ``preconditioner``, ``param_scale``
+        comes from the preconditioner's column statistics alone and
+        ``smoothness`` is None: the automatic step of an optimizer in
+        parameter units (Adam and its family) cost about a third of an epoch
+        of Adam on the dense benchmark set, setting up a one-epoch fit.
 
     Returns
     -------
     ProblemScale
     """
     X, Y, sw, batch_size = data.X, data.Y, data.sample_weight, data.batch_size
+    n, batch = X.shape[0], batch_size
+    if preconditioner is not None:
+        # Each coordinate's l2 curvature is l2 / s_j^2; the largest bounds it.
+        l2 = l2 * float(np.max(preconditioner.inv_scale) ** 2)
+        mean_sq_norm = preconditioner.mean_squared_norm
+        if not (smoothness or batch_smoothness) and mean_sq_norm is not None:
+            # Centered columns: every entry counts as a non-zero.
+            return ProblemScale(
+                smoothness=None,
+                param_scale=_param_scale(X, Y, sw, loss, l2, mean_sq_norm, X.shape[1]),
+                steps_per_epoch=-(-n // batch),
+            )
     sq_norms = data.sq_row_norms
     # Statistics of the weighted sample, so that integer weights and repeated
     # rows give the same step size.
     if preconditioner is not None:
         sq_norms = preconditioner.squared_row_norms(X)
-        # Each coordinate's l2 curvature is l2 / s_j^2; the largest bounds it.
-        l2 = l2 * float(np.max(preconditioner.inv_scale) ** 2)
     elif sq_norms is None:
         sq_norms = row_norms(X, squared=True)
     uniform = bool(np.all(sw == sw[0]))
@@ -209,10 +258,6 @@ def problem_scale(
     else:
         rows = _sample_rows(X, sw)
         mean_nnz = float(np.average(_row_nnz(X, rows), weights=sw[rows]))
-    x_scale = np.sqrt(mean_sq_norm / mean_nnz) if mean_nnz > 0 else 1.0
-    if not 0 < x_scale < np.inf:
-        # Squares under- or overflowed: fall back to the largest entry.
-        x_scale = float(abs(X).max()) or 1.0
     # Expected smoothness of a minibatch gradient (Gower et al., 2019, sampling
     # without replacement): the mean curvature for the full batch, the
     # largest single row's for batch 1.
@@ -224,7 +269,6 @@ def problem_scale(
         row_curvature = curvature * (sq_norms + fit_intercept)
         mean_curvature = float(np.average(row_curvature, weights=sw))
         max_curvature = float(np.max(row_curvature * (sw / np.mean(sw))))
-    n, batch = X.shape[0], batch_size
 
     def expected(full):
         if batch >= n:
@@ -242,21 +286,7 @@ def problem_scale(
         if largest is not None and largest > 0:
             # Within the trace bound, whatever the sample (or rounding) says.
             tight = max(expected(min(largest, mean_curvature)), np.finfo(float).tiny)
-    # A coefficient's natural size is target / x_scale when each feature is
-    # present in most rows (dense data: one feature may carry the
-    # prediction). In sparse rows many rare features share it, and the
-    # size is nearer target / row norm, sqrt(nnz) times smaller: there the
-    # per-entry scale made Adam's steps 7x too large to settle (tf-idf-like
-    # benchmark set). The factor moves from 1 to sqrt(nnz) with sparsity,
-    # so that the same data dense or CSR gets the same step.
-    target = loss.target_scale(Y, sw)
-    density = mean_nnz / max(X.shape[1], 1)
-    spread = np.sqrt(1.0 + mean_nnz * (1.0 - density))
-    param_scale = target / (x_scale * spread)
-    # The l2 penalty caps it near target * x_scale / alpha (its gradient
-    # balances the loss's), which matters for features far below unit scale.
-    if l2 > 0:
-        param_scale = min(param_scale, target * x_scale / l2)
+    param_scale = _param_scale(X, Y, sw, loss, l2, mean_sq_norm, mean_nnz)
     return ProblemScale(
         smoothness=max(smoothness, np.finfo(np.float64).tiny),
         param_scale=param_scale,

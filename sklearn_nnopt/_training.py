@@ -397,7 +397,9 @@ class _Run:
             # (about 7 passes, not 24) catch its flat stops.
             steps = FLAT_TEST_STEPS if self.lbfgs else 20
             J, decrease = lower_bound(self.objective, self.data, params, steps)
-            bound = max(self.config.tol, 1e-6) if self.polishes_l1 else self.threshold()
+            bound = (
+                max(self.config.tol, 1e-6) if self.polishes_l1 else self.gap_threshold()
+            )
             if decrease > bound * max(abs(J), floor):
                 self.decrease = decrease / max(abs(J), floor)
                 return False, ratio
@@ -476,6 +478,22 @@ class _Run:
         if not _exact(self.optimizer):
             return self.config.tol**0.5
         return max(self.config.tol, 1e-6)
+
+    def gap_threshold(self):
+        """The check's bound on what a truncated Newton step still gains,
+        relative to the objective (a lower bound of the relative gap).
+
+        A gradient within sqrt(tol) of its scale corresponds to a gap of
+        order tol, so a stochastic fit is held to 10 tol (never looser than
+        sqrt(tol)): with sqrt(tol), Schedule-Free AdamW stopped 3.3e-3 above
+        the optimum on the benchmark's regression set after 3 epochs, and
+        Prodigy 2e-3 to 4e-3 above it on near-separable sets. Full-batch
+        methods keep their gradient bound.
+        """
+        if not _exact(self.optimizer):
+            tol = self.config.tol
+            return min(tol**0.5, 10.0 * tol)
+        return self.threshold()
 
     @property
     def polishes_l1(self):
@@ -810,7 +828,10 @@ class _Run:
                 print("The convergence check passed. Stopping.")
             return True
         if schedule.controls_stopping:
-            stationary = schedule.end_epoch(step_losses, step_inners)
+            # The level is the objective's: with the epoch's penalty (its data
+            # loss alone rose on sparse X while the penalty fell faster).
+            penalty = self.objective.penalty(self.params.coef)
+            stationary = schedule.end_epoch(step_losses + penalty, step_inners)
             if stationary and not config.incremental:
                 if config.tol is not None and score is None:
                     if self.converged(backoff=True)[0] is not False:
@@ -1162,6 +1183,8 @@ def _warn_not_converged(run, ratio, what, stalled=False, decayed=1.0):
         )
         if run.polishes_l1:  # its iterate is polished: the full-batch bound
             rule, threshold = "max(tol, 1e-6)", max(run.config.tol, 1e-6)
+        elif not _exact(run.optimizer):
+            rule, threshold = "min(sqrt(tol), 10 tol)", run.gap_threshold()
         howfar = (
             f"{steps} the objective by "
             f"{decrease:.1e} of its value (converged means at most {rule} = "

@@ -280,7 +280,8 @@ def resolve_schedule(estimator, optimizer=None):
     ``"auto"`` is the optimizer's ``default_schedule`` (the schedule "auto",
     except for SAGA, whose constant step converges); for a ``schedule_free``
     optimizer it keeps the step constant (``Auto(decay=1.0)``: it still
-    decides when the objective has stopped falling). A schedule named
+    decides when the objective has stopped falling), and it tests
+    stationarity with the optimizer's ``stationarity_statistic``. A schedule named
     explicitly, or an ``Auto`` instance, applies as given.
     """
     spec = estimator.learning_rate
@@ -291,10 +292,12 @@ def resolve_schedule(estimator, optimizer=None):
         own = estimator.get_params(deep=False)
         shared = {k: own[k] for k in schedule.get_params(deep=False) if k in own}
         schedule.set_params(**shared)
-        if estimator.learning_rate == "auto" and getattr(
-            optimizer, "schedule_free", False
-        ):
-            schedule.set_params(decay=1.0)
+        if estimator.learning_rate == "auto" and "statistic" in schedule.get_params():
+            if getattr(optimizer, "schedule_free", False):
+                schedule.set_params(decay=1.0)
+            schedule.set_params(
+                statistic=getattr(optimizer, "stationarity_statistic", "pflug")
+            )
     return schedule
 
 

@@ -124,6 +124,58 @@ def test_auto_with_decay_1_keeps_the_step_and_tests_the_level_alone():
     assert schedule.rate(5) == LR0
 
 
+def test_auto_level_statistic_decays_when_the_level_stops_falling():
+    # Pflug's inner products say "progress" in every window here (what a
+    # method with momentum shows in its noise ball); the level decides.
+    falling, flat = np.array([4.0, 3.0, 2.0, 1.0]), np.full(4, 1.0)
+    positive = np.array([3.0, 2.0, 1.0, 0.5])
+    schedule = Auto(min_window=4, statistic="level")
+    schedule.start(LR0, loss=Hinge(), tol=1e-4)
+    assert schedule.end_epoch(falling, positive) is False  # no previous level
+    assert schedule.end_epoch(falling - 1.0, positive) is False  # falls: kept
+    assert schedule.rate(9) == LR0
+    assert schedule.end_epoch(falling - 1.0, positive) is False  # flat: decays
+    assert schedule.rate(13) == pytest.approx(0.2 * LR0)
+    # The decayed step lowers the level: kept; then flat again: decays again.
+    assert schedule.end_epoch(falling - 2.0, positive) is False
+    assert schedule.rate(17) == pytest.approx(0.2 * LR0)
+    assert schedule.end_epoch(falling - 2.0, positive) is False
+    assert schedule.rate(21) == pytest.approx(0.04 * LR0)
+    # A decay after which the level does not fall: stationary.
+    assert schedule.end_epoch(falling - 2.0, positive) is True
+    # The check failed: the step was too small to make progress, not too
+    # noisy, so its last decay is taken back and the test starts over.
+    schedule.not_converged()
+    assert schedule.rate(25) == pytest.approx(0.2 * LR0)
+    assert schedule.end_epoch(flat, positive) is False
+    assert schedule.rate(29) == pytest.approx(0.2 * LR0)
+
+
+def test_auto_pflug_statistic_ignores_a_flat_level_while_gradients_agree():
+    flat, positive = np.full(4, 1.0), np.array([3.0, 2.0, 1.0, 0.5])
+    schedule = Auto(min_window=4).start(LR0, loss=Hinge(), tol=1e-4)
+    for _ in range(4):
+        schedule.end_epoch(flat, positive)
+    assert schedule.rate(17) == LR0
+
+
+def test_auto_statistic_must_be_known():
+    with pytest.raises(ValueError, match="statistic must be 'pflug' or 'level'"):
+        Auto(statistic="trend").start(LR0, loss=Hinge())
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS.names()))
+def test_auto_uses_the_optimizers_stationarity_statistic(name):
+    from sklearn_nnopt._validation import resolve_schedule
+
+    optimizer = OPTIMIZERS.create(name, "optimizer")
+    schedule = resolve_schedule(LinearNNClassifier(), optimizer)
+    if isinstance(schedule, Auto):
+        assert schedule.statistic == optimizer.stationarity_statistic
+    explicit = resolve_schedule(LinearNNClassifier(learning_rate=Auto()), optimizer)
+    assert getattr(explicit, "statistic", "pflug") == "pflug"  # as given
+
+
 @pytest.mark.parametrize("decay", [0.0, 1.5, -0.2])
 def test_auto_decay_out_of_range(decay):
     with pytest.raises(ValueError, match=r"decay must be in \(0, 1\]"):
