@@ -85,6 +85,13 @@ _INLINE = {
 }
 
 
+def compiled_available():
+    """Whether the compiled just-in-time steps are built and switched on."""
+    from . import _kernels
+
+    return _saga is not None and COMPILED and _kernels.ENABLED
+
+
 class FiniteSumStepper:
     """Steps of a finite-sum optimizer on any ``X`` (a batch stepper).
 
@@ -166,13 +173,10 @@ class FiniteSumStepper:
         update), or data the kernel does not take (X not CSR with int32 or
         int64 indices, or not in the parameters' float32 or float64).
         """
-        from . import _kernels
-
         X, W = data.X, self.params.coef
         dtype = W.dtype
         if (
-            _saga is None
-            or not (COMPILED and _kernels.ENABLED)
+            not compiled_available()
             or type(self.optimizer) is not SAGA
             or not (sp.issparse(X) and X.format == "csr")
             or X.dtype != dtype

@@ -169,7 +169,14 @@ def largest_curvature(X, sample_weight, curvature, fit_intercept, preconditioner
 
 
 def problem_scale(
-    data, loss, *, l2, fit_intercept, preconditioner=None, batch_smoothness=False
+    data,
+    loss,
+    *,
+    l2,
+    fit_intercept,
+    preconditioner=None,
+    batch_smoothness=False,
+    batch_size_rule=None,
 ):
     """What an optimizer's automatic step size is computed from.
 
@@ -187,6 +194,11 @@ def problem_scale(
     batch_smoothness : bool, default=False
         Also compute ``ProblemScale.batch_smoothness`` (a few passes over a
         sample of rows).
+    batch_size_rule : callable or None, default=None
+        Resolves ``batch_size="auto"`` from the full batch's smoothness:
+        ``batch_size_rule(n_rows, L)`` (``L`` with the l2 strength; the
+        eigenvalue with ``batch_smoothness``, else the mean curvature) is
+        written to ``data.batch_size`` before the minibatch statistics use it.
 
     Returns
     -------
@@ -235,13 +247,19 @@ def problem_scale(
             + l2
         )
 
-    smoothness = expected(mean_curvature)
-    tight = None
+    full = mean_curvature
+    largest = None
     if batch_smoothness:
         largest = largest_curvature(X, sw, curvature, fit_intercept, preconditioner)
         if largest is not None and largest > 0:
             # Within the trace bound, whatever the sample (or rounding) says.
-            tight = max(expected(min(largest, mean_curvature)), np.finfo(float).tiny)
+            full = min(largest, mean_curvature)
+    if batch_size_rule is not None:
+        batch = data.batch_size = batch_size_rule(n, full + l2)
+    smoothness = expected(mean_curvature)
+    tight = None
+    if largest is not None and largest > 0:
+        tight = max(expected(full), np.finfo(float).tiny)
     # A coefficient's natural size is target / x_scale when each feature is
     # present in most rows (dense data: one feature may carry the
     # prediction). In sparse rows many rare features share it, and the
