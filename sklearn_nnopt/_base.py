@@ -22,6 +22,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import assert_all_finite, check_is_fitted, validate_data
 
+from . import _finite_sum
 from ._objective import Objective
 from ._parameters import Parameters
 from ._precondition import Preconditioner
@@ -398,13 +399,28 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             vars(self).pop("best_validation_score_", None)
 
     def _step_size(self, data, objective, optimizer, warm):
-        """``(learning_rate_init_, its unit)``: resolves ``"auto"``."""
+        """``(learning_rate_init_, its unit)``: resolves ``"auto"``.
+
+        Also ``batch_size="auto"`` for an optimizer with ``auto_batch_size``
+        (SAGA), from the same statistics of the data (written to ``data``).
+        """
+        l2 = self.alpha if self.penalty == "l2" else 0.0
+        rule = self._batch_size_rule(data, objective, optimizer, l2)
         if self.learning_rate_init != "auto":
+            if rule is not None:
+                problem_scale(
+                    data,
+                    objective.loss,
+                    l2=l2,
+                    fit_intercept=self.fit_intercept,
+                    preconditioner=objective.preconditioner,
+                    batch_smoothness=True,
+                    batch_size_rule=rule,
+                )
             # A numeric step is in torch's units: no automatic unit applies.
             return float(self.learning_rate_init), 1.0
         if not optimizer.stochastic:
             return optimizer.auto_learning_rate(None)
-        l2 = self.alpha if self.penalty == "l2" else 0.0
         scale = problem_scale(
             data,
             objective.loss,
@@ -413,6 +429,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             preconditioner=objective.preconditioner,
             batch_smoothness=getattr(optimizer, "needs_batch_smoothness", False),
             smoothness=getattr(optimizer, "needs_smoothness", True),
+            batch_size_rule=rule,
         )
         lr, unit = optimizer.auto_learning_rate(scale)
         if warm and optimizer is self.optimizer_:
@@ -442,6 +459,26 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             return min(200, n_samples)
         return min(self.batch_size, n_samples)
 
+    def _batch_size_rule(self, data, objective, optimizer, l2):
+        """``batch_size="auto"``'s rule ``(n_rows, L) -> size`` of an optimizer
+        that has one (:meth:`SAGA.auto_batch_size`), or None (200)."""
+        if self.batch_size != "auto" or not hasattr(optimizer, "auto_batch_size"):
+            return None
+        # The compiled just-in-time steps cost only their rows' non-zeros;
+        # every other step has a fixed cost (numpy calls, a dense update).
+        fixed_cost = not (
+            sp.issparse(data.X)
+            and objective.preconditioner is None
+            and not objective.l1
+            and not self.average
+            and _finite_sum.compiled_available()
+        )
+
+        def rule(n_rows, smoothness):
+            return optimizer.auto_batch_size(n_rows, smoothness, l2, fixed_cost)
+
+        return rule
+
     def _hold_out(self, data, y, rng, fitted):
         """Hold out ``validation_fraction`` of the rows; the score on them.
 
@@ -466,7 +503,7 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
                 f"larger validation_fraction."
             )
         data.rows = np.sort(idx_train)
-        data.batch_size = self._batch_size(len(idx_train))
+        data.batch_size = min(data.batch_size, len(idx_train))
         X_val, y_val, sw_val = X[idx_val], y[idx_val], sw[idx_val]
 
         def score(W, b):

@@ -300,7 +300,9 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
     fit_intercept : bool, default=True
         Whether to learn an intercept (never penalized).
     batch_size : int or "auto", default="auto"
-        Minibatch size; ``"auto"`` is ``min(200, n_samples)``.
+        Minibatch size; ``"auto"`` is ``min(200, n_samples)``, except for
+        ``"saga"`` on sparse ``X``: its optimal mini-batch size (see
+        :class:`~sklearn_nnopt.SAGA`).
     max_iter : int, default=200
         Maximum number of epochs (L-BFGS and Newton: iterations).
     tol : float or None, default=1e-4

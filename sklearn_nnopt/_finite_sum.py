@@ -34,13 +34,62 @@ running sum :math:`C = \sum_t \eta_t / s_t` turn into one update when the
 column next appears (or at the end of the epoch): the iterates of the dense
 steps, at a cost per step of the batch's non-zeros.
 
+Those steps run compiled where the kernel is built
+(``sklearn_nnopt._kernels._saga``): :class:`FiniteSumStepper` then runs
+the batches of a whole epoch in one call (:meth:`FiniteSumStepper.run_epoch`,
+which the training loop prefers when ``runs_epochs``), the loss's derivative
+inline for the smooth losses the kernel knows and through the loss's own
+``loss_gradient``, once per batch, for any other. The numpy steps stay as
+their reference (tests/test_saga_kernel.py) and as the fallback where the
+kernel is not built or :data:`COMPILED` is False.
+
 The table lives for one ``fit`` (the fitted optimizer does not carry it).
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._parameters import one_buffer
 from ._sparse import _MIN_SCALE
+from .losses import (
+    Huber,
+    LogLoss,
+    ModifiedHuber,
+    Poisson,
+    SquaredEpsilonInsensitive,
+    SquaredError,
+    SquaredHinge,
+    _log_tiny,
+)
+from .optimizers import SAGA
+
+try:
+    from ._kernels import _saga
+except ImportError:  # not built (a source tree): the numpy steps run
+    _saga = None
+
+#: Set to False to run the numpy just-in-time steps (the kernel's reference).
+COMPILED = True
+
+# The losses whose derivative the kernel computes inline (exactly these
+# classes: a subclass may redefine the loss), by its name there, and their
+# parameter; any other smooth loss is called back once per batch.
+_INLINE = {
+    LogLoss: ("log_loss", None),
+    SquaredError: ("squared_error", None),
+    Huber: ("huber", "delta"),
+    SquaredEpsilonInsensitive: ("squared_epsilon_insensitive", "epsilon"),
+    Poisson: ("poisson", None),
+    SquaredHinge: ("squared_hinge", None),
+    ModifiedHuber: ("modified_huber", None),
+}
+
+
+def compiled_available():
+    """Whether the compiled just-in-time steps are built and switched on."""
+    from . import _kernels
+
+    return _saga is not None and COMPILED and _kernels.ENABLED
 
 
 class FiniteSumStepper:
@@ -59,7 +108,8 @@ class FiniteSumStepper:
         Keep ``inner``, the last two steps' gradient estimates' inner product.
     lazy : bool, default=False
         Just-in-time steps on CSR ``X`` (requires ``sparse_mode="exact"``,
-        no l1, no averaging, no preconditioner, no ``track``).
+        no l1, no averaging, no preconditioner, no ``track``); compiled
+        where the kernel covers the fit (:meth:`compiled_kernel`).
 
     Attributes
     ----------
@@ -68,6 +118,11 @@ class FiniteSumStepper:
         (indexed like ``X``'s rows; held-out rows stay zero).
     mean : list of ndarray
         :math:`\\bar g` as ``[dW, db]`` in the user's coordinates (float64).
+    kernel : SagaKernel or None
+        The compiled just-in-time steps, if they run.
+    runs_epochs : bool
+        Whether :meth:`run_epoch` runs (the compiled kernel): the training
+        loop then hands it each epoch's batches at once.
     """
 
     def __init__(
@@ -93,6 +148,7 @@ class FiniteSumStepper:
         self.previous = np.zeros_like(grad_buffer) if track else None
         self.inner = 0.0
         self.gathers = not lazy
+        self.kernel = None
         if lazy:
             self.X = data.X
             n_outputs, n_features = W.shape
@@ -105,6 +161,94 @@ class FiniteSumStepper:
             self.intercept_index = W.size + np.arange(
                 b.size if objective.fit_intercept else 0
             )
+            self.kernel = self.compiled_kernel(data)
+        self.runs_epochs = self.kernel is not None
+
+    def compiled_kernel(self, data):
+        """The compiled just-in-time steps for this fit, or None (numpy steps).
+
+        None where the kernel is not built or is switched off
+        (:data:`COMPILED`, ``_kernels.ENABLED``), for an optimizer other than
+        :class:`~sklearn_nnopt.SAGA` itself (a subclass may change its
+        update), or data the kernel does not take (X not CSR with int32 or
+        int64 indices, or not in the parameters' float32 or float64).
+        """
+        X, W = data.X, self.params.coef
+        dtype = W.dtype
+        if (
+            not compiled_available()
+            or type(self.optimizer) is not SAGA
+            or not (sp.issparse(X) and X.format == "csr")
+            or X.dtype != dtype
+            or dtype not in (np.float32, np.float64)
+            or X.indices.dtype not in (np.int32, np.int64)
+            or X.indptr.dtype != X.indices.dtype
+            or data.Y.shape != (X.shape[0], W.shape[0])
+        ):
+            return None
+        loss = self.objective.loss
+        name, param = _INLINE.get(type(loss), (None, None))
+        self._callback = None if name is not None else self._loss_gradient
+        self.Y = np.asfortranarray(data.Y, dtype=dtype)
+        fit_intercept = bool(self.objective.fit_intercept)
+        return _saga.SagaKernel(
+            X,
+            self.Y,
+            np.ascontiguousarray(data.sample_weight, dtype=np.float64),
+            self.params.buffer,
+            self.table,
+            self.mean[0],
+            self.mean[1] if fit_intercept else None,
+            self.caught_up,
+            fit_intercept,
+            _saga.CALLBACK if name is None else _saga.LOSSES[name],
+            0.0 if param is None else float(getattr(loss, param)),
+            float(_log_tiny(dtype)),
+            float(self.objective.l2),
+            float(self.row_factor),
+            self.n,
+            self.optimizer.variant == "sag",
+            data.batch_size,
+        )
+
+    def _loss_gradient(self, rows, raw):
+        """The kernel's callback: the loss's own ``loss_gradient`` on a batch."""
+        return self.objective.loss.loss_gradient(self.Y.T.take(rows, axis=1).T, raw)
+
+    def run_epoch(self, order, starts, stops, rates, weighted):
+        """Compiled steps on many batches at once (requires :attr:`kernel`).
+
+        Parameters
+        ----------
+        order : ndarray of intp or None
+            Rows of ``X`` in the epoch's order (None: ``0, 1, ...``).
+        starts, stops : ndarray of intp
+            Batch ``t`` is ``order[starts[t]:stops[t]]``.
+        rates : ndarray of float64
+            The step size of each batch.
+        weighted : bool
+            Whether the rows carry unequal sample weights (the batches'
+            ``sample_weight_b`` is not None).
+
+        Returns
+        -------
+        losses, weights : ndarray of float64
+            Each batch's weighted loss sum and weight sum.
+        """
+        n_steps = len(rates)
+        losses, weights = np.empty(n_steps), np.empty(n_steps)
+        self.kernel.run(
+            order,
+            np.asarray(starts, dtype=np.intp),
+            np.asarray(stops, dtype=np.intp),
+            np.asarray(rates, dtype=np.float64),
+            weighted,
+            losses,
+            weights,
+            self._callback,
+        )
+        self.optimizer._begin_step(n_steps)  # t_ counts the steps
+        return losses, weights
 
     # ------------------------------------------------------------ the table
     def _table_change(self, raw, Yb, swb, rows):
@@ -172,6 +316,15 @@ class FiniteSumStepper:
         return cols, slot.take(indices)
 
     def _lazy_step(self, Yb, swb, lr, rows):
+        if self.kernel is not None:
+            if isinstance(rows, slice):
+                order, start, stop = None, rows.start or 0, rows.stop
+            else:
+                order, start, stop = np.asarray(rows, dtype=np.intp), 0, len(rows)
+            losses, weights = self.run_epoch(
+                order, [start], [stop], [lr], swb is not None
+            )
+            return float(losses[0]), float(weights[0])
         objective, optimizer, params = self.objective, self.optimizer, self.params
         if self.scale < _MIN_SCALE:
             self._fold()
@@ -230,6 +383,9 @@ class FiniteSumStepper:
 
     def _fold(self):
         """Apply every column's missed steps and the scale to the coefficients."""
+        if self.kernel is not None:
+            self.kernel.fold()
+            return
         W = self.params.coef
         if self.pending:
             W -= self.mean[0] * (self.pending - self.caught_up)

@@ -202,6 +202,7 @@ def problem_scale(
     preconditioner=None,
     batch_smoothness=False,
     smoothness=True,
+    batch_size_rule=None,
 ):
     """What an optimizer's automatic step size is computed from.
 
@@ -226,6 +227,11 @@ def problem_scale(
         ``smoothness`` is None: the automatic step of an optimizer in
         parameter units (Adam and its family) cost about a third of an epoch
         of Adam on the dense benchmark set, setting up a one-epoch fit.
+    batch_size_rule : callable or None, default=None
+        Resolves ``batch_size="auto"`` from the full batch's smoothness:
+        ``batch_size_rule(n_rows, L)`` (``L`` with the l2 strength; the
+        eigenvalue with ``batch_smoothness``, else the mean curvature) is
+        written to ``data.batch_size`` before the minibatch statistics use it.
 
     Returns
     -------
@@ -237,7 +243,8 @@ def problem_scale(
         # Each coordinate's l2 curvature is l2 / s_j^2; the largest bounds it.
         l2 = l2 * float(np.max(preconditioner.inv_scale) ** 2)
         mean_sq_norm = preconditioner.mean_squared_norm
-        if not (smoothness or batch_smoothness) and mean_sq_norm is not None:
+        needs_rows = smoothness or batch_smoothness or batch_size_rule is not None
+        if not needs_rows and mean_sq_norm is not None:
             # Centered columns: every entry counts as a non-zero.
             return ProblemScale(
                 smoothness=None,
@@ -279,13 +286,19 @@ def problem_scale(
             + l2
         )
 
-    smoothness = expected(mean_curvature)
-    tight = None
+    full = mean_curvature
+    largest = None
     if batch_smoothness:
         largest = largest_curvature(X, sw, curvature, fit_intercept, preconditioner)
         if largest is not None and largest > 0:
             # Within the trace bound, whatever the sample (or rounding) says.
-            tight = max(expected(min(largest, mean_curvature)), np.finfo(float).tiny)
+            full = min(largest, mean_curvature)
+    if batch_size_rule is not None:
+        batch = data.batch_size = batch_size_rule(n, full + l2)
+    smoothness = expected(mean_curvature)
+    tight = None
+    if largest is not None and largest > 0:
+        tight = max(expected(full), np.finfo(float).tiny)
     param_scale = _param_scale(X, Y, sw, loss, l2, mean_sq_norm, mean_nnz)
     return ProblemScale(
         smoothness=max(smoothness, np.finfo(np.float64).tiny),

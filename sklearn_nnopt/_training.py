@@ -747,7 +747,15 @@ class _Run:
             start = time.perf_counter()
             total_loss = total_weight = 0.0
             steps = 0
-            batches = _batches(data, config.shuffle, rng, stepper.gathers)
+            if getattr(stepper, "runs_epochs", False):
+                # A compiled stepper runs the epoch's batches in one call.
+                steps, total_loss, total_weight = self.whole_epoch(
+                    stepper, schedule, rng, t, epoch, step_losses, step_inners
+                )
+                t += steps
+                batches = ()
+            else:
+                batches = _batches(data, config.shuffle, rng, stepper.gathers)
             for Xb, Yb, swb, rows in batches:
                 t += 1
                 lr = schedule.rate(t, epoch)
@@ -812,6 +820,39 @@ class _Run:
                     config.learning_rate_init, np.finfo(float).tiny
                 )
                 _warn_not_converged(self, ratio, _name(optimizer), decayed=decayed)
+
+    def whole_epoch(self, stepper, schedule, rng, t, epoch, step_losses, step_inners):
+        """One epoch of a stepper that runs all its batches in one call.
+
+        The batches (:func:`_epoch_batches`: those of :func:`_batches`) and
+        step sizes (``schedule.rate`` of each step) of the loop of
+        :meth:`stochastic`, and its bookkeeping: each step's mean loss, the
+        call's first objective, the finiteness check.
+
+        Returns
+        -------
+        steps : int
+        loss, weight : float
+            The sums of the batches' weighted losses and weights.
+        """
+        order, starts, stops, weighted = _epoch_batches(
+            self.data, self.config.shuffle, rng
+        )
+        steps = len(starts)
+        rates = np.fromiter(
+            (schedule.rate(t + i, epoch) for i in range(1, steps + 1)), float, steps
+        )
+        first = self.call_start is None
+        penalty = self.objective.penalty(self.params.coef) if first else 0.0
+        losses, weights = stepper.run_epoch(order, starts, stops, rates, weighted)
+        np.divide(losses, weights, out=step_losses[:steps])
+        step_inners[:steps] = stepper.inner
+        if first and steps and weights[0] > 0:
+            self.call_start = step_losses[0] + penalty
+        total_loss = float(np.sum(losses))
+        if not math.isfinite(total_loss):
+            self.check_finite(total_loss)
+        return steps, total_loss, float(np.sum(weights))
 
     def should_stop(self, schedule, score, step_losses, step_inners):
         """The stopping decision at the end of an epoch.
@@ -1093,10 +1134,7 @@ def _batches(data, shuffle, rng, gather=True):
     # Equal weights (the usual case) need no per-sample weighting at all.
     weighted = not np.all(sw == sw[0])
     may_skip = not np.all(sw > 0)
-    if shuffle:
-        order = rng.permutation(n_samples if rows is None else rows)
-    else:
-        order = rows
+    order = _epoch_order(data, shuffle, rng)
     for batch in gen_batches(n_samples, batch_size):
         if order is None:
             Xb, Yb, swb = X[batch] if gather else None, Y[batch], sw[batch]
@@ -1116,6 +1154,39 @@ def _batches(data, shuffle, rng, gather=True):
         if may_skip and not swb.any():
             continue
         yield Xb, Yb, (swb if weighted else None), idx
+
+
+def _epoch_order(data, shuffle, rng):
+    """The training rows of ``X`` in the epoch's order (None: all, in order)."""
+    if shuffle:
+        return rng.permutation(data.n_train if data.rows is None else data.rows)
+    return data.rows
+
+
+def _epoch_batches(data, shuffle, rng):
+    """The batches of :func:`_batches` as arrays, for a stepper that runs them all.
+
+    Returns
+    -------
+    order : ndarray of intp or None
+        The epoch's rows of ``X`` (None: ``0, 1, ...``).
+    starts, stops : ndarray of intp
+        Batch ``t`` is ``order[starts[t]:stops[t]]`` (all-zero-weight batches
+        are left out, as :func:`_batches` skips them).
+    weighted : bool
+        Whether the weights differ (:func:`_batches` yields ``sample_weight_b``).
+    """
+    sw, n_samples, batch_size = data.sample_weight, data.n_train, data.batch_size
+    order = _epoch_order(data, shuffle, rng)
+    if order is not None:
+        order = order.astype(np.intp, copy=False)
+    starts = np.arange(0, n_samples, batch_size, dtype=np.intp)
+    stops = np.minimum(starts + batch_size, n_samples)
+    if not np.all(sw > 0):
+        kept = (sw if order is None else sw.take(order)) != 0
+        kept = np.logical_or.reduceat(kept, starts)
+        starts, stops = starts[kept], stops[kept]
+    return order, starts, stops, not np.all(sw == sw[0])
 
 
 def _print_epoch(n_iter, epoch_loss, validation_scores, lr, start):

@@ -2176,6 +2176,31 @@ class SAGA(Optimizer):
     :math:`1 / (L_b \max(3, N / 2))` (with SAGA's, minibatch SAG oscillated
     on the dense benchmark set).
 
+    ``batch_size="auto"`` is the optimal mini-batch size of Gazagnadou,
+    Gower & Salmon (2019), the batch size that minimizes SAGA's total
+    complexity (row gradients to a given accuracy) with the step above,
+
+    .. math::
+        b^* = \left\lfloor 1 + \frac{\mu (n - 1)}{4 L} \right\rceil,
+
+    where :math:`L` is the full batch's smoothness (with :math:`\alpha_2`)
+    and the strong convexity :math:`\mu` is taken as the l2 strength
+    :math:`\alpha_2`, as they do for large problems (the data's own
+    curvature is no bound on sparse data: a rare column's is about
+    :math:`\alpha_2`). Up to :math:`b^*` the complexity falls with
+    :math:`b`; above it, it grows linearly. On the sparse benchmark set
+    (80,000 x 100,000 CSR, ~50 non-zeros per row, :math:`\alpha_2 = 10^{-4}`,
+    :math:`L = 0.255`) :math:`b^* = 9`, which reaches a gap of 1e-6 in 5
+    epochs, against 6 epochs at :math:`b = 1`, 9 at 20, 23 at 50 and more
+    than 60 at 200. :math:`b^*` applies where a step costs only its rows'
+    non-zeros: the compiled just-in-time steps on CSR ``X``. Every other step
+    has a fixed cost (numpy calls, an update of every coefficient), and
+    there the batch is at least 200 rows: on the dense benchmark set
+    (:math:`b^* = 7`) batches of 7 to 200 rows all take 5 or 6 epochs, but
+    7 rows take 4.5 s and 200 rows 0.35 s. SAG keeps 200 rows: its step
+    shrinks with the steps per epoch. ``batch_size`` is at most
+    :math:`n`.
+
     ``learning_rate="auto"`` runs this step constant (``default_schedule``).
     At each epoch's end the table's mean, an estimate of the full gradient at
     no cost, decides when to run the convergence check, and the fit stops
@@ -2197,12 +2222,21 @@ class SAGA(Optimizer):
     the unchanged mean, are applied when their column next appears, "just
     in time" as in scikit-learn's ``sag_fast``, with the iterates of dense
     steps (not with l1, ``average`` or a schedule that tests gradients,
-    whose steps are dense). SAGA needs a smooth loss: at a kink, a constant
-    step does not converge.
+    whose steps are dense). Those steps run compiled, a whole epoch per
+    call, where the kernel is built (``pip install .``). SAGA needs a smooth
+    loss: at a kink, a constant step does not converge.
 
     The update itself, :meth:`step`, is a plain gradient step on the
     estimate :math:`g_t` that the training loop builds from the table;
     ``t_`` counts the steps.
+
+    References
+    ----------
+    .. [1] A. Defazio, F. Bach and S. Lacoste-Julien, "SAGA: A fast
+       incremental gradient method with support for non-strongly convex
+       composite objectives", NeurIPS 2014.
+    .. [2] N. Gazagnadou, R. M. Gower and J. Salmon, "Optimal mini-batch and
+       step sizes for SAGA", ICML 2019 (arXiv:1902.00071).
 
     Examples
     --------
@@ -2241,6 +2275,45 @@ class SAGA(Optimizer):
 
     #: :meth:`auto_learning_rate` uses ``scale.batch_smoothness``.
     needs_batch_smoothness = True
+
+    #: The batch size of ``batch_size="auto"`` where a step has a fixed cost.
+    default_batch_size = 200
+
+    def auto_batch_size(self, n_rows, smoothness, l2, fixed_step_cost=True):
+        r"""The batch size of ``batch_size="auto"`` (see Notes).
+
+        Parameters
+        ----------
+        n_rows : int
+            Training rows, :math:`n`.
+        smoothness : float
+            The full batch's smoothness :math:`L` (the l2 strength included).
+        l2 : float
+            The l2 strength :math:`\alpha_2`, taken as the strong convexity.
+        fixed_step_cost : bool, default=True
+            Whether a step costs more than its rows (numpy calls, an update of
+            every coefficient): False for the compiled just-in-time steps on
+            CSR ``X``.
+
+        Returns
+        -------
+        int
+            SAGA's :math:`b^* = \lfloor 1 + \alpha_2 (n - 1) / (4 L) \rceil`,
+            at least :attr:`default_batch_size` with ``fixed_step_cost``; SAG's
+            :attr:`default_batch_size`; at most ``n_rows``.
+
+        Examples
+        --------
+        >>> SAGA().auto_batch_size(80_000, 0.2549, 1e-4, fixed_step_cost=False)
+        9
+        >>> SAGA().auto_batch_size(80_000, 0.2549, 1e-4)
+        200
+        """
+        b = self.default_batch_size
+        if self.variant == "saga":
+            optimal = 1.0 + l2 * (n_rows - 1) / (4.0 * smoothness)
+            b = max(round(optimal), 1 if not fixed_step_cost else b)
+        return int(min(b, n_rows))
 
     def auto_learning_rate(self, scale):
         smoothness = scale.batch_smoothness

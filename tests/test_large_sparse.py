@@ -30,7 +30,11 @@ def huge_csr():
 )
 def test_huge_sparse_matrix_fits(huge_csr, optimizer):
     X, y = huge_csr
-    est = LinearNNClassifier(optimizer=optimizer, max_iter=1, tol=None, random_state=0)
+    # batch_size=200 for every optimizer (SAGA's "auto" would be its optimal
+    # mini-batch size, 21 rows here): 1000 steps.
+    est = LinearNNClassifier(
+        optimizer=optimizer, batch_size=200, max_iter=1, tol=None, random_state=0
+    )
     est.fit(X, y)
     assert est.coef_.shape == (1, N_FEATURES)
     assert est.coef_.dtype == np.float32

@@ -60,8 +60,15 @@ def _random_csr(n_samples, n_features, nnz_per_row, seed, dtype=np.float64):
 @pytest.mark.parametrize("optimizer", [*STOCHASTIC, "lbfgs"])
 def test_sparse_and_dense_fits_agree(sparse_classification, optimizer, container):
     X, y = sparse_classification
+    # One batch size for both (SAGA's "auto" is its optimal mini-batch size
+    # on sparse X, 200 rows on dense X).
     params = dict(
-        optimizer=optimizer, max_iter=5, tol=None, random_state=0, precondition=False
+        optimizer=optimizer,
+        batch_size=200,
+        max_iter=5,
+        tol=None,
+        random_state=0,
+        precondition=False,
     )
     dense = LinearNNClassifier(**params).fit(X, y)
     sparse = LinearNNClassifier(**params).fit(container(X), y)
