@@ -22,8 +22,6 @@ batch's columns (and the intercept):
   the gradient reads them.
 """
 
-import math
-
 import numpy as np
 from scipy.special import gammaln
 
@@ -262,18 +260,22 @@ class LazyScheduleFree:
     every column at the end of an epoch (:meth:`catch_up_all`):
 
     .. math::
-        x_j \leftarrow z_j + (x_j - z_j) \exp(L_{t-1} - L_{s_j}), \qquad
-        L_t = \sum_{i \le t} \log(1 - c_i),
+        x_j \leftarrow z_j + (x_j - z_j) \, P_{t-1} / P_{s_j}, \qquad
+        P_t = \prod_{i \le t} (1 - c_i),
 
-    :math:`s_j` the last step column ``j`` took part in (``last``, with
-    :math:`L_{s_j}` in ``log_at``). The sum of logarithms stays in range
-    where the product :math:`\prod (1 - c_i)` (about :math:`t^{-(r+1)}`
-    after the warmup) would underflow. A step with :math:`c_t = 1` (the
-    first, or the first of non-zero weight) sets :math:`x = z` everywhere:
-    it is applied at once to every column (:meth:`restart`) and :math:`L`
-    restarts, so that it stays finite. At the end of an epoch (the stepper's
-    ``finish``) every column is current and :math:`L` restarts too: the
-    bookkeeping of a new stepper (a continued fit) is that of the next epoch.
+    :math:`s_j` the last step column ``j`` took part in (``product_at``
+    holds :math:`P_{s_j}`; a column is behind where it differs from
+    :math:`P_{t-1}`: steps of :math:`c_i = 0` change nothing). A division
+    per column, not an exponential, and one array: the compiled kernel's
+    catch-up is bound by memory and arithmetic alike. The product restarts
+    from 1 (every column caught up) at the end of each epoch (the stepper's
+    ``finish``: the bookkeeping of a new stepper, a continued fit, is then
+    that of the next epoch, which it repeats bit for bit) and before it
+    could underflow (below ``1e-200``: within an epoch it falls about as
+    :math:`(t_0 / t)^{r + 1}`); its relative rounding error grows by at most
+    one unit per step. A step with :math:`c_t = 1` (the first, or the first
+    of non-zero weight) sets :math:`x = z` everywhere, at once
+    (:meth:`restart`).
 
     Parameters
     ----------
@@ -287,14 +289,14 @@ class LazyScheduleFree:
         + j]``).
     """
 
+    #: Below this the product restarts (every column caught up first).
+    MIN_PRODUCT = 1e-200
+
     def __init__(self, optimizer, theta, n_outputs, n_features):
         self.optimizer, self.theta = optimizer, theta
-        state = optimizer.__dict__.get("state_")
         self.offsets = np.arange(n_outputs)[:, None] * n_features
-        step = 0 if state is None else state.step
-        self.last = np.full(n_features, step, dtype=np.int64)
-        self.log_at = np.zeros(n_features)
-        self.log_sum = 0.0
+        self.product_at = np.ones(n_features)
+        self.product = 1.0
 
     def _state(self):
         state = self.optimizer.__dict__.get("state_")
@@ -303,58 +305,67 @@ class LazyScheduleFree:
         return state
 
     def _catch_up(self, state, cols):
-        """Columns ``cols``, each behind the current step, brought to it."""
-        factor = np.exp(self.log_sum - self.log_at[cols])
+        """Columns ``cols``, each behind, brought to the current product."""
+        factor = self.product / self.product_at[cols]
         index = (self.offsets + cols).ravel()
         z, x = state.values["z"][0], state.values["x"][0]
         y_at, x_at, z_at = self.theta.take(index), x.take(index), z.take(index)
         self.optimizer._catch_up(y_at, x_at, z_at, np.tile(factor, len(self.offsets)))
         self.theta[index] = y_at
         x[index] = x_at
-        self.last[cols] = state.step
-        self.log_at[cols] = self.log_sum
+        self.product_at[cols] = self.product
 
     def catch_up(self, cols):
         """Before a step on the columns ``cols`` (sorted, distinct): apply the
         steps they missed, so that the parameters hold their :math:`y`."""
         state = self._state()
         if state is not None:
-            behind = cols[self.last.take(cols) != state.step]
+            behind = cols[self.product_at.take(cols) != self.product]
             if len(behind):
                 self._catch_up(state, behind)
 
-    def stepped(self, cols):
-        """After the optimizer's step on the columns ``cols``: they are
-        current; the step's :math:`c_t` enters :math:`L`."""
-        state = self._state()
-        c = self.optimizer._averaging_weight(state)
+    def advance(self, c):
+        """The product after a step of weight :math:`c_t` = ``c`` (for the
+        columns it steps; :meth:`after_step` then ends the step)."""
+        return self.product * (1.0 - c) if c < 1.0 else self.product
+
+    def after_step(self, c, product):
+        """End a step of weight ``c``: ``product`` from :meth:`advance` is
+        current; a step of weight 1 restarts, and so does a small product."""
+        self.product = product
         if c >= 1.0:
             self.restart()
-            return
-        self.log_sum += math.log1p(-c)
-        self.last[cols] = state.step
-        self.log_at[cols] = self.log_sum
+        elif product < self.MIN_PRODUCT:
+            self.catch_up_all()
+
+    def stepped(self, cols):
+        """After the optimizer's step on the columns ``cols``: they are
+        current; the step's :math:`c_t` enters the product."""
+        c = self.optimizer._averaging_weight(self._state())
+        product = self.advance(c)
+        self.product_at[cols] = product
+        self.after_step(c, product)
 
     def restart(self):
         """After a step of weight :math:`c_t = 1`: :math:`x = z` everywhere, as
         :math:`(1 - 1) x + 1 z` is (the present columns got it from the step),
-        :math:`y` from them; nothing of before survives, :math:`L` restarts."""
+        :math:`y` from them; nothing of before survives."""
         state = self._state()
         z, x = state.values["z"][0], state.values["x"][0]
         x[...] = z
         self.optimizer._interpolate(self.theta, x, z, np.empty_like(x))
-        self.last.fill(state.step)
-        self.log_sum = 0.0
-        self.log_at.fill(0.0)
+        self.product = 1.0
+        self.product_at.fill(1.0)
 
     def catch_up_all(self):
-        """Bring every column to the current step (end of an epoch); :math:`L`
-        restarts from 0, as for a new stepper, so that a fit continued by
-        ``warm_start`` or ``partial_fit`` repeats one longer fit bit for bit."""
+        """Bring every column to the current step (end of an epoch); the
+        product restarts from 1, as for a new stepper, so that a fit continued
+        by ``warm_start`` or ``partial_fit`` repeats one longer fit bit for
+        bit."""
         state = self._state()
         if state is not None:
-            behind = np.flatnonzero(self.last != state.step)
+            behind = np.flatnonzero(self.product_at != self.product)
             if len(behind):
                 self._catch_up(state, behind)
-        self.log_sum = 0.0
-        self.log_at.fill(0.0)
+        self.product = 1.0
+        self.product_at.fill(1.0)

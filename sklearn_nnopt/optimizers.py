@@ -1769,11 +1769,13 @@ class ScheduleFreeAdamW(_ScheduleFree):
             x_j \leftarrow z_j + (x_j - z_j) \prod_{i=s+1}^{t-1} (1 - c_i),
             \qquad y_j = (1 - \beta_1) z_j + \beta_1 x_j,
 
-        the product kept as a running sum of :math:`\log(1 - c_i)`
-        (:math:`c_1 = 1`, or any step of weight 1, sets every :math:`x_j` to
-        :math:`z_j` at once). Then the rule above runs on :math:`J` and the
-        intercept, with the step count :math:`t` of all steps in the bias
-        correction and the step's :math:`\eta_t` and :math:`c_t`. With an l2
+        the product kept as the ratio of two running products, restarted
+        every epoch (:math:`c_1 = 1`, or any step of weight 1, sets every
+        :math:`x_j` to :math:`z_j` at once; see
+        :class:`sklearn_nnopt._sparse.LazyScheduleFree`). Then the rule
+        above runs on :math:`J` and the intercept, with the step count
+        :math:`t` of all steps in the bias correction and the step's
+        :math:`\eta_t` and :math:`c_t`. With an l2
         penalty, a present column's penalty gradient is
         :math:`\alpha y_j / p_j`, :math:`p_j` the probability that a batch
         holds column ``j``, so that the expected step is the full gradient's

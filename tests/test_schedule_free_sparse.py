@@ -208,7 +208,7 @@ def test_compiled_steps_match_numpy_stepper(
     text, loss, dtype, n_outputs, fit_intercept
 ):
     """Step by step: parameters (y), the sequences x, z, the second moment,
-    each column's last step, the loss and Pflug's statistic."""
+    the product at each column's last step, the loss and Pflug's statistic."""
     X, y_class, _, y_reg = text
     X = X.astype(dtype)
     Y = np.asfortranarray(_targets(loss, n_outputs, y_class, y_reg).astype(dtype))
@@ -247,8 +247,7 @@ def test_compiled_steps_match_numpy_stepper(
                 assert a.dtype == b.dtype == dtype
                 assert _relative(a, b) <= rtol
             sequences = compiled.sequences, numpy_stepper.sequences
-            assert_array_equal(sequences[0].last, sequences[1].last)
-            assert_allclose(sequences[0].log_at, sequences[1].log_at, rtol=1e-14)
+            assert_array_equal(sequences[0].product_at, sequences[1].product_at)
         compiled.finish()
         numpy_stepper.finish()
         assert _relative(params[0].buffer, params[1].buffer) <= rtol
@@ -341,8 +340,8 @@ def test_lazy_steps_without_absent_columns_are_the_dense_steps(
 
 @pytest.mark.parametrize("enabled", [True, False])
 def test_warm_start_and_partial_fit_continue_exactly(text, monkeypatch, enabled):
-    """The missed steps are caught up at the end of each epoch (and the log
-    sum restarts): a fit continued by warm_start repeats one longer fit bit
+    """The missed steps are caught up at the end of each epoch (and the
+    product restarts): a fit continued by warm_start repeats one longer fit bit
     for bit, and partial_fit calls continue one another."""
     monkeypatch.setattr(_kernels, "ENABLED", enabled)
     X, y, _, _ = text
@@ -363,7 +362,7 @@ def test_warm_start_and_partial_fit_continue_exactly(text, monkeypatch, enabled)
 
     # Without a penalty (whose 1 / p_j follows each call's rows), two calls
     # of 5 batches each are one call of the 10 (up to the rounding of the
-    # log sum, which restarts with each call; no intercept or column scaling,
+    # product, which restarts with each call; no intercept or column scaling,
     # whose starts follow the first call's rows).
     params.update(alpha=0.0, learning_rate_init=0.05, fit_intercept=False)
     params["precondition"] = False

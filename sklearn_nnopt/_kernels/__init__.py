@@ -33,8 +33,6 @@ serves every path that evaluates a loss on a dense raw prediction (L-BFGS's
 objective above all).
 """
 
-import math
-
 import numpy as np
 import scipy.sparse as sp
 
@@ -258,8 +256,7 @@ class CompiledSparseStepper:
             extra = dict(
                 sf_z=values["z"][0],
                 sf_x=values["x"][0],
-                last=self.sequences.last,
-                log_at=self.sequences.log_at,
+                product_at=self.sequences.product_at,
             )
         self.kernel = _sparse_sgd.SparseKernel(*self._arguments, **extra)
 
@@ -288,8 +285,8 @@ class CompiledSparseStepper:
             state.buffers("z", [theta], fill=None)
             state.buffers("x", [theta], fill=None)
             self._build()
-        log_prev = self.sequences.log_sum
-        log_new = log_prev + math.log1p(-ckp1) if ckp1 < 1.0 else log_prev
+        sequences = self.sequences
+        product = sequences.advance(ckp1)
         loss, weight, self.inner = self.kernel.step(
             rows,
             lr,
@@ -297,12 +294,10 @@ class CompiledSparseStepper:
             t,
             ckp1,
             1 - opt.beta_2**t,
-            log_prev,
-            log_new,
+            sequences.product,
+            product,
         )
-        self.sequences.log_sum = log_new
-        if ckp1 >= 1.0:
-            self.sequences.restart()
+        sequences.after_step(ckp1, product)
         return loss, weight
 
     def finish(self):

@@ -19,10 +19,10 @@ the touched coefficients, and their update, exactly as
   ``MODE_LAZY``, with the rule of ``ScheduleFreeAdamW`` (``v``, ``z``, ``x``,
   and ``theta`` holding ``y``); before a column's ``y`` is read, the steps it
   missed move its ``x`` toward its ``z``,
-  ``x <- z + (x - z) exp(log_prev - log_at[j])``, as
-  :class:`sklearn_nnopt._sparse.LazyScheduleFree` (which keeps ``last``,
-  ``log_at`` and the running sum of ``log(1 - c_i)``; this kernel updates
-  the first two at the columns it steps).
+  ``x <- z + (x - z) product_prev / product_at[j]``, as
+  :class:`sklearn_nnopt._sparse.LazyScheduleFree` (which keeps
+  ``product_at`` and the running product of ``1 - c_i``; this kernel
+  updates the first at the columns it steps).
 
 One output column runs ``_step``; several (multiclass, multi-target) run
 ``_step_multi``, the same step over each output (the softmax for log_loss).
@@ -134,17 +134,16 @@ cdef struct State:
     void* vmax
     const double* penalty_weight  # MODE_LAZY with l2: alpha / p_j; else NULL
     # MODE_SCHEDULE_FREE: the sequences z and x (flat, as theta; v is the
-    # second moment), each column's last step and the log sum there, and
-    # this step's scalars (its step size, averaging weight c_t, bias
-    # correction 1 - beta_2^t, and the log sums before and after it).
+    # second moment), the product of (1 - c_i) at each column's last step,
+    # and this step's scalars (its averaging weight c_t, bias correction
+    # 1 - beta_2^t, and the products before and after it).
     void* sf_z
     void* sf_x
-    int64_t* last
-    double* log_at
+    double* product_at
     double sf_ckp1
     double sf_bias_correction2
-    double sf_log_prev
-    double sf_log_new
+    double sf_product_prev
+    double sf_product_new
     # Work space: the gradient, dense over the features, zero outside the
     # columns touched (cols); per row of the batch, a weight or a gradient.
     double* grad
@@ -300,7 +299,7 @@ cdef inline void _sf_catch_up(
     ScheduleFreeAdamW._catch_up, in the same roundings."""
     cdef floating* sz = <floating*> s.sf_z
     cdef floating* sx = <floating*> s.sf_x
-    cdef double factor = exp(s.sf_log_prev - s.log_at[j])
+    cdef double factor = s.sf_product_prev / s.product_at[j]
     cdef floating beta = <floating> s.beta_1, rest = <floating> (1.0 - s.beta_1)
     cdef floating xj, zj, yj, work
     cdef intp_t c, idx
@@ -313,8 +312,7 @@ cdef inline void _sf_catch_up(
         yj = xj * beta
         work = zj * rest
         theta[idx] = yj + work
-    s.last[j] = t - 1
-    s.log_at[j] = s.sf_log_prev
+    s.product_at[j] = s.sf_product_prev
 
 
 cdef intp_t _sf_catch_up_batch(
@@ -345,14 +343,13 @@ cdef intp_t _sf_catch_up_batch(
     for i in range(n_cols):
         if i + 8 < n_cols:
             j = cols[i + 8]
-            NNOPT_PREFETCH(&s.last[j])
-            NNOPT_PREFETCH(&s.log_at[j])
+            NNOPT_PREFETCH(&s.product_at[j])
             for c in range(s.n_outputs):
                 NNOPT_PREFETCH(&theta[c * p + j])
                 NNOPT_PREFETCH(&(<floating*> s.sf_z)[c * p + j])
                 NNOPT_PREFETCH(&(<floating*> s.sf_x)[c * p + j])
         j = cols[i]
-        if s.last[j] != t - 1:
+        if s.product_at[j] != s.sf_product_prev:
             _sf_catch_up(s, theta, j, t)
     return n_cols
 
@@ -525,8 +522,7 @@ cdef Result _step(
         if s.mode == _MODE_SCHEDULE_FREE:
             _sf_update(s, theta, j, <floating> g, lr)
             if i < n_cols:
-                s.last[j] = t
-                s.log_at[j] = s.sf_log_new
+                s.product_at[j] = s.sf_product_new
             continue
         mj = <floating> (m[j] * s.beta_1 + <floating> (g * (1.0 - s.beta_1)))
         vj = <floating> (
@@ -726,8 +722,7 @@ cdef Result _step_multi(
         if i < n_cols:
             seen[cols[i]] = 0
             if s.mode == _MODE_SCHEDULE_FREE:
-                s.last[cols[i]] = t
-                s.log_at[cols[i]] = s.sf_log_new
+                s.product_at[cols[i]] = s.sf_product_new
 
     if previous != NULL:
         for i in range(s.n_previous):
@@ -792,9 +787,9 @@ cdef class SparseKernel:
     batch_size : int
     sf_z, sf_x : ndarray shaped as theta, or None
         MODE_SCHEDULE_FREE: the sequences z and x, updated in place.
-    last, log_at : ndarray of shape (n_features,), int64 and float64, or None
-        MODE_SCHEDULE_FREE: each column's last step and the running sum of
-        ``log(1 - c_i)`` at it, updated in place at the columns stepped.
+    product_at : ndarray of shape (n_features,), float64, or None
+        MODE_SCHEDULE_FREE: the running product of ``1 - c_i`` at each
+        column's last step, updated in place at the columns stepped.
     """
 
     cdef State s
@@ -809,7 +804,7 @@ cdef class SparseKernel:
     def __init__(
         self, X, y, sample_weight, theta, fit_intercept, loss, loss_param, mode, l2,
         log_tiny, beta_1, beta_2, epsilon, amsgrad, m, v, vmax, penalty_weight,
-        track, batch_size, sf_z=None, sf_x=None, last=None, log_at=None,
+        track, batch_size, sf_z=None, sf_x=None, product_at=None,
     ):
         dtype = theta.dtype
         if dtype not in (np.float32, np.float64) or X.dtype != dtype:
@@ -844,11 +839,12 @@ cdef class SparseKernel:
                 a.dtype != dtype or a.shape != theta.shape or not a.flags.c_contiguous
             ):
                 raise ValueError(f"{name} must be shaped and typed as theta.")
-        for name, a, kind in (("last", last, np.int64), ("log_at", log_at, np.float64)):
-            if a is not None and (
-                a.dtype != kind or a.shape != (n_features,) or not a.flags.c_contiguous
-            ):
-                raise ValueError(f"{name} must be a {kind.__name__} array per feature.")
+        if product_at is not None and (
+            product_at.dtype != np.float64
+            or product_at.shape != (n_features,)
+            or not product_at.flags.c_contiguous
+        ):
+            raise ValueError("product_at must be a float64 array per feature.")
         if penalty_weight is not None:
             penalty_weight = np.ascontiguousarray(penalty_weight, dtype=np.float64)
             if penalty_weight.shape != (n_features,):
@@ -865,7 +861,7 @@ cdef class SparseKernel:
         previous_cols = np.empty(n_features + 1, dtype=np.intp)
         self._refs = (
             y, sample_weight, theta, m, v, vmax, penalty_weight, previous, grad, per_row, z,
-            seen, cols, previous_cols, sf_z, sf_x, last, log_at,
+            seen, cols, previous_cols, sf_z, sf_x, product_at,
         )
         self.batch_size = batch_size
         self.s.Y = _address(y)
@@ -902,15 +898,14 @@ cdef class SparseKernel:
         self.s.cols = <intp_t*> _address(cols)
         self.s.sf_z = _address(sf_z)
         self.s.sf_x = _address(sf_x)
-        self.s.last = <int64_t*> _address(last)
-        self.s.log_at = <double*> _address(log_at)
+        self.s.product_at = <double*> _address(product_at)
         self.s.sf_ckp1 = 0.0
         self.s.sf_bias_correction2 = 1.0
-        self.s.sf_log_prev = self.s.sf_log_new = 0.0
+        self.s.sf_product_prev = self.s.sf_product_new = 1.0
         if mode == _MODE_SCHEDULE_FREE and (
-            v is None or sf_z is None or sf_x is None or last is None or log_at is None
+            v is None or sf_z is None or sf_x is None or product_at is None
         ):
-            raise ValueError("Schedule-free steps need v, z, x, last and log_at.")
+            raise ValueError("Schedule-free steps need v, z, x and product_at.")
         if mode == _MODE_LAZY and (m is None or v is None or (amsgrad and vmax is None)):
             raise ValueError("Adam's steps need its state arrays.")
         if not 0 <= loss < _N_LOSSES:
@@ -939,21 +934,22 @@ cdef class SparseKernel:
 
     def step(
         self, rows, double lr, bint weighted, long t, double ckp1=0.0,
-        double bias_correction2=1.0, double log_prev=0.0, double log_new=0.0,
+        double bias_correction2=1.0, double product_prev=1.0,
+        double product_new=1.0,
     ):
         """One minibatch step on ``rows`` (a slice of step 1, or intp indices).
 
         ``t`` is the optimizer's step count after this step (Adam's bias
         corrections). MODE_SCHEDULE_FREE: ``lr`` is the warmed-up step,
         ``ckp1`` the averaging weight :math:`c_t`, ``bias_correction2``
-        :math:`1 - \\beta_2^t`, ``log_prev`` and ``log_new`` the sums of
-        :math:`\\log(1 - c_i)` before and after this step. Returns
+        :math:`1 - \\beta_2^t`, ``product_prev`` and ``product_new`` the
+        products of :math:`1 - c_i` before and after this step. Returns
         ``(weighted loss sum, weight sum, inner)``.
         """
         self.s.sf_ckp1 = ckp1
         self.s.sf_bias_correction2 = bias_correction2
-        self.s.sf_log_prev = log_prev
-        self.s.sf_log_new = log_new
+        self.s.sf_product_prev = product_prev
+        self.s.sf_product_new = product_new
         cdef const intp_t[::1] index
         cdef const intp_t* row_ptr = NULL
         cdef intp_t start = 0, n_batch
