@@ -14,7 +14,12 @@ batch's columns (and the intercept):
 - "lazy" (:class:`Adam` with ``lazy=True``): only the batch's columns and their
   optimizer state advance. Their l2 gradient is :math:`\alpha w_j / p_j`,
   :math:`p_j` the probability that a batch holds column ``j``, so that the
-  expected step is the full gradient's.
+  expected step is the full gradient's. For the schedule-free methods
+  (:class:`ScheduleFreeAdamW` with ``lazy=True``), whose absent columns' average
+  :math:`x_j` still moves toward their :math:`z_j`, :class:`LazyScheduleFree`
+  applies the steps a column missed when it next appears (and to every
+  column at the end of an epoch), so that the parameters hold :math:`y` where
+  the gradient reads them.
 """
 
 import numpy as np
@@ -149,6 +154,12 @@ class SparseColumnStepper:
         self.l1 = None
         if objective.l1:
             self.l1 = LazyCumulativeL1(self.mode, objective, W.size, presence)
+        # Schedule-free: the missed steps of x, just in time.
+        self.sequences = None
+        if self.mode == "lazy" and optimizer.exposes_average:
+            self.sequences = LazyScheduleFree(
+                optimizer, params.buffer, n_outputs, n_features
+            )
 
     def step(self, Xb, Yb, swb, lr, rows=None):
         """One step on a CSR batch; returns its weighted loss sum and weight sum."""
@@ -163,6 +174,9 @@ class SparseColumnStepper:
             flat_coef = self.W.reshape(-1)
             l1.rescale(flat_coef, lr)
             l1.catch_up(flat_coef, coef_index)
+        if self.sequences is not None:
+            # y at these columns, from the x steps they missed.
+            self.sequences.catch_up(cols)
         batch_loss, batch_weight, G = objective.output_gradient(
             objective.raw(Xb, self.W, self.b, self.scale), Yb, swb
         )
@@ -199,6 +213,8 @@ class SparseColumnStepper:
         step_size = self.optimizer.step_at(
             self.theta, grad, lr, index, params_at=params_at
         )
+        if self.sequences is not None:
+            self.sequences.stepped(cols)
         if l1 is not None:
             step = None
             if self.mode == "lazy":
@@ -207,8 +223,10 @@ class SparseColumnStepper:
         return batch_loss, batch_weight
 
     def finish(self):
-        """Catch up the l1 penalty and fold the global scale into the
-        coefficients (end of an epoch)."""
+        """Catch up the l1 penalty and the schedule-free average, and fold the
+        global scale into the coefficients (end of an epoch)."""
+        if self.sequences is not None:
+            self.sequences.catch_up_all()
         if self.l1 is not None:
             self.l1.catch_up_all(self.W.reshape(-1))
         if self.scale != 1.0:
@@ -226,3 +244,128 @@ def _coef_step(step_size, n_coef):
         return step_size.factor
     part = part[:n_coef]
     return step_size.factor * part if step_size.multiply else step_size.factor / part
+
+
+class LazyScheduleFree:
+    r"""The average :math:`x` of a schedule-free method, column by column, just
+    in time (the ``lazy`` steps of
+    :class:`~sklearn_nnopt.optimizers.ScheduleFreeAdamW`).
+
+    A lazy step :math:`t` moves only the batch's columns :math:`J` (their
+    :math:`v`, :math:`z`, :math:`x` and :math:`y`, by the optimizer's rule).
+    An absent column's :math:`z_j` stays put, so the step's only effect on it
+    is :math:`x_j \leftarrow (1 - c_t) x_j + c_t z_j`, i.e. :math:`x_j - z_j`
+    shrinks by :math:`1 - c_t`. Those factors are applied when the column
+    next appears (:meth:`catch_up`, before its :math:`y_j` is read) and to
+    every column at the end of an epoch (:meth:`catch_up_all`):
+
+    .. math::
+        x_j \leftarrow z_j + (x_j - z_j) \, P_{t-1} / P_{s_j}, \qquad
+        P_t = \prod_{i \le t} (1 - c_i),
+
+    :math:`s_j` the last step column ``j`` took part in (``product_at``
+    holds :math:`P_{s_j}`; a column is behind where it differs from
+    :math:`P_{t-1}`: steps of :math:`c_i = 0` change nothing). A division
+    per column, not an exponential, and one array: the compiled kernel's
+    catch-up is bound by memory and arithmetic alike. The product restarts
+    from 1 (every column caught up) at the end of each epoch (the stepper's
+    ``finish``: the bookkeeping of a new stepper, a continued fit, is then
+    that of the next epoch, which it repeats bit for bit) and before it
+    could underflow (below ``1e-200``: within an epoch it falls about as
+    :math:`(t_0 / t)^{r + 1}`); its relative rounding error grows by at most
+    one unit per step. A step with :math:`c_t = 1` (the first, or the first
+    of non-zero weight) sets :math:`x = z` everywhere, at once
+    (:meth:`restart`).
+
+    Parameters
+    ----------
+    optimizer : ScheduleFreeAdamW
+        Its state holds the flat buffers ``z`` and ``x`` (created by its
+        first step), and the scalars that give the last step's :math:`c_t`.
+    theta : 1-D ndarray
+        The flat parameters ``[coef.ravel(), intercept]``, holding :math:`y`.
+    n_outputs, n_features : int
+        The shape of ``coef`` (its entry ``(c, j)`` is ``theta[c * n_features
+        + j]``).
+    """
+
+    #: Below this the product restarts (every column caught up first).
+    MIN_PRODUCT = 1e-200
+
+    def __init__(self, optimizer, theta, n_outputs, n_features):
+        self.optimizer, self.theta = optimizer, theta
+        self.offsets = np.arange(n_outputs)[:, None] * n_features
+        self.product_at = np.ones(n_features)
+        self.product = 1.0
+
+    def _state(self):
+        state = self.optimizer.__dict__.get("state_")
+        if state is None or "z" not in state.values:
+            return None  # no step yet: x = y = z
+        return state
+
+    def _catch_up(self, state, cols):
+        """Columns ``cols``, each behind, brought to the current product."""
+        factor = self.product / self.product_at[cols]
+        index = (self.offsets + cols).ravel()
+        z, x = state.values["z"][0], state.values["x"][0]
+        y_at, x_at, z_at = self.theta.take(index), x.take(index), z.take(index)
+        self.optimizer._catch_up(y_at, x_at, z_at, np.tile(factor, len(self.offsets)))
+        self.theta[index] = y_at
+        x[index] = x_at
+        self.product_at[cols] = self.product
+
+    def catch_up(self, cols):
+        """Before a step on the columns ``cols`` (sorted, distinct): apply the
+        steps they missed, so that the parameters hold their :math:`y`."""
+        state = self._state()
+        if state is not None:
+            behind = cols[self.product_at.take(cols) != self.product]
+            if len(behind):
+                self._catch_up(state, behind)
+
+    def advance(self, c):
+        """The product after a step of weight :math:`c_t` = ``c`` (for the
+        columns it steps; :meth:`after_step` then ends the step)."""
+        return self.product * (1.0 - c) if c < 1.0 else self.product
+
+    def after_step(self, c, product):
+        """End a step of weight ``c``: ``product`` from :meth:`advance` is
+        current; a step of weight 1 restarts, and so does a small product."""
+        self.product = product
+        if c >= 1.0:
+            self.restart()
+        elif product < self.MIN_PRODUCT:
+            self.catch_up_all()
+
+    def stepped(self, cols):
+        """After the optimizer's step on the columns ``cols``: they are
+        current; the step's :math:`c_t` enters the product."""
+        c = self.optimizer._averaging_weight(self._state())
+        product = self.advance(c)
+        self.product_at[cols] = product
+        self.after_step(c, product)
+
+    def restart(self):
+        """After a step of weight :math:`c_t = 1`: :math:`x = z` everywhere, as
+        :math:`(1 - 1) x + 1 z` is (the present columns got it from the step),
+        :math:`y` from them; nothing of before survives."""
+        state = self._state()
+        z, x = state.values["z"][0], state.values["x"][0]
+        x[...] = z
+        self.optimizer._interpolate(self.theta, x, z, np.empty_like(x))
+        self.product = 1.0
+        self.product_at.fill(1.0)
+
+    def catch_up_all(self):
+        """Bring every column to the current step (end of an epoch); the
+        product restarts from 1, as for a new stepper, so that a fit continued
+        by ``warm_start`` or ``partial_fit`` repeats one longer fit bit for
+        bit."""
+        state = self._state()
+        if state is not None:
+            behind = np.flatnonzero(self.product_at != self.product)
+            if len(behind):
+                self._catch_up(state, behind)
+        self.product = 1.0
+        self.product_at.fill(1.0)

@@ -1479,11 +1479,20 @@ class _ScheduleFree(Optimizer):
         sched = (k + 1) / self.warmup_steps if k < self.warmup_steps else 1.0
         lr = float(lr) * sched
         values = state.values
-        lr_max = values["lr_max"] = max(lr, values.get("lr_max", -1.0))
-        weight = (k + 1) ** self.r * lr_max**self.weight_lr_power
-        weight_sum = values["weight_sum"] = values.get("weight_sum", 0.0) + weight
-        ckp1 = weight / weight_sum if weight_sum != 0 else 0.0
-        return lr, ckp1
+        values["lr_max"] = max(lr, values.get("lr_max", -1.0))
+        values["weight_sum"] = values.get("weight_sum", 0.0) + self._weight(state)
+        return lr, self._averaging_weight(state)
+
+    def _weight(self, state):
+        # w_t = t^r (lr_max_t)^p, from the state step t left.
+        return state.step**self.r * state.values["lr_max"] ** self.weight_lr_power
+
+    def _averaging_weight(self, state):
+        """:math:`c_t` of the last step ``t``, from the state it left (the
+        lazy column steps on sparse ``X`` move the absent columns' :math:`x`
+        by it later: :mod:`sklearn_nnopt._sparse`)."""
+        weight_sum = state.values["weight_sum"]
+        return self._weight(state) / weight_sum if weight_sum != 0 else 0.0
 
     def _advance(self, params, directions, lr, ckp1, state, works):
         r"""One step of the three sequences along the directions :math:`d_t`.
@@ -1509,6 +1518,21 @@ class _ScheduleFree(Optimizer):
         np.multiply(x, beta, out=y)
         np.multiply(z, 1 - beta, out=work)
         y += work
+
+    def _catch_up(self, y, x, z, factor):
+        r"""The steps a column missed: :math:`x \leftarrow z + (x - z) F`, then
+        :math:`y` from them (in place; ``factor`` broadcasts against them).
+
+        While a column is absent from the batches of lazy steps (``lazy``,
+        sparse ``X``), its :math:`z` stays put and each step :math:`i` moves
+        :math:`x` toward it, :math:`x \leftarrow (1 - c_i) x + c_i z`: over
+        the missed steps, :math:`F = \prod_i (1 - c_i)`.
+        """
+        work = np.subtract(x, z)
+        # (x - z) F + z in float64, rounded once into x's dtype (the compiled
+        # kernel's expression).
+        x[...] = np.multiply(work, factor, dtype=np.float64) + z
+        self._interpolate(y, x, z, work)
 
     def _sequences(self, params):
         """The state's ``(z, x)`` buffers for ``params``, or None before a step."""
@@ -1729,6 +1753,37 @@ class ScheduleFreeAdamW(_ScheduleFree):
         Decoupled decay :math:`\lambda` >= 0, computed at :math:`y`.
     warmup_steps, r, weight_lr_power
         As :class:`ScheduleFreeSGD`.
+    lazy : bool, default=True
+        On sparse ``X`` only (dense ``X`` is unaffected): a step moves only
+        the coefficients of the minibatch's columns :math:`J`, as
+        :class:`Adam`'s ``lazy`` (``torch.optim.SparseAdam``, TensorFlow's
+        LazyAdam), so that it costs O(non-zeros of the batch) instead of
+        O(n_features). While column ``j`` is absent, its :math:`z_j` and
+        :math:`v_j` stay as they are (its gradient is taken as zero, and
+        :math:`v_j` does not decay), and each step :math:`i` would only move
+        :math:`x_j` toward the constant :math:`z_j`: the steps it missed
+        since its last step :math:`s` are applied when it next appears (and
+        to every column at the end of each epoch), at once,
+
+        .. math::
+            x_j \leftarrow z_j + (x_j - z_j) \prod_{i=s+1}^{t-1} (1 - c_i),
+            \qquad y_j = (1 - \beta_1) z_j + \beta_1 x_j,
+
+        the product kept as the ratio of two running products, restarted
+        every epoch (:math:`c_1 = 1`, or any step of weight 1, sets every
+        :math:`x_j` to :math:`z_j` at once; see
+        :class:`sklearn_nnopt._sparse.LazyScheduleFree`). Then the rule
+        above runs on :math:`J` and the intercept, with the step count
+        :math:`t` of all steps in the bias correction and the step's
+        :math:`\eta_t` and :math:`c_t`. With an l2
+        penalty, a present column's penalty gradient is
+        :math:`\alpha y_j / p_j`, :math:`p_j` the probability that a batch
+        holds column ``j``, so that the expected step is the full gradient's
+        (as :class:`Adam`'s). ``False`` gives the rule above on every
+        coefficient every step. Applies with ``penalty="l2"`` or ``None``,
+        ``average=False`` and ``weight_decay=0`` (the decay moves every
+        coefficient every step; the objective's l2 penalty is the lazy
+        alternative); otherwise updates are dense.
 
     Notes
     -----
@@ -1790,6 +1845,7 @@ class ScheduleFreeAdamW(_ScheduleFree):
         warmup_steps=0,
         r=0.0,
         weight_lr_power=2.0,
+        lazy=True,
     ):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
@@ -1798,6 +1854,7 @@ class ScheduleFreeAdamW(_ScheduleFree):
         self.warmup_steps = warmup_steps
         self.r = r
         self.weight_lr_power = weight_lr_power
+        self.lazy = lazy
 
     def _beta(self):
         return self.beta_1
@@ -1807,7 +1864,14 @@ class ScheduleFreeAdamW(_ScheduleFree):
         _check_scalar(self.beta_2, "beta_2", 0, 1, high_open=True)
         _check_scalar(self.epsilon, "epsilon", 0, low_open=True)
         _check_scalar(self.weight_decay, "weight_decay", 0)
+        _check_bool(getattr(self, "lazy", False), "lazy")
         self._validate_schedule_free()
+
+    @property
+    def sparse_mode(self):
+        # The decoupled decay moves every coefficient every step.
+        lazy = getattr(self, "lazy", False) and self.weight_decay == 0
+        return "lazy" if lazy else "dense"
 
     needs_smoothness = False
 

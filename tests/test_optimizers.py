@@ -1530,6 +1530,7 @@ def test_repr_of_registered_names():
                 "warmup_steps": 0,
                 "r": 0.0,
                 "weight_lr_power": 2.0,
+                "lazy": True,
             },
         ),
         ("saga", SAGA, {"variant": "saga"}),

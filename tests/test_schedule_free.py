@@ -258,8 +258,10 @@ def test_a_replaced_optimizer_starts_from_the_exposed_model():
 # -------------------------------------------------------------- sparse data
 @pytest.mark.parametrize("name", NAMES)
 def test_sparse_X_gives_the_dense_iterates(name):
-    # The dense stepper on CSR batches (no column steps: every coordinate of
-    # y and z moves every step).
+    # CSR batches give the dense iterates: Schedule-Free SGD has no column
+    # steps, and here ScheduleFreeAdamW's lazy ones (lazy=True) see every
+    # column in every step (one full batch), so they are the dense rule's
+    # (test_schedule_free_sparse.py tests lazy=False on minibatches).
     X, y = _regression(n=100, d=6)
     X[np.abs(X) < 0.8] = 0.0
     params = dict(optimizer=name, max_iter=5, tol=None, precondition=False)

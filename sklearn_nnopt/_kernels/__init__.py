@@ -17,8 +17,9 @@ losses ``log_loss``, ``hinge``, ``squared_hinge``, ``modified_huber``,
 ``epsilon_insensitive``, ``squared_epsilon_insensitive``, ``quantile`` and
 ``poisson`` (exactly these classes, not subclasses; a multilabel fit's
 per-label wrapper is not covered), the optimizers plain ``SGD``
-(``momentum=0``) and ``Adam`` (``lazy=True``, with or without ``amsgrad``),
-penalty ``"l2"`` or None, no preconditioning, no averaging.
+(``momentum=0``), ``Adam`` (``lazy=True``, with or without ``amsgrad``) and
+``ScheduleFreeAdamW`` (``lazy=True``, ``weight_decay=0``), penalty ``"l2"`` or
+None, no preconditioning, no averaging.
 
 A source tree that was not built (``import sklearn_nnopt`` from a clone
 without ``pip install .``) has no compiled module: :data:`AVAILABLE` is then
@@ -35,7 +36,7 @@ objective above all).
 import numpy as np
 import scipy.sparse as sp
 
-from .._sparse import _column_counts, batch_presence
+from .._sparse import LazyScheduleFree, _column_counts, batch_presence
 from ..losses import (
     AbsoluteError,
     EpsilonInsensitive,
@@ -51,7 +52,7 @@ from ..losses import (
     SquaredHinge,
     _log_tiny,
 )
-from ..optimizers import SGD, Adam, OptimizerState
+from ..optimizers import SGD, Adam, OptimizerState, ScheduleFreeAdamW
 
 try:
     from . import _sparse_sgd
@@ -80,6 +81,7 @@ _LOSSES = {
     Perceptron: ("perceptron", None),
 }
 _ADAM_STATE = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+_SCHEDULE_FREE_STATE = ("exp_avg_sq", "z", "x")
 
 
 def unsupported(data, objective, optimizer, params, averaging=False):
@@ -122,11 +124,14 @@ def unsupported(data, objective, optimizer, params, averaging=False):
     if type(optimizer) is SGD:
         if optimizer.momentum != 0:
             return "SGD with momentum"
-    elif type(optimizer) is Adam:
-        if not optimizer.lazy:
-            return "Adam with lazy=False"
+    elif type(optimizer) in (Adam, ScheduleFreeAdamW):
+        if optimizer.sparse_mode != "lazy":
+            return f"{type(optimizer).__name__} with lazy=False" + (
+                " or a weight_decay" if type(optimizer) is ScheduleFreeAdamW else ""
+            )
         state = optimizer.__dict__.get("state_")
-        for name in _ADAM_STATE:
+        names = _ADAM_STATE if type(optimizer) is Adam else _SCHEDULE_FREE_STATE
+        for name in names:
             buffers = state.values.get(name) if state is not None else None
             if buffers is not None and (
                 len(buffers) != 1
@@ -134,7 +139,7 @@ def unsupported(data, objective, optimizer, params, averaging=False):
                 or buffers[0].dtype != dtype
                 or not buffers[0].flags.c_contiguous
             ):
-                return "Adam's state is not one flat buffer"
+                return f"{type(optimizer).__name__}'s state is not one flat buffer"
     else:
         return f"optimizer {type(optimizer).__name__}"
     return None
@@ -152,15 +157,18 @@ class CompiledSparseStepper:
 
     The iterates of :class:`~sklearn_nnopt._sparse.SparseColumnStepper`
     (exactly, up to rounding): plain SGD's l2 shrinkage as a global scale,
-    Adam's lazy steps of the batch's columns with the l2 gradient divided by
-    the probability that a batch holds the column. It reads the batch's rows
-    of ``X`` itself (``gathers = False``).
+    Adam's and Schedule-Free AdamW's lazy steps of the batch's columns with
+    the l2 gradient divided by the probability that a batch holds the
+    column (Schedule-Free AdamW's average caught up as
+    :class:`~sklearn_nnopt._sparse.LazyScheduleFree` does, which keeps its
+    bookkeeping). It reads the batch's rows of ``X`` itself
+    (``gathers = False``).
 
     Parameters
     ----------
     data : TrainingData
     objective : Objective
-    optimizer : SGD or Adam
+    optimizer : SGD, Adam or ScheduleFreeAdamW
         Its state is updated in place (``t_`` counts the steps).
     params : Parameters
         Updated in place.
@@ -175,11 +183,14 @@ class CompiledSparseStepper:
         self.inner = 0.0
         X, theta = data.X, params.buffer
         n_features = X.shape[1]
-        lazy = type(optimizer) is Adam
+        lazy = type(optimizer) in (Adam, ScheduleFreeAdamW)
+        self.sequences = None
         m = v = vmax = penalty_weight = None
         beta_1 = beta_2 = epsilon = 0.0
         amsgrad = False
-        if lazy:
+        mode = _sparse_sgd.MODE_EXACT
+        if type(optimizer) is Adam:
+            mode = _sparse_sgd.MODE_LAZY
             state = optimizer.__dict__.get("state_")
             if state is None:
                 state = optimizer.state_ = OptimizerState()
@@ -189,8 +200,15 @@ class CompiledSparseStepper:
                 for name in names
             )
             vmax = rest[0] if rest else None
+            amsgrad = optimizer.amsgrad
+        elif lazy:
+            mode = _sparse_sgd.MODE_SCHEDULE_FREE
+            self.sequences = LazyScheduleFree(
+                optimizer, theta, params.coef.shape[0], n_features
+            )
+        if lazy:
             beta_1, beta_2 = optimizer.beta_1, optimizer.beta_2
-            epsilon, amsgrad = optimizer.epsilon, optimizer.amsgrad
+            epsilon = optimizer.epsilon
             if objective.l2:
                 # As SparseColumnStepper: alpha / p_j, p_j the probability
                 # that a batch holds column j.
@@ -201,7 +219,7 @@ class CompiledSparseStepper:
                 with np.errstate(divide="ignore"):
                     np.divide(objective.l2, penalty_weight, out=penalty_weight)
         name, param = _LOSSES[type(objective.loss)]
-        self.kernel = _sparse_sgd.SparseKernel(
+        self._arguments = [
             X,
             data.Y,
             data.sample_weight,
@@ -209,7 +227,7 @@ class CompiledSparseStepper:
             objective.fit_intercept,
             _sparse_sgd.LOSSES[name],
             0.0 if param is None else float(getattr(objective.loss, param)),
-            _sparse_sgd.MODE_LAZY if lazy else _sparse_sgd.MODE_EXACT,
+            mode,
             float(objective.l2),
             float(_log_tiny(theta.dtype)),
             float(beta_1),
@@ -222,7 +240,25 @@ class CompiledSparseStepper:
             penalty_weight,
             bool(track),
             data.batch_size,
-        )
+        ]
+        self.kernel = None
+        if self.sequences is None or "z" in getattr(optimizer, "state_", {}):
+            self._build()
+
+    def _build(self):
+        """The kernel, once its arrays exist (Schedule-Free AdamW's ``z`` and
+        ``x`` start as copies of the parameters at its first step, as in the
+        numpy steppers: not before the estimator sets the training point)."""
+        extra = {}
+        if self.sequences is not None:
+            values = self.optimizer.state_.values
+            self._arguments[15] = values["exp_avg_sq"][0]  # v
+            extra = dict(
+                sf_z=values["z"][0],
+                sf_x=values["x"][0],
+                product_at=self.sequences.product_at,
+            )
+        self.kernel = _sparse_sgd.SparseKernel(*self._arguments, **extra)
 
     def step(self, Xb, Yb, swb, lr, rows=None):
         """One step on the rows ``rows`` of ``X``; returns (loss sum, weight sum).
@@ -234,10 +270,40 @@ class CompiledSparseStepper:
             raise ValueError("CompiledSparseStepper steps on rows of X (rows=None).")
         if not isinstance(rows, slice):
             rows = np.ascontiguousarray(rows, dtype=np.intp)
-        t = self.optimizer._begin_step().step
-        loss, weight, self.inner = self.kernel.step(rows, lr, swb is not None, t)
+        state = self.optimizer._begin_step()
+        t = state.step
+        if self.sequences is None:
+            loss, weight, self.inner = self.kernel.step(rows, lr, swb is not None, t)
+            return loss, weight
+        # Schedule-Free AdamW: the step's scalars (ScheduleFreeAdamW._rule's),
+        # its state created as the numpy rule creates it.
+        opt = self.optimizer
+        lr, ckp1 = opt._coefficients(lr, state)
+        if self.kernel is None:
+            theta = self._arguments[3]
+            state.buffers("exp_avg_sq", [theta])
+            state.buffers("z", [theta], fill=None)
+            state.buffers("x", [theta], fill=None)
+            self._build()
+        sequences = self.sequences
+        product = sequences.advance(ckp1)
+        loss, weight, self.inner = self.kernel.step(
+            rows,
+            lr,
+            swb is not None,
+            t,
+            ckp1,
+            1 - opt.beta_2**t,
+            sequences.product,
+            product,
+        )
+        sequences.after_step(ckp1, product)
         return loss, weight
 
     def finish(self):
-        """Fold the global scale into the coefficients (end of an epoch)."""
-        self.kernel.fold()
+        """Fold the global scale into the coefficients, catch up the
+        schedule-free average (end of an epoch)."""
+        if self.sequences is not None:
+            self.sequences.catch_up_all()
+        elif self.kernel is not None:
+            self.kernel.fold()

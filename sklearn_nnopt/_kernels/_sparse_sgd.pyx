@@ -15,6 +15,14 @@ the touched coefficients, and their update, exactly as
 - ``MODE_LAZY`` (Adam, ``lazy=True``): only the batch's columns and their
   moments advance, with the global step count in the bias corrections; their
   l2 gradient is ``penalty_weight[j] * w_j`` (``alpha / p_j``).
+- ``MODE_SCHEDULE_FREE`` (Schedule-Free AdamW, ``lazy=True``): as
+  ``MODE_LAZY``, with the rule of ``ScheduleFreeAdamW`` (``v``, ``z``, ``x``,
+  and ``theta`` holding ``y``); before a column's ``y`` is read, the steps it
+  missed move its ``x`` toward its ``z``,
+  ``x <- z + (x - z) product_prev / product_at[j]``, as
+  :class:`sklearn_nnopt._sparse.LazyScheduleFree` (which keeps
+  ``product_at`` and the running product of ``1 - c_i``; this kernel
+  updates the first at the columns it steps).
 
 One output column runs ``_step``; several (multiclass, multi-target) run
 ``_step_multi``, the same step over each output (the softmax for log_loss).
@@ -76,6 +84,7 @@ LOSSES = {
 }
 MODE_EXACT = 0
 MODE_LAZY = 1
+MODE_SCHEDULE_FREE = 2
 cdef enum:
     _LOSS_LOG = 0
     _LOSS_HINGE = 1
@@ -92,6 +101,7 @@ cdef enum:
     _N_LOSSES = 12
 cdef int _MODE_EXACT = 0
 cdef int _MODE_LAZY = 1
+cdef int _MODE_SCHEDULE_FREE = 2
 
 # As _sparse._MIN_SCALE: below it the global scale is folded into the coefficients.
 MIN_SCALE = 1e-6
@@ -123,6 +133,17 @@ cdef struct State:
     void* v
     void* vmax
     const double* penalty_weight  # MODE_LAZY with l2: alpha / p_j; else NULL
+    # MODE_SCHEDULE_FREE: the sequences z and x (flat, as theta; v is the
+    # second moment), the product of (1 - c_i) at each column's last step,
+    # and this step's scalars (its averaging weight c_t, bias correction
+    # 1 - beta_2^t, and the products before and after it).
+    void* sf_z
+    void* sf_x
+    double* product_at
+    double sf_ckp1
+    double sf_bias_correction2
+    double sf_product_prev
+    double sf_product_new
     # Work space: the gradient, dense over the features, zero outside the
     # columns touched (cols); per row of the batch, a weight or a gradient.
     double* grad
@@ -271,6 +292,99 @@ cdef inline void _prefetch_row(
         k += index_step
 
 
+cdef inline void _sf_catch_up(
+    State* s, floating* theta, intp_t j, long t,
+) noexcept nogil:
+    """Column j's missed steps of x (its z fixed), then its y (all outputs):
+    ScheduleFreeAdamW._catch_up, in the same roundings."""
+    cdef floating* sz = <floating*> s.sf_z
+    cdef floating* sx = <floating*> s.sf_x
+    cdef double factor = s.sf_product_prev / s.product_at[j]
+    cdef floating beta = <floating> s.beta_1, rest = <floating> (1.0 - s.beta_1)
+    cdef floating xj, zj, yj, work
+    cdef intp_t c, idx
+    for c in range(s.n_outputs):
+        idx = c * s.n_features + j
+        zj = sz[idx]
+        work = sx[idx] - zj
+        xj = <floating> (work * factor + zj)
+        sx[idx] = xj
+        yj = xj * beta
+        work = zj * rest
+        theta[idx] = yj + work
+    s.product_at[j] = s.sf_product_prev
+
+
+cdef intp_t _sf_catch_up_batch(
+    State* s,
+    floating* theta,
+    const index_t* X_indices,
+    const index_t* X_indptr,
+    const intp_t* rows,
+    intp_t start,
+    intp_t n_batch,
+    long t,
+) noexcept nogil:
+    """Before the forward pass: the batch's distinct columns (into ``cols``,
+    marked in ``seen``, as the gradient's scatter lists them), then the
+    missed steps of those behind. A pass of its own, rather than in the
+    forward product, so that the columns' state can be prefetched ahead
+    (their arrays are far larger than the cache). Returns their count."""
+    cdef intp_t i, j, k, r, n_cols = 0, p = s.n_features, c
+    cdef unsigned char* seen = s.seen
+    cdef intp_t* cols = s.cols
+    for i in range(n_batch):
+        r = rows[i] if rows != NULL else start + i
+        for k in range(X_indptr[r], X_indptr[r + 1]):
+            j = X_indices[k]
+            cols[n_cols] = j
+            n_cols += 1 - seen[j]
+            seen[j] = 1
+    for i in range(n_cols):
+        if i + 8 < n_cols:
+            j = cols[i + 8]
+            NNOPT_PREFETCH(&s.product_at[j])
+            for c in range(s.n_outputs):
+                NNOPT_PREFETCH(&theta[c * p + j])
+                NNOPT_PREFETCH(&(<floating*> s.sf_z)[c * p + j])
+                NNOPT_PREFETCH(&(<floating*> s.sf_x)[c * p + j])
+        j = cols[i]
+        if s.product_at[j] != s.sf_product_prev:
+            _sf_catch_up(s, theta, j, t)
+    return n_cols
+
+
+cdef inline void _sf_update(
+    State* s, floating* theta, intp_t idx, floating g, double lr,
+) noexcept nogil:
+    """One coordinate's ScheduleFreeAdamW step (``_rule`` and ``_advance``,
+    without decay), each operation rounded to the parameters' type as numpy's
+    in-place array operations with Python scalars."""
+    cdef floating* v = <floating*> s.v
+    cdef floating* sz = <floating*> s.sf_z
+    cdef floating* sx = <floating*> s.sf_x
+    cdef floating vj, work, denom, d, zj, xj, yj
+    vj = v[idx] * <floating> s.beta_2
+    work = g * g
+    work = work * <floating> (1.0 - s.beta_2)
+    vj = vj + work
+    v[idx] = vj
+    denom = vj / <floating> s.sf_bias_correction2
+    denom = <floating> sqrt(denom)
+    denom = denom + <floating> s.epsilon
+    d = g / denom
+    work = d * <floating> lr
+    zj = sz[idx] - work
+    xj = sx[idx] * <floating> (1.0 - s.sf_ckp1)
+    work = zj * <floating> s.sf_ckp1
+    xj = xj + work
+    sz[idx] = zj
+    sx[idx] = xj
+    yj = xj * <floating> s.beta_1
+    work = zj * <floating> (1.0 - s.beta_1)
+    theta[idx] = yj + work
+
+
 cdef Result _step(
     State* s,
     floating* theta,
@@ -314,6 +428,11 @@ cdef Result _step(
     # columns touched: cleared at the end of each step, or kept as the
     # previous gradient). The columns' list is kept without a branch: each
     # column is written, and counted the first time.
+    if s.mode == _MODE_SCHEDULE_FREE:
+        # (The scatter below then lists no column again.)
+        n_cols = _sf_catch_up_batch(
+            s, theta, X_indices, X_indptr, rows, start, n_batch, t
+        )
     for i in range(min(_AHEAD, n_batch)):
         _prefetch_row(X_data, X_indices, X_indptr, rows[i] if rows != NULL else start + i)
     for i in range(n_batch):
@@ -389,13 +508,22 @@ cdef Result _step(
         if i < n_cols:
             if i + 16 < n_cols:
                 k = cols[i + 16]
-                NNOPT_PREFETCH(&m[k])
+                if m != NULL:
+                    NNOPT_PREFETCH(&m[k])
+                else:  # schedule-free steps: no m, the sequences
+                    NNOPT_PREFETCH(&(<floating*> s.sf_z)[k])
+                    NNOPT_PREFETCH(&(<floating*> s.sf_x)[k])
                 NNOPT_PREFETCH(&v[k])
                 NNOPT_PREFETCH(&theta[k])
                 if s.penalty_weight != NULL:
                     NNOPT_PREFETCH(&s.penalty_weight[k])
             if s.penalty_weight != NULL:
                 g = <floating> (g + s.penalty_weight[j] * theta[j])
+        if s.mode == _MODE_SCHEDULE_FREE:
+            _sf_update(s, theta, j, <floating> g, lr)
+            if i < n_cols:
+                s.product_at[j] = s.sf_product_new
+            continue
         mj = <floating> (m[j] * s.beta_1 + <floating> (g * (1.0 - s.beta_1)))
         vj = <floating> (
             v[j] * s.beta_2 + <floating> (<floating> (g * g) * (1.0 - s.beta_2))
@@ -469,6 +597,10 @@ cdef Result _step_multi(
     else:
         weight_sum = <double> n_batch
         factor = <floating> (1.0 / weight_sum)
+    if s.mode == _MODE_SCHEDULE_FREE:
+        n_cols = _sf_catch_up_batch(
+            s, theta, X_indices, X_indptr, rows, start, n_batch, t
+        )
     for i in range(n_batch):
         r = rows[i] if rows != NULL else start + i
         # The raw predictions, as scipy's product: per output, over the row.
@@ -572,6 +704,9 @@ cdef Result _step_multi(
                 continue
             if i < n_cols and s.penalty_weight != NULL:
                 g = <floating> (g + s.penalty_weight[j] * theta[idx])
+            if s.mode == _MODE_SCHEDULE_FREE:
+                _sf_update(s, theta, idx, <floating> g, lr)
+                continue
             mj = <floating> (m[idx] * s.beta_1 + <floating> (g * (1.0 - s.beta_1)))
             vj = <floating> (
                 v[idx] * s.beta_2 + <floating> (<floating> (g * g) * (1.0 - s.beta_2))
@@ -586,6 +721,8 @@ cdef Result _step_multi(
             theta[idx] = theta[idx] - <floating> (<floating> (mj / denom) * step_size)
         if i < n_cols:
             seen[cols[i]] = 0
+            if s.mode == _MODE_SCHEDULE_FREE:
+                s.product_at[cols[i]] = s.sf_product_new
 
     if previous != NULL:
         for i in range(s.n_previous):
@@ -634,18 +771,25 @@ cdef class SparseKernel:
     loss_param : float
         The loss's parameter (``delta``, ``epsilon``, ``quantile``), if any.
     mode : int
-        ``MODE_EXACT`` (plain SGD) or ``MODE_LAZY`` (Adam).
+        ``MODE_EXACT`` (plain SGD), ``MODE_LAZY`` (Adam) or
+        ``MODE_SCHEDULE_FREE`` (ScheduleFreeAdamW).
     l2 : float
         The l2 strength (MODE_EXACT; MODE_LAZY takes ``penalty_weight``).
     log_tiny : float
     beta_1, beta_2, epsilon : float
     amsgrad : bool
     m, v, vmax : ndarray shaped as theta, or None
-        Adam's state (vmax: with amsgrad), updated in place.
+        Adam's state (vmax: with amsgrad), updated in place
+        (MODE_SCHEDULE_FREE: ``v`` alone, the second moment).
     penalty_weight : ndarray of shape (n_features,) or None
     track : bool
         Keep ``inner``, the inner product of the last two steps' gradients.
     batch_size : int
+    sf_z, sf_x : ndarray shaped as theta, or None
+        MODE_SCHEDULE_FREE: the sequences z and x, updated in place.
+    product_at : ndarray of shape (n_features,), float64, or None
+        MODE_SCHEDULE_FREE: the running product of ``1 - c_i`` at each
+        column's last step, updated in place at the columns stepped.
     """
 
     cdef State s
@@ -660,7 +804,7 @@ cdef class SparseKernel:
     def __init__(
         self, X, y, sample_weight, theta, fit_intercept, loss, loss_param, mode, l2,
         log_tiny, beta_1, beta_2, epsilon, amsgrad, m, v, vmax, penalty_weight,
-        track, batch_size,
+        track, batch_size, sf_z=None, sf_x=None, product_at=None,
     ):
         dtype = theta.dtype
         if dtype not in (np.float32, np.float64) or X.dtype != dtype:
@@ -687,11 +831,20 @@ cdef class SparseKernel:
         self.X_indptr = _address(self._X_indptr)
         y = y.ravel(order="F")
         sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
-        for name, a in (("m", m), ("v", v), ("vmax", vmax), ("theta", theta)):
+        for name, a in (
+            ("m", m), ("v", v), ("vmax", vmax), ("theta", theta), ("sf_z", sf_z),
+            ("sf_x", sf_x),
+        ):
             if a is not None and (
                 a.dtype != dtype or a.shape != theta.shape or not a.flags.c_contiguous
             ):
                 raise ValueError(f"{name} must be shaped and typed as theta.")
+        if product_at is not None and (
+            product_at.dtype != np.float64
+            or product_at.shape != (n_features,)
+            or not product_at.flags.c_contiguous
+        ):
+            raise ValueError("product_at must be a float64 array per feature.")
         if penalty_weight is not None:
             penalty_weight = np.ascontiguousarray(penalty_weight, dtype=np.float64)
             if penalty_weight.shape != (n_features,):
@@ -708,7 +861,7 @@ cdef class SparseKernel:
         previous_cols = np.empty(n_features + 1, dtype=np.intp)
         self._refs = (
             y, sample_weight, theta, m, v, vmax, penalty_weight, previous, grad, per_row, z,
-            seen, cols, previous_cols,
+            seen, cols, previous_cols, sf_z, sf_x, product_at,
         )
         self.batch_size = batch_size
         self.s.Y = _address(y)
@@ -743,11 +896,21 @@ cdef class SparseKernel:
         self.s.z = <double*> _address(z)
         self.s.seen = <unsigned char*> _address(seen)
         self.s.cols = <intp_t*> _address(cols)
+        self.s.sf_z = _address(sf_z)
+        self.s.sf_x = _address(sf_x)
+        self.s.product_at = <double*> _address(product_at)
+        self.s.sf_ckp1 = 0.0
+        self.s.sf_bias_correction2 = 1.0
+        self.s.sf_product_prev = self.s.sf_product_new = 1.0
+        if mode == _MODE_SCHEDULE_FREE and (
+            v is None or sf_z is None or sf_x is None or product_at is None
+        ):
+            raise ValueError("Schedule-free steps need v, z, x and product_at.")
         if mode == _MODE_LAZY and (m is None or v is None or (amsgrad and vmax is None)):
             raise ValueError("Adam's steps need its state arrays.")
         if not 0 <= loss < _N_LOSSES:
             raise ValueError(f"unknown loss code {loss}")
-        if mode not in (_MODE_EXACT, _MODE_LAZY):
+        if mode not in (_MODE_EXACT, _MODE_LAZY, _MODE_SCHEDULE_FREE):
             raise ValueError(f"unknown mode code {mode}")
 
     @property
@@ -769,12 +932,24 @@ cdef class SparseKernel:
                 (<float*> self.s.theta)[j] = <float> ((<float*> self.s.theta)[j] * scale)
         self.s.scale = 1.0
 
-    def step(self, rows, double lr, bint weighted, long t):
+    def step(
+        self, rows, double lr, bint weighted, long t, double ckp1=0.0,
+        double bias_correction2=1.0, double product_prev=1.0,
+        double product_new=1.0,
+    ):
         """One minibatch step on ``rows`` (a slice of step 1, or intp indices).
 
         ``t`` is the optimizer's step count after this step (Adam's bias
-        corrections). Returns ``(weighted loss sum, weight sum, inner)``.
+        corrections). MODE_SCHEDULE_FREE: ``lr`` is the warmed-up step,
+        ``ckp1`` the averaging weight :math:`c_t`, ``bias_correction2``
+        :math:`1 - \\beta_2^t`, ``product_prev`` and ``product_new`` the
+        products of :math:`1 - c_i` before and after this step. Returns
+        ``(weighted loss sum, weight sum, inner)``.
         """
+        self.s.sf_ckp1 = ckp1
+        self.s.sf_bias_correction2 = bias_correction2
+        self.s.sf_product_prev = product_prev
+        self.s.sf_product_new = product_new
         cdef const intp_t[::1] index
         cdef const intp_t* row_ptr = NULL
         cdef intp_t start = 0, n_batch
