@@ -1716,7 +1716,7 @@ class ScheduleFreeSGD(_ScheduleFree):
         return StepSize(lr)
 
 
-@OPTIMIZERS.register("schedulefree_adamw")
+@OPTIMIZERS.register("schedulefree_adamw", candidate=True)
 class ScheduleFreeAdamW(_ScheduleFree):
     r"""Schedule-Free AdamW (Defazio et al., 2024): averaging instead of a schedule.
 
