@@ -2364,7 +2364,8 @@ class SAGA(Optimizer):
         int
             SAGA's :math:`b^* = \lfloor 1 + \alpha_2 (n - 1) / (4 L) \rceil`,
             at least :attr:`default_batch_size` with ``fixed_step_cost``; SAG's
-            :attr:`default_batch_size`; at most ``n_rows``.
+            :attr:`default_batch_size`; at most ``n_rows``; all the rows when
+            there are at most :attr:`default_batch_size` of them.
 
         Examples
         --------
@@ -2372,9 +2373,15 @@ class SAGA(Optimizer):
         9
         >>> SAGA().auto_batch_size(80_000, 0.2549, 1e-4)
         200
+        >>> SAGA().auto_batch_size(150, 0.2549, 1e-4, fixed_step_cost=False)
+        150
         """
         b = self.default_batch_size
-        if self.variant == "saga":
+        if self.variant == "saga" and n_rows > b:
+            # Up to default_batch_size rows, "auto" is the full batch for
+            # every optimizer: weighted rows and their repetitions then take
+            # the same steps (scikit-learn's sample-weight check; with b* = 1
+            # on 15 sparse rows neither fit converged and they differed).
             optimal = 1.0 + l2 * (n_rows - 1) / (4.0 * smoothness)
             b = max(round(optimal), 1 if not fixed_step_cost else b)
         return int(min(b, n_rows))

@@ -281,18 +281,10 @@ SAMPLE_WEIGHT_RTOL = {
 #: (|residual| 0.1001 for epsilon=0.1), where the loss's second derivative
 #: jumps. At tol=1e-8 they agree at 1e-8 (scikit-learn checks LinearSVC and
 #: LinearRegression at tol=1e-12).
-#:
-#: SAGA on sparse X: ``batch_size="auto"`` is its optimal mini-batch size,
-#: 1 row on the check's 15 x 30 data (:meth:`SAGA.auto_batch_size`), so the
-#: fit on weighted rows and the one on their repetitions take different
-#: steps (15 and more per epoch) and the convergence check stops them at
-#: different points of a flat objective (probabilities 0.1 apart). In one
-#: full batch (200 rows, as on dense X) their steps are the same.
 CHECK_PARAMS = {
     ("adadelta", "check_sample_weight_equivalence_on_dense_data"): dict(
         learning_rate="constant"
     ),
-    ("saga", "check_sample_weight_equivalence_on_sparse_data"): dict(batch_size=200),
     **{
         ("schedulefree_adamw", check): dict(learning_rate_init=0.01)
         for check in (
