@@ -742,6 +742,7 @@ class _Run:
         t = getattr(optimizer, "t_", 0)
         step_losses = np.empty(-(-data.n_train // data.batch_size))
         step_inners = np.empty_like(step_losses)
+        step_weights = np.empty_like(step_losses)
         for epoch in range(1 if config.incremental else config.max_iter):
             self.epoch = progress.n_iter + 1
             task = callbacks.begin(f"epoch {self.epoch}")
@@ -753,6 +754,7 @@ class _Run:
                 steps, total_loss, total_weight = self.whole_epoch(
                     stepper, schedule, rng, t, epoch, step_losses, step_inners
                 )
+                step_weights[:steps] = self.epoch_weights
                 t += steps
                 batches = ()
             else:
@@ -768,6 +770,7 @@ class _Run:
                 penalty = self.objective.penalty(params.coef) if judged else 0.0
                 batch_loss, batch_weight = stepper.step(Xb, Yb, swb, lr, rows)
                 step_losses[steps] = batch_loss / batch_weight
+                step_weights[steps] = batch_weight
                 if judged and batch_weight > 0:
                     before = step_losses[steps] + penalty
                     if self.call_start is None:
@@ -798,9 +801,15 @@ class _Run:
             if callbacks.end(task, self.exposed):
                 stopped = True
                 break
-            if self.should_stop(
-                schedule, score, step_losses[:steps], step_inners[:steps]
-            ):
+            # Each step's loss weighted by its batch's share, so that the
+            # schedule's level over an epoch is the epoch's weighted mean
+            # loss: the plain mean of the batch means moved with the batches'
+            # weights from one shuffle to the next (1e-3 with sample weights),
+            # and Prodigy's level test took that noise for progress.
+            weights = step_weights[:steps]
+            level_losses = np.where(weights > 0, step_losses[:steps] * weights, 0.0)
+            level_losses /= np.mean(weights)
+            if self.should_stop(schedule, score, level_losses, step_inners[:steps]):
                 stopped = True
                 break
             if config.incremental:
@@ -846,6 +855,7 @@ class _Run:
         first = self.call_start is None
         penalty = self.objective.penalty(self.params.coef) if first else 0.0
         losses, weights = stepper.run_epoch(order, starts, stops, rates, weighted)
+        self.epoch_weights = weights
         np.divide(losses, weights, out=step_losses[:steps])
         step_inners[:steps] = stepper.inner
         if first and steps and weights[0] > 0:

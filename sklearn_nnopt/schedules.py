@@ -80,8 +80,11 @@ class Schedule(BaseEstimator):
         Parameters
         ----------
         step_losses : ndarray
-            The minibatch objective (weighted mean loss) of each of the
-            epoch's steps, in order.
+            The minibatch objective of each of the epoch's steps, in order:
+            its batch's weighted mean loss times the batch's share of the
+            epoch's weight (its weight over the mean batch weight), plus the
+            penalty at the epoch's end, so that their mean over an epoch is
+            the epoch's objective.
         step_inners : ndarray
             :math:`\\langle g_t, g_{t-1} \\rangle` of each step (Pflug's
             statistic), in order.
@@ -156,8 +159,9 @@ class Auto(Schedule):
     statistic : {"pflug", "level"}, default="pflug"
         What says that the iterates stopped making progress. ``"pflug"``:
         the mean inner product above. ``"level"``: the level of each
-        disjoint window (the mean minibatch objective, with the epoch's
-        penalty) no longer falls by ``tol`` times itself from the previous
+        disjoint window (the mean of ``step_losses``: over an epoch, its
+        weighted mean loss plus its penalty) no longer falls by ``tol``
+        times itself from the previous
         window's. A method with momentum needs the level: its successive
         gradients stay positively correlated in its noise ball, so Pflug's
         mean never turns negative (Prodigy's step stayed at its full size

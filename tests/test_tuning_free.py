@@ -24,16 +24,17 @@ from sklearn_nnopt.schedules import Auto
 TUNING_FREE = ("prodigy", "schedulefree_sgd", "schedulefree_adamw", "saga")
 
 
-def _objective(est, X, y):
-    """The library's objective: mean loss + alpha / 2 ||W||^2."""
+def _objective(est, X, y, sample_weight=None):
+    """The library's objective: weighted mean loss + alpha / 2 ||W||^2."""
     if isinstance(est, LinearNNRegressor):
-        loss = 0.5 * np.mean((y - est.predict(X)) ** 2)
+        losses = 0.5 * (y - est.predict(X)) ** 2
     else:
         raw = est.decision_function(X)
         if raw.ndim == 1:
             raw = np.c_[np.zeros_like(raw), raw]
         index = np.searchsorted(est.classes_, y)
-        loss = np.mean(logsumexp(raw, axis=1) - raw[np.arange(len(y)), index])
+        losses = logsumexp(raw, axis=1) - raw[np.arange(len(y)), index]
+    loss = np.average(losses, weights=sample_weight)
     return loss + 0.5 * est.alpha * np.sum(est.coef_**2)
 
 
@@ -56,13 +57,14 @@ def _problem(kind, n_samples, seed, class_sep=1.0):
     return cls, StandardScaler().fit_transform(X), y
 
 
-def _gap(cls, X, y, **params):
-    best = cls(optimizer="newton", tol=1e-10, max_iter=500).fit(X, y)
+def _gap(cls, X, y, sample_weight=None, **params):
+    best = cls(optimizer="newton", tol=1e-10, max_iter=500)
+    best.fit(X, y, sample_weight=sample_weight)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        est = cls(**params).fit(X, y)
-    reference = _objective(best, X, y)
-    return (_objective(est, X, y) - reference) / reference, caught, est
+        est = cls(**params).fit(X, y, sample_weight=sample_weight)
+    reference = _objective(best, X, y, sample_weight)
+    return (_objective(est, X, y, sample_weight) - reference) / reference, caught, est
 
 
 @pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])
@@ -96,6 +98,25 @@ def test_schedule_free_adamw_is_held_to_the_gap_bound():
     assert gap <= 1e-3 and not caught
 
 
+def test_prodigy_level_is_the_epochs_weighted_loss():
+    # QA case: with sample weights (0 to 3) the plain mean of the batch means
+    # moved by 1e-3 from one shuffle to the next; the level test took that
+    # for progress, decayed the step again and again (to 1e-28 of its start)
+    # and ran to max_iter with a warning. The level is now the epoch's
+    # weighted mean loss: 48 epochs, no warning.
+    X, y = make_classification(8000, 20, n_informative=10, n_classes=5, random_state=14)
+    sample_weight = np.random.RandomState(14).randint(0, 4, 8000).astype(float)
+    gap, caught, est = _gap(
+        LinearNNClassifier,
+        X,
+        y,
+        sample_weight=sample_weight,
+        optimizer="prodigy",
+        random_state=0,
+    )
+    assert gap <= 1e-3 and not caught and est.n_iter_ < 100, (gap, est.n_iter_)
+
+
 @settings(max_examples=10, deadline=None)
 @given(
     optimizer=st.sampled_from(TUNING_FREE),
@@ -103,12 +124,19 @@ def test_schedule_free_adamw_is_held_to_the_gap_bound():
     n_samples=st.sampled_from([500, 2000, 5000]),
     class_sep=st.sampled_from([0.5, 1.0, 2.0]),
     seed=st.integers(0, 100),
+    weighted=st.booleans(),
 )
 def test_a_default_fit_is_within_the_gap_bound_or_warns(
-    optimizer, kind, n_samples, class_sep, seed
+    optimizer, kind, n_samples, class_sep, seed, weighted
 ):
     cls, X, y = _problem(kind, n_samples, seed, class_sep)
-    gap, caught, _ = _gap(cls, X, y, optimizer=optimizer, random_state=seed)
+    sample_weight = None
+    if weighted:
+        sample_weight = np.random.RandomState(seed).randint(0, 4, len(y)) + 0.0
+        sample_weight[0] = 1.0  # not all zero
+    gap, caught, _ = _gap(
+        cls, X, y, sample_weight, optimizer=optimizer, random_state=seed
+    )
     # The bound holds what a truncated Newton step still gains, a lower bound
     # of the gap: 2x margin for what it misses on a curved objective.
     assert gap <= 2e-3 or caught, gap
