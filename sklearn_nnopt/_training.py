@@ -1326,6 +1326,18 @@ def _warn_not_converged(run, ratio, what, stalled=False, decayed=1.0):
             )
             if run.objective.loss.smooth and not run.objective.l1:
                 advice += "; use optimizer='auto' (Newton or L-BFGS)"
+    if (
+        run.optimizer.stochastic
+        and sp.issparse(run.data.X)
+        and run.objective.preconditioner is None
+    ):
+        # precondition=True does not rescale sparse X for these optimizers:
+        # with columns scaled 0.1 to 100, every one of them warned (QA).
+        advice += (
+            "; sparse X is trained in its own units by the stochastic "
+            "optimizers: if its columns' scales differ, scale them "
+            "(MaxAbsScaler keeps X sparse)"
+        )
     warnings.warn(
         f"{what} {where}: {howfar}. {advice}.",
         ConvergenceWarning,

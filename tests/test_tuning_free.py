@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import logsumexp
@@ -140,3 +141,15 @@ def test_a_default_fit_is_within_the_gap_bound_or_warns(
     # The bound holds what a truncated Newton step still gains, a lower bound
     # of the gap: 2x margin for what it misses on a curved objective.
     assert gap <= 2e-3 or caught, gap
+
+
+def test_a_warning_on_unscaled_sparse_X_advises_a_scaler():
+    # QA case: CSR columns scaled 0.1 to 100 (the stochastic optimizers train
+    # sparse X in its own units); every tuning-free optimizer warned, and the
+    # warning did not say that scaling the columns is the remedy.
+    rng = np.random.RandomState(17)
+    X = sp.random(2000, 200, density=0.02, format="csr", random_state=rng)
+    X = (X @ sp.diags(np.logspace(-1, 2, 200))).tocsr()
+    y = X @ rng.randn(200) / 50 + 0.1 * rng.randn(2000)
+    with pytest.warns(ConvergenceWarning, match="MaxAbsScaler keeps X sparse"):
+        LinearNNRegressor(optimizer="saga", random_state=0, max_iter=5).fit(X, y)
