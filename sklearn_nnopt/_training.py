@@ -742,7 +742,7 @@ class _Run:
         t = getattr(optimizer, "t_", 0)
         step_losses = np.empty(-(-data.n_train // data.batch_size))
         step_inners = np.empty_like(step_losses)
-        step_weights = np.empty_like(step_losses)
+        step_sums = np.empty_like(step_losses)  # each batch's weighted loss sum
         for epoch in range(1 if config.incremental else config.max_iter):
             self.epoch = progress.n_iter + 1
             task = callbacks.begin(f"epoch {self.epoch}")
@@ -752,9 +752,15 @@ class _Run:
             if getattr(stepper, "runs_epochs", False):
                 # A compiled stepper runs the epoch's batches in one call.
                 steps, total_loss, total_weight = self.whole_epoch(
-                    stepper, schedule, rng, t, epoch, step_losses, step_inners
+                    stepper,
+                    schedule,
+                    rng,
+                    t,
+                    epoch,
+                    step_losses,
+                    step_inners,
+                    step_sums,
                 )
-                step_weights[:steps] = self.epoch_weights
                 t += steps
                 batches = ()
             else:
@@ -770,7 +776,7 @@ class _Run:
                 penalty = self.objective.penalty(params.coef) if judged else 0.0
                 batch_loss, batch_weight = stepper.step(Xb, Yb, swb, lr, rows)
                 step_losses[steps] = batch_loss / batch_weight
-                step_weights[steps] = batch_weight
+                step_sums[steps] = batch_loss
                 if judged and batch_weight > 0:
                     before = step_losses[steps] + penalty
                     if self.call_start is None:
@@ -806,9 +812,7 @@ class _Run:
             # loss: the plain mean of the batch means moved with the batches'
             # weights from one shuffle to the next (1e-3 with sample weights),
             # and Prodigy's level test took that noise for progress.
-            weights = step_weights[:steps]
-            level_losses = np.where(weights > 0, step_losses[:steps] * weights, 0.0)
-            level_losses /= np.mean(weights)
+            level_losses = step_sums[:steps] * (steps / total_weight)
             if self.should_stop(schedule, score, level_losses, step_inners[:steps]):
                 stopped = True
                 break
@@ -831,13 +835,15 @@ class _Run:
                 )
                 _warn_not_converged(self, ratio, _name(optimizer), decayed=decayed)
 
-    def whole_epoch(self, stepper, schedule, rng, t, epoch, step_losses, step_inners):
+    def whole_epoch(
+        self, stepper, schedule, rng, t, epoch, step_losses, step_inners, step_sums
+    ):
         """One epoch of a stepper that runs all its batches in one call.
 
         The batches (:func:`_epoch_batches`: those of :func:`_batches`) and
         step sizes (``schedule.rate`` of each step) of the loop of
-        :meth:`stochastic`, and its bookkeeping: each step's mean loss, the
-        call's first objective, the finiteness check.
+        :meth:`stochastic`, and its bookkeeping: each step's mean loss and
+        loss sum, the call's first objective, the finiteness check.
 
         Returns
         -------
@@ -855,7 +861,7 @@ class _Run:
         first = self.call_start is None
         penalty = self.objective.penalty(self.params.coef) if first else 0.0
         losses, weights = stepper.run_epoch(order, starts, stops, rates, weighted)
-        self.epoch_weights = weights
+        step_sums[:steps] = losses
         np.divide(losses, weights, out=step_losses[:steps])
         step_inners[:steps] = stepper.inner
         if first and steps and weights[0] > 0:
