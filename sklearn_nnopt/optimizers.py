@@ -130,6 +130,21 @@ class ProblemScale:
             fraction * self.param_scale * min(1.0, (100 / self.steps_per_epoch) ** 0.5)
         )
 
+    @property
+    def tightest_smoothness(self):
+        """``batch_smoothness`` where it was computed, else ``smoothness``.
+
+        Examples
+        --------
+        >>> ProblemScale(4.0, 2.0).tightest_smoothness
+        4.0
+        >>> ProblemScale(4.0, 2.0, batch_smoothness=0.5).tightest_smoothness
+        0.5
+        """
+        if self.batch_smoothness is None:
+            return self.smoothness
+        return self.batch_smoothness
+
 
 class StepSize(NamedTuple):
     r"""The step size an update applied to each parameter's gradient.
@@ -1704,10 +1719,7 @@ class ScheduleFreeSGD(_ScheduleFree):
     needs_batch_smoothness = True
 
     def auto_learning_rate(self, scale):
-        smoothness = scale.batch_smoothness
-        if smoothness is None:
-            smoothness = scale.smoothness
-        return min(3.0, 1.0 / (1.0 - self.momentum)) / smoothness, 1.0
+        return min(3.0, 1.0 / (1.0 - self.momentum)) / scale.tightest_smoothness, 1.0
 
     def _update(self, params, grads, lr, state):
         lr, ckp1 = self._coefficients(lr, state)
@@ -2387,9 +2399,7 @@ class SAGA(Optimizer):
         return int(min(b, n_rows))
 
     def auto_learning_rate(self, scale):
-        smoothness = scale.batch_smoothness
-        if smoothness is None:
-            smoothness = scale.smoothness
+        smoothness = scale.tightest_smoothness
         if self.variant == "sag":
             # The mean lags over the epoch's N steps: gamma L N / 2 <= 1.
             return 1.0 / (smoothness * max(3.0, scale.steps_per_epoch / 2)), 1.0
