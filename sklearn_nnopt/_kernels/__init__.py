@@ -30,7 +30,10 @@ False and every fit runs the numpy steppers.
 ``huber``), which those classes of :mod:`sklearn_nnopt.losses` call first
 (``losses._fused_loss_gradient``) when it is built and :data:`ENABLED`; it
 serves every path that evaluates a loss on a dense raw prediction (L-BFGS's
-objective above all).
+objective above all). ``_saga`` runs a whole epoch of SAGA/SAG's
+just-in-time steps on CSR ``X`` (:class:`~sklearn_nnopt._finite_sum.FiniteSumStepper`
+calls it). ``_common.pxd`` holds what the three share: the number types, the
+prefetch hint, ``_exp``, a CSR row's prefetch and an array's address.
 """
 
 import numpy as np

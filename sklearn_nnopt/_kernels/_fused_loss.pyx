@@ -24,15 +24,11 @@ Any strides: ``raw`` and ``y`` may be C- or column-major (the estimators'
 raw predictions are column-major), or a column of either.
 """
 
-from libc.math cimport exp, expf, fabs, fabsf
+from libc.math cimport fabs, fabsf
 
 import numpy as np
 
-ctypedef Py_ssize_t intp_t
-
-ctypedef fused floating:
-    float
-    double
+from ._common cimport _exp, floating, intp_t
 
 # The kinds, by the loss names of losses.py.
 cdef enum:
@@ -51,13 +47,6 @@ LOSSES = {
     "poisson": _POISSON,
     "huber": _HUBER,
 }
-
-
-cdef inline floating _exp(floating x) noexcept nogil:
-    if floating is float:
-        return expf(x)
-    else:
-        return exp(x)
 
 
 cdef inline floating _abs(floating x) noexcept nogil:

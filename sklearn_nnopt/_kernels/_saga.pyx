@@ -34,30 +34,20 @@ the mean, ``pending`` and ``caught_up`` in double, the raw predictions, the
 table and the steps rounded to the parameters' type where numpy stores them.
 """
 
-from libc.math cimport exp, expf, fabs, log, log1p
+from libc.math cimport fabs, log, log1p
 from libc.stdint cimport int32_t, int64_t
 
 import numpy as np
 
-cdef extern from *:
-    """
-    #if defined(__GNUC__) || defined(__clang__)
-    #define NNOPT_SAGA_PREFETCH(p) __builtin_prefetch(p)
-    #else
-    #define NNOPT_SAGA_PREFETCH(p) ((void)0)
-    #endif
-    """
-    void NNOPT_SAGA_PREFETCH(const void* p) noexcept nogil
-
-ctypedef Py_ssize_t intp_t
-
-ctypedef fused floating:
-    float
-    double
-
-ctypedef fused index_t:
-    int32_t
-    int64_t
+from ._common cimport (
+    NNOPT_PREFETCH,
+    _address,
+    _exp,
+    _prefetch_row,
+    floating,
+    index_t,
+    intp_t,
+)
 
 #: The inline losses, by the names of losses.py (exactly these classes).
 LOSSES = {
@@ -120,28 +110,6 @@ cdef struct State:
     double* grad            # the loss's derivative (b * k)
     double* row_loss        # the loss (b)
     double* delta           # one row's change of the table (k)
-
-
-cdef inline floating _exp(floating x) noexcept nogil:
-    if floating is float:
-        return expf(x)
-    else:
-        return exp(x)
-
-
-cdef inline void _prefetch_row(
-    const floating* X_data, const index_t* X_indices, const index_t* X_indptr,
-    intp_t r,
-) noexcept nogil:
-    cdef intp_t q = X_indptr[r], end = X_indptr[r + 1]
-    cdef intp_t data_step = 64 // sizeof(floating), index_step = 64 // sizeof(index_t)
-    while q < end:
-        NNOPT_SAGA_PREFETCH(&X_data[q])
-        q += data_step
-    q = X_indptr[r]
-    while q < end:
-        NNOPT_SAGA_PREFETCH(&X_indices[q])
-        q += index_step
 
 
 cdef void _fold(State* s, floating* theta) noexcept nogil:
@@ -325,8 +293,8 @@ cdef void _update(
     for i in range(s.n_cols):
         j = s.cols[i]
         if i + 8 < s.n_cols:
-            NNOPT_SAGA_PREFETCH(&s.mean[s.cols[i + 8]])
-            NNOPT_SAGA_PREFETCH(&s.caught_up[s.cols[i + 8]])
+            NNOPT_PREFETCH(&s.mean[s.cols[i + 8]])
+            NNOPT_PREFETCH(&s.caught_up[s.cols[i + 8]])
         for c in range(k):
             idx = c * p + j
             ch = s.change[idx]
@@ -445,13 +413,6 @@ cdef int _run(
         losses[t] = loss_sum
         weights[t] = weight_sum if weighted else <double> n_batch
     return 0
-
-
-cdef void* _address(object array) except? NULL:
-    """The address of a C-contiguous array's first element (NULL if empty)."""
-    if array is None or array.size == 0:
-        return NULL
-    return <void*> <size_t> array.ctypes.data
 
 
 cdef class SagaKernel:

@@ -46,25 +46,14 @@ from libc.stdint cimport int32_t, int64_t
 
 import numpy as np
 
-cdef extern from *:
-    """
-    #if defined(__GNUC__) || defined(__clang__)
-    #define NNOPT_PREFETCH(p) __builtin_prefetch(p)
-    #else
-    #define NNOPT_PREFETCH(p) ((void)0)
-    #endif
-    """
-    void NNOPT_PREFETCH(const void* p) noexcept nogil
-
-ctypedef Py_ssize_t intp_t
-
-ctypedef fused floating:
-    float
-    double
-
-ctypedef fused index_t:
-    int32_t
-    int64_t
+from ._common cimport (
+    NNOPT_PREFETCH,
+    _address,
+    _prefetch_row,
+    floating,
+    index_t,
+    intp_t,
+)
 
 # Losses, optimizers (the Python wrapper maps the classes to these; a loss's
 # parameter, delta, epsilon or the quantile, is ``loss_param``).
@@ -275,21 +264,6 @@ cdef inline void _loss_gradient(
 # Rows ahead whose non-zeros are prefetched (shuffled rows are scattered over
 # X: a row's first cache lines are a miss each, which the prefetch hides).
 cdef intp_t _AHEAD = 4
-
-
-cdef inline void _prefetch_row(
-    const floating* X_data, const index_t* X_indices, const index_t* X_indptr,
-    intp_t r,
-) noexcept nogil:
-    cdef intp_t k = X_indptr[r], end = X_indptr[r + 1]
-    cdef intp_t data_step = 64 // sizeof(floating), index_step = 64 // sizeof(index_t)
-    while k < end:
-        NNOPT_PREFETCH(&X_data[k])
-        k += data_step
-    k = X_indptr[r]
-    while k < end:
-        NNOPT_PREFETCH(&X_indices[k])
-        k += index_step
 
 
 cdef inline void _sf_catch_up(
@@ -742,13 +716,6 @@ cdef Result _step_multi(
     out.weight = weight_sum
     out.inner = inner
     return out
-
-
-cdef void* _address(object array) except? NULL:
-    """The address of a C-contiguous array's first element (NULL if empty)."""
-    if array is None or array.size == 0:
-        return NULL
-    return <void*> <size_t> array.ctypes.data
 
 
 cdef class SparseKernel:

@@ -1,0 +1,55 @@
+# What the compiled kernels share: their number types, a prefetch hint, the
+# exponential of either precision, a CSR row's prefetch and an array's address.
+
+from libc.math cimport exp, expf
+from libc.stdint cimport int32_t, int64_t
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define NNOPT_PREFETCH(p) __builtin_prefetch(p)
+    #else
+    #define NNOPT_PREFETCH(p) ((void)0)
+    #endif
+    """
+    void NNOPT_PREFETCH(const void* p) noexcept nogil
+
+ctypedef Py_ssize_t intp_t
+
+ctypedef fused floating:
+    float
+    double
+
+ctypedef fused index_t:
+    int32_t
+    int64_t
+
+
+cdef inline floating _exp(floating x) noexcept nogil:
+    if floating is float:
+        return expf(x)
+    else:
+        return exp(x)
+
+
+cdef inline void _prefetch_row(
+    const floating* X_data, const index_t* X_indices, const index_t* X_indptr,
+    intp_t r,
+) noexcept nogil:
+    # Row r's values and column indices, one cache line (64 bytes) at a time.
+    cdef intp_t k = X_indptr[r], end = X_indptr[r + 1]
+    cdef intp_t data_step = 64 // sizeof(floating), index_step = 64 // sizeof(index_t)
+    while k < end:
+        NNOPT_PREFETCH(&X_data[k])
+        k += data_step
+    k = X_indptr[r]
+    while k < end:
+        NNOPT_PREFETCH(&X_indices[k])
+        k += index_step
+
+
+cdef inline void* _address(object array) except? NULL:
+    """The address of a C-contiguous array's first element (NULL if empty)."""
+    if array is None or array.size == 0:
+        return NULL
+    return <void*> <size_t> array.ctypes.data
