@@ -17,15 +17,15 @@ batch's columns (and the intercept):
   expected step is the full gradient's. For the schedule-free methods
   (:class:`ScheduleFreeAdamW` with ``lazy=True``), whose absent columns' average
   :math:`x_j` still moves toward their :math:`z_j`, :class:`LazyScheduleFree`
-  applies the steps a column missed when it next appears (and to every
-  column at the end of an epoch), so that the parameters hold :math:`y` where
-  the gradient reads them.
+  keeps :math:`x_j - z_j` as a per-column factor times a running product, so
+  that an absent column's state does not change at all.
 """
 
 import numpy as np
 from scipy.special import gammaln
 
 from ._l1 import LazyCumulativeL1
+from .optimizers import StepSize
 
 # Below this, the global scale of "exact" steps is folded into the coefficients
 # (before the coefficients' own size could lose precision).
@@ -154,12 +154,10 @@ class SparseColumnStepper:
         self.l1 = None
         if objective.l1:
             self.l1 = LazyCumulativeL1(self.mode, objective, W.size, presence)
-        # Schedule-free: the missed steps of x, just in time.
+        # Schedule-free: x kept relative to z, so absent columns need nothing.
         self.sequences = None
         if self.mode == "lazy" and optimizer.exposes_average:
-            self.sequences = LazyScheduleFree(
-                optimizer, params.buffer, n_outputs, n_features
-            )
+            self.sequences = LazyScheduleFree(optimizer, params.buffer)
 
     def step(self, Xb, Yb, swb, lr, rows=None):
         """One step on a CSR batch; returns its weighted loss sum and weight sum."""
@@ -174,13 +172,14 @@ class SparseColumnStepper:
             flat_coef = self.W.reshape(-1)
             l1.rescale(flat_coef, lr)
             l1.catch_up(flat_coef, coef_index)
-        if self.sequences is not None:
-            # y at these columns, from the x steps they missed.
-            self.sequences.catch_up(cols)
+        index = np.concatenate([coef_index, self.intercept_index])
+        sequences = self.sequences
+        if sequences is not None and sequences.zw is not None:
+            # y where the batch reads it (theta holds the epoch's start).
+            self.theta[index] = sequences.point(index)
         batch_loss, batch_weight, G = objective.output_gradient(
             objective.raw(Xb, self.W, self.b, self.scale), Yb, swb
         )
-        index = np.concatenate([coef_index, self.intercept_index])
         grad = np.empty(len(index), dtype=self.theta.dtype)
         # The product is (n_features, n_outputs), zero outside the batch's
         # columns; the output-major order matches coef_index.
@@ -210,11 +209,12 @@ class SparseColumnStepper:
                 weight = np.tile(weight, n_outputs)
             weight *= params_at[:n_coef]
             grad[:n_coef] += weight
-        step_size = self.optimizer.step_at(
-            self.theta, grad, lr, index, params_at=params_at
-        )
-        if self.sequences is not None:
-            self.sequences.stepped(cols)
+        if sequences is not None:
+            step_size = sequences.step(index, grad, lr)
+        else:
+            step_size = self.optimizer.step_at(
+                self.theta, grad, lr, index, params_at=params_at
+            )
         if l1 is not None:
             step = None
             if self.mode == "lazy":
@@ -226,7 +226,7 @@ class SparseColumnStepper:
         """Catch up the l1 penalty and the schedule-free average, and fold the
         global scale into the coefficients (end of an epoch)."""
         if self.sequences is not None:
-            self.sequences.catch_up_all()
+            self.sequences.finish()
         if self.l1 is not None:
             self.l1.catch_up_all(self.W.reshape(-1))
         if self.scale != 1.0:
@@ -247,56 +247,64 @@ def _coef_step(step_size, n_coef):
 
 
 class LazyScheduleFree:
-    r"""The average :math:`x` of a schedule-free method, column by column, just
-    in time (the ``lazy`` steps of
-    :class:`~sklearn_nnopt.optimizers.ScheduleFreeAdamW`).
+    r"""Lazy Schedule-Free AdamW steps on a batch's columns (``lazy=True``, CSR
+    ``X``), with the average :math:`x` kept so that absent columns cost nothing.
 
     A lazy step :math:`t` moves only the batch's columns :math:`J` (their
-    :math:`v`, :math:`z`, :math:`x` and :math:`y`, by the optimizer's rule).
-    An absent column's :math:`z_j` stays put, so the step's only effect on it
-    is :math:`x_j \leftarrow (1 - c_t) x_j + c_t z_j`, i.e. :math:`x_j - z_j`
-    shrinks by :math:`1 - c_t`. Those factors are applied when the column
-    next appears (:meth:`catch_up`, before its :math:`y_j` is read) and to
-    every column at the end of an epoch (:meth:`catch_up_all`):
+    :math:`v`, :math:`z`, :math:`x`, by the optimizer's rule). An absent
+    column's :math:`z_j` stays put, so the step's only effect on it is
+    :math:`x_j \leftarrow (1 - c_t) x_j + c_t z_j`: :math:`x_j - z_j` shrinks
+    by :math:`1 - c_t`. With the running product
+    :math:`P_t = \prod_{i \le t} (1 - c_i)` (from 1 at the start of each
+    epoch), every column is kept as
 
     .. math::
-        x_j \leftarrow z_j + (x_j - z_j) \, P_{t-1} / P_{s_j}, \qquad
-        P_t = \prod_{i \le t} (1 - c_i),
+        x_j = z_j + P_t\, w_j, \qquad y_j = z_j + \beta_1 P_t\, w_j,
 
-    :math:`s_j` the last step column ``j`` took part in (``product_at``
-    holds :math:`P_{s_j}`; a column is behind where it differs from
-    :math:`P_{t-1}`: steps of :math:`c_i = 0` change nothing). A division
-    per column, not an exponential, and one array: the compiled kernel's
-    catch-up is bound by memory and arithmetic alike. The product restarts
-    from 1 (every column caught up) at the end of each epoch (the stepper's
-    ``finish``: the bookkeeping of a new stepper, a continued fit, is then
-    that of the next epoch, which it repeats bit for bit) and before it
-    could underflow (below ``1e-200``: within an epoch it falls about as
-    :math:`(t_0 / t)^{r + 1}`); its relative rounding error grows by at most
-    one unit per step. A step with :math:`c_t = 1` (the first, or the first
-    of non-zero weight) sets :math:`x = z` everywhere, at once
-    (:meth:`restart`).
+    so that an absent column's :math:`w_j` does not change at all, and a
+    step on :math:`J` with direction :math:`d_j` (:math:`z_j \leftarrow z_j -
+    \eta_t d_j`) gives :math:`x_j - z_j = (1 - c_t)(P_{t-1} w_j + \eta_t d_j)`:
+
+    .. math::
+        w_j \leftarrow w_j + \eta_t d_j / P_{t-1}.
+
+    The same rule as catching a column's missed steps up when it next
+    appears (:math:`x_j \leftarrow z_j + (x_j - z_j) P_{t-1} / P_{s_j}`), in
+    other coordinates: no pass over the batch's columns before the forward
+    product, and no per-column record of the last step. The gradient reads
+    :math:`y_j` from :math:`z_j` and :math:`w_j`, which sit side by side
+    (``zw``, shape ``(n_params, 2)``: one cache line per column for the
+    compiled kernel's forward product over shuffled rows). ``theta``, the
+    optimizer's ``z`` and ``x`` are written at the end of each epoch
+    (:meth:`finish`: :math:`x = z + P w`, :math:`y` from them, then
+    :math:`w = x - z` and :math:`P = 1`, as a new stepper starts, so that a
+    fit continued by ``warm_start`` or ``partial_fit`` repeats one longer
+    fit bit for bit); within an epoch they hold the epoch's start. A step
+    with :math:`c_t = 1` (the first, or the first of non-zero weight) sets
+    :math:`x = z`: :math:`w = 0`, :math:`P = 1`. Below
+    :data:`MIN_PRODUCT` (within an epoch :math:`P` falls about as
+    :math:`(t_0 / t)^{r + 1}`), :math:`w \leftarrow P w`, :math:`P = 1`,
+    before :math:`w` could overflow.
 
     Parameters
     ----------
     optimizer : ScheduleFreeAdamW
-        Its state holds the flat buffers ``z`` and ``x`` (created by its
-        first step), and the scalars that give the last step's :math:`c_t`.
+        Its state holds ``exp_avg_sq``, ``z`` and ``x`` (flat, as ``theta``;
+        created by the first step) and the scalars of its step weights.
     theta : 1-D ndarray
-        The flat parameters ``[coef.ravel(), intercept]``, holding :math:`y`.
-    n_outputs, n_features : int
-        The shape of ``coef`` (its entry ``(c, j)`` is ``theta[c * n_features
-        + j]``).
+        The flat parameters ``[coef.ravel(), intercept]``, holding :math:`y`
+        at the end of each epoch.
     """
 
-    #: Below this the product restarts (every column caught up first).
-    MIN_PRODUCT = 1e-200
+    #: Below this the product is folded into w.
+    MIN_PRODUCT = 1e-10
 
-    def __init__(self, optimizer, theta, n_outputs, n_features):
+    def __init__(self, optimizer, theta):
         self.optimizer, self.theta = optimizer, theta
-        self.offsets = np.arange(n_outputs)[:, None] * n_features
-        self.product_at = np.ones(n_features)
+        self.zw = None
         self.product = 1.0
+        if self._state() is not None:
+            self._begin()
 
     def _state(self):
         state = self.optimizer.__dict__.get("state_")
@@ -304,68 +312,77 @@ class LazyScheduleFree:
             return None  # no step yet: x = y = z
         return state
 
-    def _catch_up(self, state, cols):
-        """Columns ``cols``, each behind, brought to the current product."""
-        factor = self.product / self.product_at[cols]
-        index = (self.offsets + cols).ravel()
-        z, x = state.values["z"][0], state.values["x"][0]
-        y_at, x_at, z_at = self.theta.take(index), x.take(index), z.take(index)
-        self.optimizer._catch_up(y_at, x_at, z_at, np.tile(factor, len(self.offsets)))
-        self.theta[index] = y_at
-        x[index] = x_at
-        self.product_at[cols] = self.product
+    def _begin(self):
+        """``zw`` from the optimizer's ``z`` and ``x``; the product is 1."""
+        values = self.optimizer.state_.values
+        z, x = values["z"][0], values["x"][0]
+        if self.zw is None:
+            self.zw = np.empty((len(z), 2), dtype=z.dtype)
+        self.zw[:, 0] = z
+        np.subtract(x, z, out=self.zw[:, 1])
+        self.product = 1.0
 
-    def catch_up(self, cols):
-        """Before a step on the columns ``cols`` (sorted, distinct): apply the
-        steps they missed, so that the parameters hold their :math:`y`."""
-        state = self._state()
-        if state is not None:
-            behind = cols[self.product_at.take(cols) != self.product]
-            if len(behind):
-                self._catch_up(state, behind)
+    def begin_step(self, lr):
+        """Start step ``t`` (count it, the warmed-up ``lr`` and :math:`c_t`,
+        the state at the first step: :math:`v = 0`, :math:`z = x = y`).
+        Returns ``(state, lr_t, c_t)``."""
+        opt = self.optimizer
+        state = opt._begin_step()
+        lr, ckp1 = opt._coefficients(lr, state)
+        if self.zw is None:
+            state.buffers("exp_avg_sq", [self.theta])
+            state.buffers("z", [self.theta], fill=None)
+            state.buffers("x", [self.theta], fill=None)
+            self._begin()
+        return state, lr, ckp1
 
-    def advance(self, c):
-        """The product after a step of weight :math:`c_t` = ``c`` (for the
-        columns it steps; :meth:`after_step` then ends the step)."""
-        return self.product * (1.0 - c) if c < 1.0 else self.product
+    def point(self, index):
+        """:math:`y` at the positions ``index``: ``z + (beta_1 P) w``."""
+        y = self.zw[index, 1] * (self.optimizer.beta_1 * self.product)
+        y += self.zw[index, 0]
+        return y
 
-    def after_step(self, c, product):
-        """End a step of weight ``c``: ``product`` from :meth:`advance` is
-        current; a step of weight 1 restarts, and so does a small product."""
-        self.product = product
-        if c >= 1.0:
-            self.restart()
-        elif product < self.MIN_PRODUCT:
-            self.catch_up_all()
+    def step(self, index, grad, lr):
+        """The rule on the positions ``index`` (the batch's coefficients and
+        the intercepts) with their gradient ``grad`` at :math:`y`; the
+        other columns' state stays. Returns the :class:`StepSize`."""
+        state, lr, ckp1 = self.begin_step(lr)
+        opt = self.optimizer
+        v_all = state.values["exp_avg_sq"][0]
+        v = v_all.take(index)
+        work, d = np.empty_like(grad), np.empty_like(grad)
+        d, denom = opt._normalized(grad, v, 1 - opt.beta_2**state.step, work, d)
+        v_all[index] = v
+        step_size = StepSize(lr, denom.copy())
+        np.multiply(d, lr, out=work)
+        zw = self.zw
+        zw[index, 0] = zw[index, 0] - work
+        work *= 1.0 / self.product
+        zw[index, 1] = zw[index, 1] + work
+        self.after_step(ckp1)
+        return step_size
 
-    def stepped(self, cols):
-        """After the optimizer's step on the columns ``cols``: they are
-        current; the step's :math:`c_t` enters the product."""
-        c = self.optimizer._averaging_weight(self._state())
-        product = self.advance(c)
-        self.product_at[cols] = product
-        self.after_step(c, product)
+    def after_step(self, ckp1):
+        """End a step of weight ``ckp1``: the product advances; a step of
+        weight 1 restarts it (``x = z``), a small one is folded into ``w``."""
+        if ckp1 >= 1.0:
+            self.zw[:, 1] = 0
+            self.product = 1.0
+            return
+        self.product *= 1.0 - ckp1
+        if self.product < self.MIN_PRODUCT:
+            self.zw[:, 1] *= self.product
+            self.product = 1.0
 
-    def restart(self):
-        """After a step of weight :math:`c_t = 1`: :math:`x = z` everywhere, as
-        :math:`(1 - 1) x + 1 z` is (the present columns got it from the step),
-        :math:`y` from them; nothing of before survives."""
-        state = self._state()
-        z, x = state.values["z"][0], state.values["x"][0]
-        x[...] = z
+    def finish(self):
+        """End of an epoch: the optimizer's ``z`` and ``x``, and ``theta``
+        (:math:`y`), from ``zw``; then ``w = x - z``, :math:`P = 1`."""
+        if self.zw is None:
+            return
+        values = self.optimizer.state_.values
+        z, x = values["z"][0], values["x"][0]
+        z[...] = self.zw[:, 0]
+        np.multiply(self.zw[:, 1], self.product, out=x)
+        x += z
         self.optimizer._interpolate(self.theta, x, z, np.empty_like(x))
-        self.product = 1.0
-        self.product_at.fill(1.0)
-
-    def catch_up_all(self):
-        """Bring every column to the current step (end of an epoch); the
-        product restarts from 1, as for a new stepper, so that a fit continued
-        by ``warm_start`` or ``partial_fit`` repeats one longer fit bit for
-        bit."""
-        state = self._state()
-        if state is not None:
-            behind = np.flatnonzero(self.product_at != self.product)
-            if len(behind):
-                self._catch_up(state, behind)
-        self.product = 1.0
-        self.product_at.fill(1.0)
+        self._begin()

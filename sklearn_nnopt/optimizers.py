@@ -1534,21 +1534,6 @@ class _ScheduleFree(Optimizer):
         np.multiply(z, 1 - beta, out=work)
         y += work
 
-    def _catch_up(self, y, x, z, factor):
-        r"""The steps a column missed: :math:`x \leftarrow z + (x - z) F`, then
-        :math:`y` from them (in place; ``factor`` broadcasts against them).
-
-        While a column is absent from the batches of lazy steps (``lazy``,
-        sparse ``X``), its :math:`z` stays put and each step :math:`i` moves
-        :math:`x` toward it, :math:`x \leftarrow (1 - c_i) x + c_i z`: over
-        the missed steps, :math:`F = \prod_i (1 - c_i)`.
-        """
-        work = np.subtract(x, z)
-        # (x - z) F + z in float64, rounded once into x's dtype (the compiled
-        # kernel's expression).
-        x[...] = np.multiply(work, factor, dtype=np.float64) + z
-        self._interpolate(y, x, z, work)
-
     def _sequences(self, params):
         """The state's ``(z, x)`` buffers for ``params``, or None before a step."""
         state = self.__dict__.get("state_")
@@ -1772,17 +1757,17 @@ class ScheduleFreeAdamW(_ScheduleFree):
         LazyAdam), so that it costs O(non-zeros of the batch) instead of
         O(n_features). While column ``j`` is absent, its :math:`z_j` and
         :math:`v_j` stay as they are (its gradient is taken as zero, and
-        :math:`v_j` does not decay), and each step :math:`i` would only move
-        :math:`x_j` toward the constant :math:`z_j`: the steps it missed
-        since its last step :math:`s` are applied when it next appears (and
-        to every column at the end of each epoch), at once,
+        :math:`v_j` does not decay), and each step :math:`i` only moves
+        :math:`x_j` toward the constant :math:`z_j`: since its last step
+        :math:`s`,
 
         .. math::
-            x_j \leftarrow z_j + (x_j - z_j) \prod_{i=s+1}^{t-1} (1 - c_i),
+            x_j = z_j + (x_{j,s} - z_j) \prod_{i=s+1}^{t-1} (1 - c_i),
             \qquad y_j = (1 - \beta_1) z_j + \beta_1 x_j,
 
-        the product kept as the ratio of two running products, restarted
-        every epoch (:math:`c_1 = 1`, or any step of weight 1, sets every
+        which the steps keep as :math:`x_j = z_j + P_t w_j` with the running
+        product :math:`P_t` of :math:`1 - c_i`, so that an absent column
+        costs nothing (:math:`c_1 = 1`, or any step of weight 1, sets every
         :math:`x_j` to :math:`z_j` at once; see
         :class:`sklearn_nnopt._sparse.LazyScheduleFree`). Then the rule
         above runs on :math:`J` and the intercept, with the step count
@@ -1914,16 +1899,9 @@ class ScheduleFreeAdamW(_ScheduleFree):
         works = self._scratch(params)
         directions = self._denoms  # reused: the normalized gradients
         for i, (y, g, v, work) in enumerate(zip(params, grads, vs, works, strict=True)):
-            v *= b2
-            np.multiply(g, g, out=work)
-            work *= 1 - b2
-            v += work
-            denom = np.divide(v, bias_correction2, out=work)
-            np.sqrt(denom, out=denom)
-            denom += self.epsilon
+            d, denom = self._normalized(g, v, bias_correction2, work, directions[i])
             if i == 0:
                 coef_denom = denom.copy()
-            d = np.divide(g, denom, out=directions[i])
             if decay != 0 and i == 0:
                 # Weight decay calculated at y (coef only).
                 part = slice(None) if n_decayed is None else slice(0, n_decayed)
@@ -1931,6 +1909,22 @@ class ScheduleFreeAdamW(_ScheduleFree):
         self._advance(params, directions, lr, ckp1, state, works)
         # A gradient's whole effect: z moves by lr g / denom, and x follows.
         return StepSize(lr, coef_denom)
+
+    def _normalized(self, g, v, bias_correction2, work, out):
+        r"""The direction :math:`g / (\sqrt{v / (1 - \beta_2^t)} + \epsilon)`,
+        into ``out``, after :math:`v \leftarrow \beta_2 v + (1 - \beta_2) g^2`
+        (in place). Returns ``(out, denom)``, ``denom`` in ``work``. The
+        lazy column steps on sparse ``X`` share it (and the compiled kernel
+        repeats its roundings)."""
+        b2 = self.beta_2
+        v *= b2
+        np.multiply(g, g, out=work)
+        work *= 1 - b2
+        v += work
+        denom = np.divide(v, bias_correction2, out=work)
+        np.sqrt(denom, out=denom)
+        denom += self.epsilon
+        return np.divide(g, denom, out=out), denom
 
 
 class _FullBatch(Optimizer):

@@ -207,8 +207,9 @@ def _targets(loss, n_outputs, y_class, y_reg):
 def test_compiled_steps_match_numpy_stepper(
     text, loss, dtype, n_outputs, fit_intercept
 ):
-    """Step by step: parameters (y), the sequences x, z, the second moment,
-    the product at each column's last step, the loss and Pflug's statistic."""
+    """Step by step: the lazy coordinates z and w, the product, the second
+    moment, the loss and Pflug's statistic; at each epoch's end the
+    parameters (y) and the sequences x and z."""
     X, y_class, _, y_reg = text
     X = X.astype(dtype)
     Y = np.asfortranarray(_targets(loss, n_outputs, y_class, y_reg).astype(dtype))
@@ -241,16 +242,23 @@ def test_compiled_steps_match_numpy_stepper(
             g = numpy_stepper.previous.astype(np.float64)
             scale = max(abs(numpy_stepper.inner), float(g @ g), 1e-30)
             assert abs(compiled.inner - numpy_stepper.inner) <= rtol * scale
-            assert _relative(params[0].buffer, params[1].buffer) <= rtol
-            for name in ("z", "x", "exp_avg_sq"):
-                a, b = opts[0].state_[name][0], opts[1].state_[name][0]
+            # Within the epoch the state is z, w (zw), v and the product P.
+            sequences = compiled.sequences, numpy_stepper.sequences
+            assert sequences[0].product == sequences[1].product
+            a, b = opts[0].state_["exp_avg_sq"][0], opts[1].state_["exp_avg_sq"][0]
+            assert a.dtype == b.dtype == dtype
+            assert _relative(a, b) <= rtol
+            for column in (0, 1):
+                a, b = (seq.zw[:, column] for seq in sequences)
                 assert a.dtype == b.dtype == dtype
                 assert _relative(a, b) <= rtol
-            sequences = compiled.sequences, numpy_stepper.sequences
-            assert_array_equal(sequences[0].product_at, sequences[1].product_at)
         compiled.finish()
         numpy_stepper.finish()
         assert _relative(params[0].buffer, params[1].buffer) <= rtol
+        for name in ("z", "x", "exp_avg_sq"):
+            a, b = opts[0].state_[name][0], opts[1].state_[name][0]
+            assert a.dtype == b.dtype == dtype
+            assert _relative(a, b) <= rtol
         # Every column caught up: y = beta_1 x + (1 - beta_1) z everywhere.
         state = opts[0].state_.values
         expected = 0.9 * state["x"][0] + 0.1 * state["z"][0]

@@ -162,8 +162,8 @@ class CompiledSparseStepper:
     (exactly, up to rounding): plain SGD's l2 shrinkage as a global scale,
     Adam's and Schedule-Free AdamW's lazy steps of the batch's columns with
     the l2 gradient divided by the probability that a batch holds the
-    column (Schedule-Free AdamW's average caught up as
-    :class:`~sklearn_nnopt._sparse.LazyScheduleFree` does, which keeps its
+    column (Schedule-Free AdamW's in the coordinates of
+    :class:`~sklearn_nnopt._sparse.LazyScheduleFree`, which keeps their
     bookkeeping). It reads the batch's rows of ``X`` itself
     (``gathers = False``).
 
@@ -206,9 +206,7 @@ class CompiledSparseStepper:
             amsgrad = optimizer.amsgrad
         elif lazy:
             mode = _sparse_sgd.MODE_SCHEDULE_FREE
-            self.sequences = LazyScheduleFree(
-                optimizer, theta, params.coef.shape[0], n_features
-            )
+            self.sequences = LazyScheduleFree(optimizer, theta)
         if lazy:
             beta_1, beta_2 = optimizer.beta_1, optimizer.beta_2
             epsilon = optimizer.epsilon
@@ -245,7 +243,7 @@ class CompiledSparseStepper:
             data.batch_size,
         ]
         self.kernel = None
-        if self.sequences is None or "z" in getattr(optimizer, "state_", {}):
+        if self.sequences is None or self.sequences.zw is not None:
             self._build()
 
     def _build(self):
@@ -254,13 +252,8 @@ class CompiledSparseStepper:
         numpy steppers: not before the estimator sets the training point)."""
         extra = {}
         if self.sequences is not None:
-            values = self.optimizer.state_.values
-            self._arguments[15] = values["exp_avg_sq"][0]  # v
-            extra = dict(
-                sf_z=values["z"][0],
-                sf_x=values["x"][0],
-                product_at=self.sequences.product_at,
-            )
+            self._arguments[15] = self.optimizer.state_.values["exp_avg_sq"][0]  # v
+            extra = dict(sf_zw=self.sequences.zw)
         self.kernel = _sparse_sgd.SparseKernel(*self._arguments, **extra)
 
     def step(self, Xb, Yb, swb, lr, rows=None):
@@ -273,40 +266,33 @@ class CompiledSparseStepper:
             raise ValueError("CompiledSparseStepper steps on rows of X (rows=None).")
         if not isinstance(rows, slice):
             rows = np.ascontiguousarray(rows, dtype=np.intp)
-        state = self.optimizer._begin_step()
-        t = state.step
-        if self.sequences is None:
+        sequences = self.sequences
+        if sequences is None:
+            t = self.optimizer._begin_step().step
             loss, weight, self.inner = self.kernel.step(rows, lr, swb is not None, t)
             return loss, weight
-        # Schedule-Free AdamW: the step's scalars (ScheduleFreeAdamW._rule's),
-        # its state created as the numpy rule creates it.
-        opt = self.optimizer
-        lr, ckp1 = opt._coefficients(lr, state)
+        # Schedule-Free AdamW: the step's scalars (LazyScheduleFree.step's),
+        # its state created as the numpy steps create it.
+        state, lr, ckp1 = sequences.begin_step(lr)
         if self.kernel is None:
-            theta = self._arguments[3]
-            state.buffers("exp_avg_sq", [theta])
-            state.buffers("z", [theta], fill=None)
-            state.buffers("x", [theta], fill=None)
             self._build()
-        sequences = self.sequences
-        product = sequences.advance(ckp1)
+        t, product = state.step, sequences.product
         loss, weight, self.inner = self.kernel.step(
             rows,
             lr,
             swb is not None,
             t,
-            ckp1,
-            1 - opt.beta_2**t,
-            sequences.product,
-            product,
+            1 - self.optimizer.beta_2**t,
+            self.optimizer.beta_1 * product,
+            1.0 / product,
         )
-        sequences.after_step(ckp1, product)
+        sequences.after_step(ckp1)
         return loss, weight
 
     def finish(self):
-        """Fold the global scale into the coefficients, catch up the
-        schedule-free average (end of an epoch)."""
+        """Fold the global scale into the coefficients; the schedule-free
+        sequences and parameters from their lazy form (end of an epoch)."""
         if self.sequences is not None:
-            self.sequences.catch_up_all()
+            self.sequences.finish()
         elif self.kernel is not None:
             self.kernel.fold()

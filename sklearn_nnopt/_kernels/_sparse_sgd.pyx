@@ -16,13 +16,13 @@ the touched coefficients, and their update, exactly as
   moments advance, with the global step count in the bias corrections; their
   l2 gradient is ``penalty_weight[j] * w_j`` (``alpha / p_j``).
 - ``MODE_SCHEDULE_FREE`` (Schedule-Free AdamW, ``lazy=True``): as
-  ``MODE_LAZY``, with the rule of ``ScheduleFreeAdamW`` (``v``, ``z``, ``x``,
-  and ``theta`` holding ``y``); before a column's ``y`` is read, the steps it
-  missed move its ``x`` toward its ``z``,
-  ``x <- z + (x - z) product_prev / product_at[j]``, as
-  :class:`sklearn_nnopt._sparse.LazyScheduleFree` (which keeps
-  ``product_at`` and the running product of ``1 - c_i``; this kernel
-  updates the first at the columns it steps).
+  ``MODE_LAZY``, with the rule of ``ScheduleFreeAdamW`` in the coordinates of
+  :class:`sklearn_nnopt._sparse.LazyScheduleFree` (``zw``: each column's
+  ``z`` and ``w``, ``x = z + P w``, ``y = z + beta_1 P w`` with ``P`` the
+  running product of ``1 - c_i``): the forward product reads ``y`` from
+  ``zw``, a step moves ``v``, ``z`` and ``w`` of the batch's columns, and
+  absent columns are not touched (``theta`` is not read or written; the
+  Python side keeps ``P`` and writes ``theta`` at the end of each epoch).
 
 One output column runs ``_step``; several (multiclass, multi-target) run
 ``_step_multi``, the same step over each output (the softmax for log_loss).
@@ -122,17 +122,13 @@ cdef struct State:
     void* v
     void* vmax
     const double* penalty_weight  # MODE_LAZY with l2: alpha / p_j; else NULL
-    # MODE_SCHEDULE_FREE: the sequences z and x (flat, as theta; v is the
-    # second moment), the product of (1 - c_i) at each column's last step,
-    # and this step's scalars (its averaging weight c_t, bias correction
-    # 1 - beta_2^t, and the products before and after it).
-    void* sf_z
-    void* sf_x
-    double* product_at
-    double sf_ckp1
+    # MODE_SCHEDULE_FREE: each parameter's z and w side by side (v is the
+    # second moment), and this step's scalars: the bias correction
+    # 1 - beta_2^t, beta_1 P and 1 / P for the product P before the step.
+    void* sf_zw
     double sf_bias_correction2
-    double sf_product_prev
-    double sf_product_new
+    double sf_beta_product
+    double sf_inverse_product
     # Work space: the gradient, dense over the features, zero outside the
     # columns touched (cols); per row of the batch, a weight or a gradient.
     double* grad
@@ -266,78 +262,22 @@ cdef inline void _loss_gradient(
 cdef intp_t _AHEAD = 4
 
 
-cdef inline void _sf_catch_up(
-    State* s, floating* theta, intp_t j, long t,
-) noexcept nogil:
-    """Column j's missed steps of x (its z fixed), then its y (all outputs):
-    ScheduleFreeAdamW._catch_up, in the same roundings."""
-    cdef floating* sz = <floating*> s.sf_z
-    cdef floating* sx = <floating*> s.sf_x
-    cdef double factor = s.sf_product_prev / s.product_at[j]
-    cdef floating beta = <floating> s.beta_1, rest = <floating> (1.0 - s.beta_1)
-    cdef floating xj, zj, yj, work
-    cdef intp_t c, idx
-    for c in range(s.n_outputs):
-        idx = c * s.n_features + j
-        zj = sz[idx]
-        work = sx[idx] - zj
-        xj = <floating> (work * factor + zj)
-        sx[idx] = xj
-        yj = xj * beta
-        work = zj * rest
-        theta[idx] = yj + work
-    s.product_at[j] = s.sf_product_prev
-
-
-cdef intp_t _sf_catch_up_batch(
-    State* s,
-    floating* theta,
-    const index_t* X_indices,
-    const index_t* X_indptr,
-    const intp_t* rows,
-    intp_t start,
-    intp_t n_batch,
-    long t,
-) noexcept nogil:
-    """Before the forward pass: the batch's distinct columns (into ``cols``,
-    marked in ``seen``, as the gradient's scatter lists them), then the
-    missed steps of those behind. A pass of its own, rather than in the
-    forward product, so that the columns' state can be prefetched ahead
-    (their arrays are far larger than the cache). Returns their count."""
-    cdef intp_t i, j, k, r, n_cols = 0, p = s.n_features, c
-    cdef unsigned char* seen = s.seen
-    cdef intp_t* cols = s.cols
-    for i in range(n_batch):
-        r = rows[i] if rows != NULL else start + i
-        for k in range(X_indptr[r], X_indptr[r + 1]):
-            j = X_indices[k]
-            cols[n_cols] = j
-            n_cols += 1 - seen[j]
-            seen[j] = 1
-    for i in range(n_cols):
-        if i + 8 < n_cols:
-            j = cols[i + 8]
-            NNOPT_PREFETCH(&s.product_at[j])
-            for c in range(s.n_outputs):
-                NNOPT_PREFETCH(&theta[c * p + j])
-                NNOPT_PREFETCH(&(<floating*> s.sf_z)[c * p + j])
-                NNOPT_PREFETCH(&(<floating*> s.sf_x)[c * p + j])
-        j = cols[i]
-        if s.product_at[j] != s.sf_product_prev:
-            _sf_catch_up(s, theta, j, t)
-    return n_cols
+cdef inline floating _sf_point(const floating* zw, intp_t idx, floating bp) noexcept nogil:
+    """y of parameter idx, as LazyScheduleFree.point: z + (beta_1 P) w, each
+    product rounded to the parameters' type."""
+    cdef floating y = zw[2 * idx + 1] * bp
+    return y + zw[2 * idx]
 
 
 cdef inline void _sf_update(
-    State* s, floating* theta, intp_t idx, floating g, double lr,
+    State* s, intp_t idx, floating g, double lr,
 ) noexcept nogil:
-    """One coordinate's ScheduleFreeAdamW step (``_rule`` and ``_advance``,
-    without decay), each operation rounded to the parameters' type as numpy's
-    in-place array operations with Python scalars."""
+    """One coordinate's lazy ScheduleFreeAdamW step (``_normalized``, then
+    LazyScheduleFree.step's z and w), each operation rounded to the
+    parameters' type as numpy's array operations with Python scalars."""
     cdef floating* v = <floating*> s.v
-    cdef floating* sz = <floating*> s.sf_z
-    cdef floating* sx = <floating*> s.sf_x
-    cdef floating vj, work, denom, d, zj, xj, yj
+    cdef floating* zw = <floating*> s.sf_zw
+    cdef floating vj, work, denom, d
     vj = v[idx] * <floating> s.beta_2
     work = g * g
     work = work * <floating> (1.0 - s.beta_2)
@@ -348,15 +288,9 @@ cdef inline void _sf_update(
     denom = denom + <floating> s.epsilon
     d = g / denom
     work = d * <floating> lr
-    zj = sz[idx] - work
-    xj = sx[idx] * <floating> (1.0 - s.sf_ckp1)
-    work = zj * <floating> s.sf_ckp1
-    xj = xj + work
-    sz[idx] = zj
-    sx[idx] = xj
-    yj = xj * <floating> s.beta_1
-    work = zj * <floating> (1.0 - s.beta_1)
-    theta[idx] = yj + work
+    zw[2 * idx] = zw[2 * idx] - work
+    work = work * <floating> s.sf_inverse_product
+    zw[2 * idx + 1] = zw[2 * idx + 1] + work
 
 
 cdef Result _step(
@@ -385,7 +319,12 @@ cdef Result _step(
     cdef intp_t i, j, k, r, n_cols = 0
     cdef double z, loss, g, gb, weight_sum, loss_sum = 0.0, factor, inner = 0.0
     cdef double scale = s.scale, new_scale, c, step_size, eps, denom, mj, vj
-    cdef floating b = theta[p] if s.fit_intercept else 0
+    cdef bint schedule_free = s.mode == _MODE_SCHEDULE_FREE
+    cdef const floating* zw = <const floating*> s.sf_zw
+    cdef floating bp = <floating> s.sf_beta_product
+    cdef floating b = 0, y_j
+    if s.fit_intercept:
+        b = _sf_point(zw, p, bp) if schedule_free else theta[p]
 
     # The batch's weight: its weighted mean loss's gradient is
     # s_i / sum(s) * loss'(z_i) (Objective.output_gradient).
@@ -402,11 +341,6 @@ cdef Result _step(
     # columns touched: cleared at the end of each step, or kept as the
     # previous gradient). The columns' list is kept without a branch: each
     # column is written, and counted the first time.
-    if s.mode == _MODE_SCHEDULE_FREE:
-        # (The scatter below then lists no column again.)
-        n_cols = _sf_catch_up_batch(
-            s, theta, X_indices, X_indptr, rows, start, n_batch, t
-        )
     for i in range(min(_AHEAD, n_batch)):
         _prefetch_row(X_data, X_indices, X_indptr, rows[i] if rows != NULL else start + i)
     for i in range(n_batch):
@@ -417,8 +351,12 @@ cdef Result _step(
                 rows[i + _AHEAD] if rows != NULL else start + i + _AHEAD,
             )
         z = 0.0
-        for k in range(X_indptr[r], X_indptr[r + 1]):
-            z += X_data[k] * theta[X_indices[k]]
+        if schedule_free:  # y from z and w (theta holds the epoch's start)
+            for k in range(X_indptr[r], X_indptr[r + 1]):
+                z += X_data[k] * _sf_point(zw, X_indices[k], bp)
+        else:
+            for k in range(X_indptr[r], X_indptr[r + 1]):
+                z += X_data[k] * theta[X_indices[k]]
         # Rounded to the parameters' type as numpy's raw prediction.
         z = <floating> z
         if scale != 1.0:
@@ -482,21 +420,19 @@ cdef Result _step(
         if i < n_cols:
             if i + 16 < n_cols:
                 k = cols[i + 16]
-                if m != NULL:
+                if schedule_free:  # no m, no theta: z and w
+                    NNOPT_PREFETCH(&zw[2 * k])
+                else:
                     NNOPT_PREFETCH(&m[k])
-                else:  # schedule-free steps: no m, the sequences
-                    NNOPT_PREFETCH(&(<floating*> s.sf_z)[k])
-                    NNOPT_PREFETCH(&(<floating*> s.sf_x)[k])
+                    NNOPT_PREFETCH(&theta[k])
                 NNOPT_PREFETCH(&v[k])
-                NNOPT_PREFETCH(&theta[k])
                 if s.penalty_weight != NULL:
                     NNOPT_PREFETCH(&s.penalty_weight[k])
             if s.penalty_weight != NULL:
-                g = <floating> (g + s.penalty_weight[j] * theta[j])
-        if s.mode == _MODE_SCHEDULE_FREE:
-            _sf_update(s, theta, j, <floating> g, lr)
-            if i < n_cols:
-                s.product_at[j] = s.sf_product_new
+                y_j = _sf_point(zw, j, bp) if schedule_free else theta[j]
+                g = <floating> (g + s.penalty_weight[j] * y_j)
+        if schedule_free:
+            _sf_update(s, j, <floating> g, lr)
             continue
         mj = <floating> (m[j] * s.beta_1 + <floating> (g * (1.0 - s.beta_1)))
         vj = <floating> (
@@ -562,6 +498,10 @@ cdef Result _step_multi(
     cdef double scale = s.scale, new_scale, c_t, step_size, eps, denom, mj, vj
     cdef double z_max, total, gb
     cdef bint softmax = s.loss == _LOSS_LOG
+    cdef bint schedule_free = s.mode == _MODE_SCHEDULE_FREE
+    cdef const floating* zw = <const floating*> s.sf_zw
+    cdef floating bp = <floating> s.sf_beta_product
+    cdef floating y_j
 
     n_rows = s.n_rows
     if weighted:
@@ -571,10 +511,6 @@ cdef Result _step_multi(
     else:
         weight_sum = <double> n_batch
         factor = <floating> (1.0 / weight_sum)
-    if s.mode == _MODE_SCHEDULE_FREE:
-        n_cols = _sf_catch_up_batch(
-            s, theta, X_indices, X_indptr, rows, start, n_batch, t
-        )
     for i in range(n_batch):
         r = rows[i] if rows != NULL else start + i
         # The raw predictions, as scipy's product: per output, over the row.
@@ -583,14 +519,20 @@ cdef Result _step_multi(
         for k in range(X_indptr[r], X_indptr[r + 1]):
             j = X_indices[k]
             x = X_data[k]
-            for c in range(n_out):
-                z[c] += x * theta[c * p + j]
+            if schedule_free:  # y from z and w (theta holds the epoch's start)
+                for c in range(n_out):
+                    z[c] += x * _sf_point(zw, c * p + j, bp)
+            else:
+                for c in range(n_out):
+                    z[c] += x * theta[c * p + j]
         for c in range(n_out):
             z[c] = <floating> z[c]
             if scale != 1.0:
                 z[c] = <floating> (z[c] * scale)
             if s.fit_intercept:
-                z[c] = <floating> (z[c] + theta[n_out * p + c])
+                idx = n_out * p + c
+                y_j = _sf_point(zw, idx, bp) if schedule_free else theta[idx]
+                z[c] = <floating> (z[c] + y_j)
         if softmax:
             # losses.LogLoss: exp(max(z - z_max, log_tiny)) / total - y.
             z_max = z[0]
@@ -677,9 +619,10 @@ cdef Result _step_multi(
                 theta[idx] = theta[idx] - <floating> (lr * g)
                 continue
             if i < n_cols and s.penalty_weight != NULL:
-                g = <floating> (g + s.penalty_weight[j] * theta[idx])
-            if s.mode == _MODE_SCHEDULE_FREE:
-                _sf_update(s, theta, idx, <floating> g, lr)
+                y_j = _sf_point(zw, idx, bp) if schedule_free else theta[idx]
+                g = <floating> (g + s.penalty_weight[j] * y_j)
+            if schedule_free:
+                _sf_update(s, idx, <floating> g, lr)
                 continue
             mj = <floating> (m[idx] * s.beta_1 + <floating> (g * (1.0 - s.beta_1)))
             vj = <floating> (
@@ -695,8 +638,6 @@ cdef Result _step_multi(
             theta[idx] = theta[idx] - <floating> (<floating> (mj / denom) * step_size)
         if i < n_cols:
             seen[cols[i]] = 0
-            if s.mode == _MODE_SCHEDULE_FREE:
-                s.product_at[cols[i]] = s.sf_product_new
 
     if previous != NULL:
         for i in range(s.n_previous):
@@ -752,11 +693,10 @@ cdef class SparseKernel:
     track : bool
         Keep ``inner``, the inner product of the last two steps' gradients.
     batch_size : int
-    sf_z, sf_x : ndarray shaped as theta, or None
-        MODE_SCHEDULE_FREE: the sequences z and x, updated in place.
-    product_at : ndarray of shape (n_features,), float64, or None
-        MODE_SCHEDULE_FREE: the running product of ``1 - c_i`` at each
-        column's last step, updated in place at the columns stepped.
+    sf_zw : ndarray of shape (theta.size, 2), or None
+        MODE_SCHEDULE_FREE: each parameter's ``z`` and ``w``
+        (:class:`~sklearn_nnopt._sparse.LazyScheduleFree`'s ``zw``), X's
+        dtype, C-contiguous, updated in place.
     """
 
     cdef State s
@@ -771,7 +711,7 @@ cdef class SparseKernel:
     def __init__(
         self, X, y, sample_weight, theta, fit_intercept, loss, loss_param, mode, l2,
         log_tiny, beta_1, beta_2, epsilon, amsgrad, m, v, vmax, penalty_weight,
-        track, batch_size, sf_z=None, sf_x=None, product_at=None,
+        track, batch_size, sf_zw=None,
     ):
         dtype = theta.dtype
         if dtype not in (np.float32, np.float64) or X.dtype != dtype:
@@ -799,19 +739,18 @@ cdef class SparseKernel:
         y = y.ravel(order="F")
         sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
         for name, a in (
-            ("m", m), ("v", v), ("vmax", vmax), ("theta", theta), ("sf_z", sf_z),
-            ("sf_x", sf_x),
+            ("m", m), ("v", v), ("vmax", vmax), ("theta", theta),
         ):
             if a is not None and (
                 a.dtype != dtype or a.shape != theta.shape or not a.flags.c_contiguous
             ):
                 raise ValueError(f"{name} must be shaped and typed as theta.")
-        if product_at is not None and (
-            product_at.dtype != np.float64
-            or product_at.shape != (n_features,)
-            or not product_at.flags.c_contiguous
+        if sf_zw is not None and (
+            sf_zw.dtype != dtype
+            or sf_zw.shape != (n_params, 2)
+            or not sf_zw.flags.c_contiguous
         ):
-            raise ValueError("product_at must be a float64 array per feature.")
+            raise ValueError("sf_zw must be (theta.size, 2), C-contiguous, typed as theta.")
         if penalty_weight is not None:
             penalty_weight = np.ascontiguousarray(penalty_weight, dtype=np.float64)
             if penalty_weight.shape != (n_features,):
@@ -828,7 +767,7 @@ cdef class SparseKernel:
         previous_cols = np.empty(n_features + 1, dtype=np.intp)
         self._refs = (
             y, sample_weight, theta, m, v, vmax, penalty_weight, previous, grad, per_row, z,
-            seen, cols, previous_cols, sf_z, sf_x, product_at,
+            seen, cols, previous_cols, sf_zw,
         )
         self.batch_size = batch_size
         self.s.Y = _address(y)
@@ -863,16 +802,12 @@ cdef class SparseKernel:
         self.s.z = <double*> _address(z)
         self.s.seen = <unsigned char*> _address(seen)
         self.s.cols = <intp_t*> _address(cols)
-        self.s.sf_z = _address(sf_z)
-        self.s.sf_x = _address(sf_x)
-        self.s.product_at = <double*> _address(product_at)
-        self.s.sf_ckp1 = 0.0
+        self.s.sf_zw = _address(sf_zw)
         self.s.sf_bias_correction2 = 1.0
-        self.s.sf_product_prev = self.s.sf_product_new = 1.0
-        if mode == _MODE_SCHEDULE_FREE and (
-            v is None or sf_z is None or sf_x is None or product_at is None
-        ):
-            raise ValueError("Schedule-free steps need v, z, x and product_at.")
+        self.s.sf_beta_product = 0.0
+        self.s.sf_inverse_product = 1.0
+        if mode == _MODE_SCHEDULE_FREE and (v is None or sf_zw is None):
+            raise ValueError("Schedule-free steps need v and zw.")
         if mode == _MODE_LAZY and (m is None or v is None or (amsgrad and vmax is None)):
             raise ValueError("Adam's steps need its state arrays.")
         if not 0 <= loss < _N_LOSSES:
@@ -900,23 +835,21 @@ cdef class SparseKernel:
         self.s.scale = 1.0
 
     def step(
-        self, rows, double lr, bint weighted, long t, double ckp1=0.0,
-        double bias_correction2=1.0, double product_prev=1.0,
-        double product_new=1.0,
+        self, rows, double lr, bint weighted, long t, double bias_correction2=1.0,
+        double beta_product=0.0, double inverse_product=1.0,
     ):
         """One minibatch step on ``rows`` (a slice of step 1, or intp indices).
 
         ``t`` is the optimizer's step count after this step (Adam's bias
         corrections). MODE_SCHEDULE_FREE: ``lr`` is the warmed-up step,
-        ``ckp1`` the averaging weight :math:`c_t`, ``bias_correction2``
-        :math:`1 - \\beta_2^t`, ``product_prev`` and ``product_new`` the
-        products of :math:`1 - c_i` before and after this step. Returns
+        ``bias_correction2`` :math:`1 - \\beta_2^t`, ``beta_product`` and
+        ``inverse_product`` :math:`\\beta_1 P` and :math:`1 / P`, ``P`` the
+        product of :math:`1 - c_i` before this step. Returns
         ``(weighted loss sum, weight sum, inner)``.
         """
-        self.s.sf_ckp1 = ckp1
         self.s.sf_bias_correction2 = bias_correction2
-        self.s.sf_product_prev = product_prev
-        self.s.sf_product_new = product_new
+        self.s.sf_beta_product = beta_product
+        self.s.sf_inverse_product = inverse_product
         cdef const intp_t[::1] index
         cdef const intp_t* row_ptr = NULL
         cdef intp_t start = 0, n_batch
