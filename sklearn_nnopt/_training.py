@@ -749,8 +749,10 @@ class _Run:
             start = time.perf_counter()
             total_loss = total_weight = 0.0
             steps = 0
-            if getattr(stepper, "runs_epochs", False):
-                # A compiled stepper runs the epoch's batches in one call.
+            if getattr(stepper, "runs_epochs", False) and not config.incremental:
+                # A compiled stepper runs the epoch's batches in one call (a
+                # partial_fit call steps batch by batch: its last batch is
+                # judged on its own, check_last_step).
                 steps, total_loss, total_weight = self.whole_epoch(
                     stepper,
                     schedule,

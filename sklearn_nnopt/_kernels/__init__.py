@@ -83,6 +83,8 @@ _LOSSES = {
     ModifiedHuber: ("modified_huber", None),
     Perceptron: ("perceptron", None),
 }
+#: The optimizer classes the kernel steps (exactly these, not subclasses).
+COVERED_OPTIMIZERS = (SGD, Adam, ScheduleFreeAdamW)
 _ADAM_STATE = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 _SCHEDULE_FREE_STATE = ("exp_avg_sq", "z", "x")
 
@@ -124,10 +126,12 @@ def unsupported(data, objective, optimizer, params, averaging=False):
         return "preconditioning"
     if averaging:
         return "averaging"
+    if type(optimizer) not in COVERED_OPTIMIZERS:
+        return f"optimizer {type(optimizer).__name__}"
     if type(optimizer) is SGD:
         if optimizer.momentum != 0:
             return "SGD with momentum"
-    elif type(optimizer) in (Adam, ScheduleFreeAdamW):
+    else:  # Adam, ScheduleFreeAdamW
         if optimizer.sparse_mode != "lazy":
             return f"{type(optimizer).__name__} with lazy=False" + (
                 " or a weight_decay" if type(optimizer) is ScheduleFreeAdamW else ""
@@ -143,8 +147,6 @@ def unsupported(data, objective, optimizer, params, averaging=False):
                 or not buffers[0].flags.c_contiguous
             ):
                 return f"{type(optimizer).__name__}'s state is not one flat buffer"
-    else:
-        return f"optimizer {type(optimizer).__name__}"
     return None
 
 
@@ -180,6 +182,8 @@ class CompiledSparseStepper:
     """
 
     gathers = False
+    #: The training loop runs whole epochs through :meth:`run_epoch`.
+    runs_epochs = True
 
     def __init__(self, data, objective, optimizer, params, track=False):
         self.optimizer = optimizer
@@ -289,10 +293,71 @@ class CompiledSparseStepper:
         sequences.after_step(ckp1)
         return loss, weight
 
+    def run_epoch(self, order, starts, stops, rates, weighted):
+        """An epoch's steps in one call of the kernel (see
+        :meth:`sklearn_nnopt._finite_sum.FiniteSumStepper.run_epoch`): the
+        iterates of :meth:`step` on each batch in turn, without a Python
+        call per batch.
+
+        Returns
+        -------
+        losses, weights : ndarray of float64
+            Each batch's weighted loss sum and weight sum; ``inner`` is then
+            each step's Pflug inner product (an array).
+        """
+        n_steps = len(rates)
+        losses, weights, inners = (np.empty(n_steps) for _ in range(3))
+        opt, sequences = self.optimizer, self.sequences
+        state = opt._begin_step(0)
+        averaging = {}
+        if sequences is not None:
+            if sequences.zw is None:  # as the first step creates them
+                theta = self._arguments[3]
+                state.buffers("exp_avg_sq", [theta])
+                state.buffers("z", [theta], fill=None)
+                state.buffers("x", [theta], fill=None)
+                sequences._begin()
+            averaging = dict(
+                warmup_steps=opt.warmup_steps,
+                r=float(opt.r),
+                weight_lr_power=float(opt.weight_lr_power),
+                lr_max=state.values.get("lr_max", -1.0),
+                weight_sum=state.values.get("weight_sum", 0.0),
+                product=sequences.product,
+                min_product=sequences.MIN_PRODUCT,
+            )
+        if self.kernel is None:
+            self._build()
+        result = self.kernel.run(
+            order,
+            np.asarray(starts, dtype=np.intp),
+            np.asarray(stops, dtype=np.intp),
+            np.asarray(rates, dtype=np.float64),
+            weighted,
+            state.step,
+            losses,
+            weights,
+            inners,
+            **averaging,
+        )
+        state.step += n_steps
+        if sequences is not None and n_steps:
+            state.values["lr_max"], state.values["weight_sum"], sequences.product = (
+                result
+            )
+        self.inner = inners
+        return losses, weights
+
     def finish(self):
         """Fold the global scale into the coefficients; the schedule-free
         sequences and parameters from their lazy form (end of an epoch)."""
-        if self.sequences is not None:
-            self.sequences.finish()
+        sequences = self.sequences
+        if sequences is not None and sequences.zw is not None:
+            # LazyScheduleFree.finish, in one compiled pass.
+            values = self.optimizer.state_.values
+            self.kernel.finish_schedule_free(
+                values["z"][0], values["x"][0], sequences.product, self.optimizer.beta_1
+            )
+            sequences.product = 1.0
         elif self.kernel is not None:
             self.kernel.fold()

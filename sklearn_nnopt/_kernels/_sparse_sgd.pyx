@@ -659,6 +659,113 @@ cdef Result _step_multi(
     return out
 
 
+cdef struct Averaging:
+    # Schedule-Free AdamW's step weights (ScheduleFreeAdamW._coefficients)
+    # and LazyScheduleFree's product, carried from step to step.
+    long warmup_steps
+    double r
+    double weight_lr_power
+    double lr_max
+    double weight_sum
+    double product
+    double min_product
+
+
+cdef void _run_epoch(
+    State* s,
+    floating* theta,
+    const floating* X_data,
+    const index_t* X_indices,
+    const index_t* X_indptr,
+    const intp_t* order,
+    const intp_t* starts,
+    const intp_t* stops,
+    const double* rates,
+    intp_t n_steps,
+    bint weighted,
+    long t0,
+    Averaging* a,
+    double* losses,
+    double* weights,
+    double* inners,
+) noexcept nogil:
+    """The steps of :meth:`SparseKernel.step` on batches
+    ``order[starts[i]:stops[i]]`` (rows ``starts[i]:stops[i]`` if ``order``
+    is NULL) at step sizes ``rates[i]``, step ``t0 + i + 1``. Schedule-free:
+    each step's warmed-up rate and weight :math:`c_t` as
+    ``ScheduleFreeAdamW._coefficients``, then the product's advance, restart
+    and fold as ``LazyScheduleFree.after_step``."""
+    cdef Result out
+    cdef intp_t i, j, n_params
+    cdef long t, k
+    cdef double lr, ckp1 = 0.0, weight
+    cdef floating* zw = <floating*> s.sf_zw
+    cdef floating fold
+    n_params = s.n_outputs * (s.n_features + (1 if s.fit_intercept else 0))
+    for i in range(n_steps):
+        t = t0 + i + 1
+        lr = rates[i]
+        if s.mode == _MODE_SCHEDULE_FREE:
+            k = t - 1
+            if k < a.warmup_steps:
+                lr = lr * (<double> (k + 1) / <double> a.warmup_steps)
+            if lr > a.lr_max:
+                a.lr_max = lr
+            weight = pow(<double> t, a.r) * pow(a.lr_max, a.weight_lr_power)
+            a.weight_sum = a.weight_sum + weight
+            ckp1 = weight / a.weight_sum if a.weight_sum != 0 else 0.0
+            s.sf_bias_correction2 = 1.0 - pow(s.beta_2, <double> t)
+            s.sf_beta_product = s.beta_1 * a.product
+            s.sf_inverse_product = 1.0 / a.product
+        if s.n_outputs > 1:
+            out = _step_multi(
+                s, theta, X_data, X_indices, X_indptr,
+                &order[starts[i]] if order != NULL else NULL,
+                starts[i], stops[i] - starts[i], weighted, lr, t,
+            )
+        else:
+            out = _step(
+                s, theta, X_data, X_indices, X_indptr,
+                &order[starts[i]] if order != NULL else NULL,
+                starts[i], stops[i] - starts[i], weighted, lr, t,
+            )
+        losses[i] = out.loss
+        weights[i] = out.weight
+        inners[i] = out.inner
+        if s.mode == _MODE_SCHEDULE_FREE:
+            if ckp1 >= 1.0:  # x = z: w = 0
+                for j in range(n_params):
+                    zw[2 * j + 1] = 0
+                a.product = 1.0
+            else:
+                a.product = a.product * (1.0 - ckp1)
+                if a.product < a.min_product:
+                    fold = <floating> a.product
+                    for j in range(n_params):
+                        zw[2 * j + 1] = zw[2 * j + 1] * fold
+                    a.product = 1.0
+
+
+cdef void _sf_finish(
+    floating* zw, floating* theta, floating* z, floating* x, intp_t n,
+    double product, double beta,
+) noexcept nogil:
+    # x = w P + z, y = beta x + (1 - beta) z, then w = x - z (LazyScheduleFree.finish).
+    cdef intp_t i
+    cdef floating zi, xi, yi, work
+    cdef floating p = <floating> product, b = <floating> beta, rest = <floating> (1.0 - beta)
+    for i in range(n):
+        zi = zw[2 * i]
+        xi = zw[2 * i + 1] * p
+        xi = xi + zi
+        z[i] = zi
+        x[i] = xi
+        yi = xi * b
+        work = zi * rest
+        theta[i] = yi + work
+        zw[2 * i + 1] = xi - zi
+
+
 cdef class SparseKernel:
     """One output column's minibatch steps on CSR rows (see the module docstring).
 
@@ -932,3 +1039,114 @@ cdef class SparseKernel:
                         row_ptr, start, n_batch, weighted, lr, t,
                     )
         return out.loss, out.weight, out.inner
+
+    def run(
+        self, order, starts, stops, rates, bint weighted, long t0, losses, weights,
+        inners, long warmup_steps=0, double r=0.0, double weight_lr_power=2.0,
+        double lr_max=-1.0, double weight_sum=0.0, double product=1.0,
+        double min_product=0.0,
+    ):
+        """:meth:`step` on many batches in one call, without the GIL.
+
+        Batch ``i`` is ``order[starts[i]:stops[i]]`` (intp; ``order`` None:
+        rows ``starts[i]:stops[i]``), at step size ``rates[i]`` and step
+        count ``t0 + i + 1``; its weighted loss sum, weight sum and Pflug
+        inner product go to ``losses[i]``, ``weights[i]``, ``inners[i]``
+        (float64 arrays). MODE_SCHEDULE_FREE: ``rates`` are before warmup;
+        ``warmup_steps``, ``r``, ``weight_lr_power`` are the optimizer's,
+        ``lr_max``, ``weight_sum`` its state before the epoch, ``product``
+        LazyScheduleFree's, folded below ``min_product``. Returns
+        ``(lr_max, weight_sum, product)`` after the epoch.
+        """
+        cdef const intp_t[::1] order_view
+        cdef const intp_t* order_ptr = NULL
+        cdef const intp_t[::1] starts_view = starts
+        cdef const intp_t[::1] stops_view = stops
+        cdef const double[::1] rates_view = rates
+        cdef double[::1] losses_view = losses
+        cdef double[::1] weights_view = weights
+        cdef double[::1] inners_view = inners
+        cdef intp_t i, n_steps = rates_view.shape[0]
+        cdef Averaging a
+        if not (
+            starts_view.shape[0] == stops_view.shape[0] == n_steps
+            and losses_view.shape[0] >= n_steps
+            and weights_view.shape[0] >= n_steps
+            and inners_view.shape[0] >= n_steps
+        ):
+            raise ValueError("one start, stop, rate and output per step")
+        cdef intp_t limit = self.s.n_rows
+        if order is not None:
+            order_view = order
+            limit = order_view.shape[0]
+            if limit:
+                order_ptr = &order_view[0]
+        for i in range(n_steps):
+            if not (
+                0 <= starts_view[i] < stops_view[i] <= limit
+                and stops_view[i] - starts_view[i] <= self.batch_size
+            ):
+                raise ValueError(f"batch {i} is empty, out of range or too large")
+        if n_steps == 0:
+            return lr_max, weight_sum, product
+        if self.s.mode == _MODE_SCHEDULE_FREE and warmup_steps < 0:
+            raise ValueError("warmup_steps must be >= 0")
+        a.warmup_steps = warmup_steps
+        a.r = r
+        a.weight_lr_power = weight_lr_power
+        a.lr_max = lr_max
+        a.weight_sum = weight_sum
+        a.product = product
+        a.min_product = min_product
+        with nogil:
+            if self.double_data:
+                if self.wide_indices:
+                    _run_epoch(
+                        &self.s, <double*> self.s.theta, <const double*> self.X_data,
+                        <const int64_t*> self.X_indices, <const int64_t*> self.X_indptr,
+                        order_ptr, &starts_view[0], &stops_view[0], &rates_view[0],
+                        n_steps, weighted, t0, &a, &losses_view[0], &weights_view[0],
+                        &inners_view[0],
+                    )
+                else:
+                    _run_epoch(
+                        &self.s, <double*> self.s.theta, <const double*> self.X_data,
+                        <const int32_t*> self.X_indices, <const int32_t*> self.X_indptr,
+                        order_ptr, &starts_view[0], &stops_view[0], &rates_view[0],
+                        n_steps, weighted, t0, &a, &losses_view[0], &weights_view[0],
+                        &inners_view[0],
+                    )
+            else:
+                if self.wide_indices:
+                    _run_epoch(
+                        &self.s, <float*> self.s.theta, <const float*> self.X_data,
+                        <const int64_t*> self.X_indices, <const int64_t*> self.X_indptr,
+                        order_ptr, &starts_view[0], &stops_view[0], &rates_view[0],
+                        n_steps, weighted, t0, &a, &losses_view[0], &weights_view[0],
+                        &inners_view[0],
+                    )
+                else:
+                    _run_epoch(
+                        &self.s, <float*> self.s.theta, <const float*> self.X_data,
+                        <const int32_t*> self.X_indices, <const int32_t*> self.X_indptr,
+                        order_ptr, &starts_view[0], &stops_view[0], &rates_view[0],
+                        n_steps, weighted, t0, &a, &losses_view[0], &weights_view[0],
+                        &inners_view[0],
+                    )
+        return a.lr_max, a.weight_sum, a.product
+
+    def finish_schedule_free(self, z, x, double product, double beta):
+        """LazyScheduleFree.finish in one pass (MODE_SCHEDULE_FREE): ``z`` and
+        ``x`` (the optimizer's buffers, shaped and typed as theta) and theta
+        (:math:`y`) from ``zw`` at the product ``product``; then ``w = x - z``
+        for a product of 1. Each operation rounded as numpy's."""
+        if self.s.mode != _MODE_SCHEDULE_FREE:
+            raise ValueError("not a schedule-free kernel")
+        n = self.s.n_outputs * (self.s.n_features + (1 if self.s.fit_intercept else 0))
+        for name, a in (("z", z), ("x", x)):
+            if a.dtype != (np.float64 if self.double_data else np.float32) or a.shape != (n,) or not a.flags.c_contiguous:
+                raise ValueError(f"{name} must be shaped and typed as theta.")
+        if self.double_data:
+            _sf_finish(<double*> self.s.sf_zw, <double*> self.s.theta, <double*> _address(z), <double*> _address(x), n, product, beta)
+        else:
+            _sf_finish(<float*> self.s.sf_zw, <float*> self.s.theta, <float*> _address(z), <float*> _address(x), n, product, beta)
