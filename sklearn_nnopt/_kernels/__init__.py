@@ -3,7 +3,8 @@ r"""Compiled training kernels (Cython), and the fits they cover.
 :func:`sparse_stepper` is the dispatch of :func:`sklearn_nnopt._steppers.make_stepper`
 on CSR data: it returns a :class:`CompiledSparseStepper`, whose minibatch step
 is one call of the compiled loop of ``_sparse_sgd.pyx`` (no per-batch numpy
-calls, no gathered copy of the batch's rows, the GIL released), where the
+calls, no gathered copy of the batch's rows, the GIL released; a fit's epoch
+is one call, :meth:`CompiledSparseStepper.run_epoch`), where the
 kernel covers the fit, and None elsewhere, where the numpy
 :class:`~sklearn_nnopt._sparse.SparseColumnStepper` runs (the reference the
 kernel is tested against, step for step). :func:`unsupported` says why a fit

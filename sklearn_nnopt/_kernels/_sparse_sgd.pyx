@@ -26,6 +26,10 @@ the touched coefficients, and their update, exactly as
 
 One output column runs ``_step``; several (multiclass, multi-target) run
 ``_step_multi``, the same step over each output (the softmax for log_loss).
+:meth:`SparseKernel.step` runs one batch; :meth:`SparseKernel.run` an epoch
+of them (``_run_epoch``: the same steps, with Schedule-Free AdamW's step
+weights and product advanced in the loop), so that a fit makes one Python
+call per epoch.
 
 Floating point: float32 or float64 data and parameters (the fused type
 ``floating``); sums and scalar arithmetic in double, rounded to the
