@@ -743,17 +743,22 @@ class _Run:
         step_losses = np.empty(-(-data.n_train // data.batch_size))
         step_inners = np.empty_like(step_losses)
         step_sums = np.empty_like(step_losses)  # each batch's weighted loss sum
+        # A partial_fit call judges its last batch (check_last_step), whose
+        # index is known unless zero-weight batches may be skipped.
+        last_index = None
+        if config.incremental and np.all(data.sample_weight > 0):
+            last_index = len(step_losses) - 1
         for epoch in range(1 if config.incremental else config.max_iter):
             self.epoch = progress.n_iter + 1
             task = callbacks.begin(f"epoch {self.epoch}")
             start = time.perf_counter()
             total_loss = total_weight = 0.0
             steps = 0
-            if getattr(stepper, "runs_epochs", False) and not config.incremental:
-                # A compiled stepper runs the epoch's batches in one call (a
-                # partial_fit call steps batch by batch: its last batch is
-                # judged on its own, check_last_step).
-                steps, total_loss, total_weight = self.whole_epoch(
+            if getattr(stepper, "runs_epochs", False):
+                # A compiled stepper runs the epoch's batches in one call; a
+                # partial_fit call's last batch is then stepped below, judged
+                # on its own (check_last_step).
+                steps, total_loss, total_weight, batches = self.whole_epoch(
                     stepper,
                     schedule,
                     rng,
@@ -762,19 +767,22 @@ class _Run:
                     step_losses,
                     step_inners,
                     step_sums,
+                    hold_last=config.incremental,
                 )
                 t += steps
-                batches = ()
             else:
                 batches = _batches(data, config.shuffle, rng, stepper.gathers)
             for Xb, Yb, swb, rows in batches:
                 t += 1
                 lr = schedule.rate(t, epoch)
                 # The objective before this step, for the divergence checks:
-                # the call's first batch, and each batch of a partial_fit
-                # call (whose last one check_last_step judges). A fit's other
-                # batches skip the penalty's pass over the coefficients.
-                judged = config.incremental or self.call_start is None
+                # the call's first batch, and a partial_fit call's last one
+                # (check_last_step judges it; each batch, where which is
+                # last is not known). The others skip the penalty's pass
+                # over the coefficients.
+                judged = self.call_start is None or (
+                    config.incremental and last_index in (None, steps)
+                )
                 penalty = self.objective.penalty(params.coef) if judged else 0.0
                 batch_loss, batch_weight = stepper.step(Xb, Yb, swb, lr, rows)
                 step_losses[steps] = batch_loss / batch_weight
@@ -838,24 +846,45 @@ class _Run:
                 _warn_not_converged(self, ratio, _name(optimizer), decayed=decayed)
 
     def whole_epoch(
-        self, stepper, schedule, rng, t, epoch, step_losses, step_inners, step_sums
+        self,
+        stepper,
+        schedule,
+        rng,
+        t,
+        epoch,
+        step_losses,
+        step_inners,
+        step_sums,
+        hold_last=False,
     ):
         """One epoch of a stepper that runs all its batches in one call.
 
         The batches (:func:`_epoch_batches`: those of :func:`_batches`) and
         step sizes (``schedule.rate`` of each step) of the loop of
         :meth:`stochastic`, and its bookkeeping: each step's mean loss and
-        loss sum, the call's first objective, the finiteness check.
+        loss sum, the call's first objective, the finiteness check. With
+        ``hold_last`` (a ``partial_fit`` call), the last batch is not run but
+        returned, as :func:`_batches` yields it, for the loop to step and
+        judge.
 
         Returns
         -------
         steps : int
         loss, weight : float
             The sums of the batches' weighted losses and weights.
+        held : list
+            The held batch ``(None, Y_b, sample_weight_b, rows)``, or empty.
         """
-        order, starts, stops, weighted = _epoch_batches(
-            self.data, self.config.shuffle, rng
-        )
+        data = self.data
+        order, starts, stops, weighted = _epoch_batches(data, self.config.shuffle, rng)
+        held = []
+        if hold_last and len(starts):
+            rows = slice(starts[-1], stops[-1])
+            if order is not None:
+                rows = order[rows]
+            swb = data.sample_weight[rows] if weighted else None
+            held = [(None, data.Y[rows], swb, rows)]
+            starts, stops = starts[:-1], stops[:-1]
         steps = len(starts)
         rates = np.fromiter(
             (schedule.rate(t + i, epoch) for i in range(1, steps + 1)), float, steps
@@ -871,7 +900,7 @@ class _Run:
         total_loss = float(np.sum(losses))
         if not math.isfinite(total_loss):
             self.check_finite(total_loss)
-        return steps, total_loss, float(np.sum(weights))
+        return steps, total_loss, float(np.sum(weights)), held
 
     def should_stop(self, schedule, score, step_losses, step_inners):
         """The stopping decision at the end of an epoch.

@@ -112,17 +112,24 @@ def test_run_epoch_gives_the_steps_iterates(
         assert by_epoch.sequences.product == by_step.sequences.product == 1.0
 
 
-def test_partial_fit_steps_batch_by_batch(text, monkeypatch):
-    """A partial_fit call judges its last batch on its own: no whole epochs."""
+def test_partial_fit_holds_its_last_batch(text, monkeypatch):
+    """A partial_fit call runs all its batches but the last in one call; the
+    last is stepped (and judged, check_last_step) on its own; the result is
+    the numpy stepper's."""
     X, y = text
-    calls = []
-    original = CompiledSparseStepper.run_epoch
+    runs, steps = [], []
+    run_epoch, step = CompiledSparseStepper.run_epoch, CompiledSparseStepper.step
 
-    def run_epoch(self, *args):
-        calls.append(1)
-        return original(self, *args)
+    def counting_run_epoch(self, order, starts, *args):
+        runs.append(len(starts))
+        return run_epoch(self, order, starts, *args)
 
-    monkeypatch.setattr(CompiledSparseStepper, "run_epoch", run_epoch)
+    def counting_step(self, *args, **kwargs):
+        steps.append(1)
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(CompiledSparseStepper, "run_epoch", counting_run_epoch)
+    monkeypatch.setattr(CompiledSparseStepper, "step", counting_step)
     made = []
     make = _steppers.make_stepper
     monkeypatch.setattr(
@@ -130,13 +137,18 @@ def test_partial_fit_steps_batch_by_batch(text, monkeypatch):
         "make_stepper",
         lambda *a, **k: made.append(make(*a, **k)) or made[-1],
     )
-    est = LinearNNClassifier(optimizer="adam", batch_size=20, random_state=0)
-    est.partial_fit(X, y, classes=[0.0, 1.0])
-    assert isinstance(made[-1], CompiledSparseStepper)
-    assert not calls
-    est.set_params(max_iter=2, tol=None).fit(X, y)
-    assert isinstance(made[-1], CompiledSparseStepper)
-    assert len(calls) == 2
+    fits = []
+    for enabled in (True, False):
+        monkeypatch.setattr(_kernels, "ENABLED", enabled)
+        est = LinearNNClassifier(optimizer="adam", batch_size=20, random_state=0)
+        for _ in range(2):
+            est.partial_fit(X, y, classes=[0.0, 1.0])
+        fits.append(est)
+        if enabled:
+            assert all(isinstance(s, CompiledSparseStepper) for s in made)
+            assert runs == [7, 7] and len(steps) == 2  # 160 rows, batches of 20
+    np.testing.assert_allclose(fits[0].coef_, fits[1].coef_, rtol=1e-12)
+    assert fits[0].t_ == fits[1].t_ == 16
 
 
 def test_run_epoch_refuses_bad_batches(text):
