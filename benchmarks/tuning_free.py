@@ -45,7 +45,7 @@ from sklearn_nnopt import OPTIMIZERS
 HERE = Path(__file__).resolve().parent
 SCORE_TOLERANCE = 0.01
 TUNED_ADAM = (1e-4, 1e-3, 1e-2, 1e-1)
-TIMING_REPEATS = 3
+TIMING_REPEATS = 5
 #: The new optimizers (those registered) and the ones they are measured against.
 NEW = ("prodigy", "schedulefree_sgd", "schedulefree_adamw", "saga")
 BASELINES = ("sgd", "adam", "lbfgs")
@@ -166,18 +166,19 @@ def render(results, settings):
             lines.append(
                 f"| {opt} | {row['gap']:.1e} | {row['score']:.4f} | {row['n_iter']} "
                 f"| {row['seconds']:.2f} | {'yes' if row['warned'] else 'no'} "
-                f"| {_s(row['to_target'])} ({_s(row['target_epochs'], '{}')}) |"
+                f"| {_s(row['to_target'], '{:.3f}')} "
+                f"({_s(row['target_epochs'], '{}')}) |"
             )
         tuned = {lr: v for lr, v in result["tuned_adam"].items() if v[0] is not None}
         cells = ", ".join(
-            f"{lr:g}: {_s(t)} s ({_s(k, '{}')})"
+            f"{lr:g}: {_s(t, '{:.3f}')} s ({_s(k, '{}')})"
             for lr, (t, k) in result["tuned_adam"].items()
         )
         best = min(tuned.items(), key=lambda item: item[1][0]) if tuned else None
         lines += [
             "",
             f"Tuned Adam, time to target: {cells}; best "
-            + (f"{best[1][0]:.2f} s (lr {best[0]:g})." if best else "never."),
+            + (f"{best[1][0]:.3f} s (lr {best[0]:g})." if best else "never."),
         ]
     return "\n".join(lines) + "\n"
 
