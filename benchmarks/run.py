@@ -213,7 +213,7 @@ def time_to_target_runners(data, settings, target):
         return EpochByEpoch(make, data, target, settings.max_epochs)
 
     return {
-        "ours adam (default)": epochs(lambda: ours(task)),
+        "ours (default)": epochs(lambda: ours(task)),
         "ours sgd": epochs(lambda: ours(task, optimizer="sgd")),
         "ours lbfgs": _lbfgs_to_score(data, target, settings.max_iter_lbfgs),
         sgd_peer_name(task) + " (default)": epochs(lambda: sgd_peer(task)),
@@ -263,7 +263,7 @@ def time_to_target(data, settings, reference_fit):
 def final_configurations(task, n_train, cap):
     """Default settings, stochastic methods capped at ``cap`` epochs."""
     return {
-        "ours adam (default)": lambda: ours(task, max_iter=cap),
+        "ours (default)": lambda: ours(task, max_iter=cap),
         "ours sgd": lambda: ours(task, optimizer="sgd", max_iter=cap),
         "ours lbfgs": lambda: ours(task, optimizer="lbfgs"),
         sgd_peer_name(task) + " (default)": lambda: sgd_peer(task, max_iter=cap),
@@ -296,7 +296,7 @@ def memory_configurations(task, n_train, epochs):
     short = {"max_iter": epochs, "tol": None}
     mlp_short = {"max_iter": epochs, "tol": 0, "n_iter_no_change": epochs + 1}
     return {
-        "ours adam (default)": lambda: ours(task, **short),
+        "ours (default)": lambda: ours(task, **short),
         f"ours adam @{BATCH}": lambda: ours(task, batch_size=BATCH, **short),
         "ours sgd": lambda: ours(task, optimizer="sgd", **short),
         "ours lbfgs": lambda: ours(task, optimizer="lbfgs", max_iter=5),
