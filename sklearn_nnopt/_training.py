@@ -1413,6 +1413,29 @@ def _block_rows(X, n, budget):
     return max(1, min(n, int(budget // max(per_row, 1.0))))
 
 
+def _row_blocks(data, budget):
+    """The training rows by blocks for a pass over ``X``: ``(index, X_block)``.
+
+    ``budget`` entries per block (:func:`_block_rows`). A block of sparse
+    rows, or of rows picked by index, is a copy: those blocks hold at most a
+    16th of ``X``'s entries (the convergence check's passes over a tf-idf
+    ``X`` had copied all of it, 48 MB, in one block, twice per fit), and
+    all of ``X``'s rows in one block are ``X`` itself.
+    """
+    X, rows, n = data.X, data.rows, data.n_train
+    if sp.issparse(X) or rows is not None:
+        size = X.nnz if sp.issparse(X) else X.size
+        budget = min(budget, max(size // 16, 1 << 16))
+    for block in gen_batches(n, _block_rows(X, n, budget)):
+        if rows is not None:
+            idx = rows[block]
+            yield idx, X[idx]
+        elif block.start == 0 and block.stop == X.shape[0]:
+            yield block, X
+        else:
+            yield block, X[block]
+
+
 def full_gradient(objective, data, params):
     """The objective's value and gradient on all training rows, by blocks.
 
@@ -1425,18 +1448,16 @@ def full_gradient(objective, data, params):
     grads : list of ndarray
         Shaped like ``params.arrays``.
     """
-    X, Y, sw, rows = data.X, data.Y, data.sample_weight, data.rows
-    n = data.n_train
+    Y, sw = data.Y, data.sample_weight
     grads = [np.zeros_like(p) for p in params.arrays]
     parts = [np.empty_like(p) for p in params.arrays]
     total_loss = total_weight = 0.0
-    for block in gen_batches(n, _block_rows(X, n, 1 << 22)):
-        idx = block if rows is None else rows[block]
+    for idx, Xb in _row_blocks(data, 1 << 22):
         swb = sw[idx]
         if not swb.any():
             continue
         loss, weight = objective.batch(
-            X[idx], Y[idx], swb, params.coef, params.intercept, parts
+            Xb, Y[idx], swb, params.coef, params.intercept, parts
         )
         total_loss += loss
         total_weight += weight
@@ -1562,13 +1583,11 @@ def quadratic_gap_bound(objective, data, params):
     mu = objective.l2_curvatures(params.coef.shape[1])
     bound = float(np.sum(np.square(grads[0]) / (2.0 * mu)))
     if params.fit_intercept:
-        X, Y, sw, rows = data.X, data.Y, data.sample_weight, data.rows
-        n = data.n_train
+        Y, sw = data.Y, data.sample_weight
         curvature = np.zeros(params.coef.shape[0])
         total = 0.0
-        for block in gen_batches(n, _block_rows(X, n, 1 << 20)):
-            idx = block if rows is None else rows[block]
-            raw = objective.raw(X[idx], params.coef, params.intercept)
+        for idx, Xb in _row_blocks(data, 1 << 20):
+            raw = objective.raw(Xb, params.coef, params.intercept)
             D = objective.output_hessian(raw, Y[idx])
             diagonal = np.einsum("ikk->ik", D)
             curvature += sw[idx] @ diagonal
