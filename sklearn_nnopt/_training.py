@@ -982,11 +982,21 @@ class _Run:
         if self.separable_outputs(callbacks):
             return self.full_batch_by_output(weights)
 
+        # Blocks of rows where one evaluation's temporaries would be large
+        # next to X (several outputs, few features).
+        block_rows = None
+        if data.rows is None:
+            block_rows = _objective_rows(data, params.coef.shape[0])
+
         def fun(theta):
             current = unpack(theta)
             W = current[0]
             b = current[1] if fit_intercept else params.intercept
-            value, grads = self.objective.value_grad(X, Y, weights, W, b)
+            if block_rows is None:
+                value, grads = self.objective.value_grad(X, Y, weights, W, b)
+            else:
+                current = Parameters(W, b, fit_intercept)
+                value, grads = full_gradient(self.objective, data, current)
             if not math.isfinite(value) and isinstance(X, np.ndarray):
                 # NaN or inf in dense X (not checked before: L-BFGS skips that
                 # pass), or an overflow, which L-BFGS's line search handles.
@@ -1413,20 +1423,24 @@ def _block_rows(X, n, budget):
     return max(1, min(n, int(budget // max(per_row, 1.0))))
 
 
-def _row_blocks(data, budget):
+def _row_blocks(data, budget, max_rows=None):
     """The training rows by blocks for a pass over ``X``: ``(index, X_block)``.
 
-    ``budget`` entries per block (:func:`_block_rows`). A block of sparse
-    rows, or of rows picked by index, is a copy: those blocks hold at most a
-    16th of ``X``'s entries (the convergence check's passes over a tf-idf
-    ``X`` had copied all of it, 48 MB, in one block, twice per fit), and
-    all of ``X``'s rows in one block are ``X`` itself.
+    ``budget`` entries per block (:func:`_block_rows`), and at most
+    ``max_rows`` rows. A block of sparse rows, or of rows picked by index,
+    is a copy: those blocks hold at most a 16th of ``X``'s entries (the
+    convergence check's passes over a tf-idf ``X`` had copied all of it, 48
+    MB, in one block, twice per fit), and all of ``X``'s rows in one block
+    are ``X`` itself.
     """
     X, rows, n = data.X, data.rows, data.n_train
     if sp.issparse(X) or rows is not None:
         size = X.nnz if sp.issparse(X) else X.size
         budget = min(budget, max(size // 16, 1 << 16))
-    for block in gen_batches(n, _block_rows(X, n, budget)):
+    size = _block_rows(X, n, budget)
+    if max_rows is not None:
+        size = max(1, min(size, max_rows))
+    for block in gen_batches(n, size):
         if rows is not None:
             idx = rows[block]
             yield idx, X[idx]
@@ -1436,11 +1450,30 @@ def _row_blocks(data, budget):
             yield block, X[block]
 
 
+def _objective_rows(data, n_outputs):
+    """Rows per block of a full-batch objective evaluation, or None (all).
+
+    An evaluation holds a few arrays of ``n_rows x n_outputs`` (the raw
+    predictions, the loss's gradient in them, the softmax's work): 63% of
+    a dense 10-class ``X`` of 50 features, where L-BFGS's fit allocated
+    69% of ``X`` beyond it. Blocks of rows keep them within a 16th of ``X``
+    once they would exceed it (small data stay one block).
+    """
+    X, n = data.X, data.n_train
+    size = X.nnz if sp.issparse(X) else X.size
+    limit = max(size // 16, 1 << 16)
+    if 4 * n * n_outputs <= limit:
+        return None
+    return max(1, limit // (4 * n_outputs))
+
+
 def full_gradient(objective, data, params):
     """The objective's value and gradient on all training rows, by blocks.
 
-    Blocks of rows keep the temporaries small next to ``X``; each block's
-    weighted mean gradient is weighted by its share of the total weight.
+    Blocks of rows keep the temporaries small next to ``X`` (the copies of
+    :func:`_row_blocks`, the per-row arrays of :func:`_objective_rows`);
+    each block's weighted mean gradient is weighted by its share of the
+    total weight.
 
     Returns
     -------
@@ -1452,7 +1485,8 @@ def full_gradient(objective, data, params):
     grads = [np.zeros_like(p) for p in params.arrays]
     parts = [np.empty_like(p) for p in params.arrays]
     total_loss = total_weight = 0.0
-    for idx, Xb in _row_blocks(data, 1 << 22):
+    max_rows = _objective_rows(data, params.coef.shape[0])
+    for idx, Xb in _row_blocks(data, 1 << 22, max_rows):
         swb = sw[idx]
         if not swb.any():
             continue
