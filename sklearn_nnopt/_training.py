@@ -303,6 +303,9 @@ class _Run:
         self.optimizer, self.config, self.progress = optimizer, config, progress
         # The divergence check's references: this call's start and best epoch.
         self.call_start, self.call_best = None, np.inf
+        # The call's first batch (as check_last_step takes it), judged again
+        # at a partial_fit call's end.
+        self.call_first = None
         # Whether params hold the optimizer's training point rather than the
         # model it exposes (Optimizer.to_train/to_eval: schedule-free's y, x).
         self.training = False
@@ -616,7 +619,11 @@ class _Run:
         rise above 100 times its value before (and 1) raises. (The epoch rule
         allows 10^4 over many steps, for early transients; per call, 10^4
         let a stream compound a 3,600-fold rise per call.) One product with
-        the batch, once per call.
+        the batch, once per call. The call's first batch is judged the same
+        way at the call's end (its objective at the call's start against
+        now): a last batch of one row is fitted by its own step whatever the
+        model, and streams of 33-row chunks in batches of 32 diverged to
+        coefficients of 3e7 with no error.
         """
         params, objective = self.params, self.objective
         if Xb is None:  # a stepper that reads its rows itself
@@ -791,6 +798,8 @@ class _Run:
                     before = step_losses[steps] + penalty
                     if self.call_start is None:
                         self.call_start = before
+                        # Its rows, not Xb (a reused buffer), for the end.
+                        self.call_first = (None, Yb, swb, before, rows)
                     last = (Xb, Yb, swb, before, rows)
                 step_inners[steps] = stepper.inner
                 steps += 1
@@ -805,6 +814,10 @@ class _Run:
                 raise ValueError("All training samples have zero sample_weight.")
             if config.incremental:
                 self.check_last_step(*last)
+                if self.call_first is not None and self.call_first[4] is not last[4]:
+                    # A last batch of one row is fitted by its own step
+                    # whatever the model: the first batch's rows again.
+                    self.check_last_step(*self.call_first)
             progress.n_iter += 1
             epoch_loss = total_loss / total_weight + self.objective.penalty(params.coef)
             self.check_finite(epoch_loss)
@@ -877,13 +890,17 @@ class _Run:
         """
         data = self.data
         order, starts, stops, weighted = _epoch_batches(data, self.config.shuffle, rng)
-        held = []
-        if hold_last and len(starts):
-            rows = slice(starts[-1], stops[-1])
+
+        def batch(i):  # as _batches yields it, reading its rows of X itself
+            rows = slice(starts[i], stops[i])
             if order is not None:
                 rows = order[rows]
             swb = data.sample_weight[rows] if weighted else None
-            held = [(None, data.Y[rows], swb, rows)]
+            return None, data.Y[rows], swb, rows
+
+        held = []
+        if hold_last and len(starts):
+            held = [batch(-1)]
             starts, stops = starts[:-1], stops[:-1]
         steps = len(starts)
         rates = np.fromiter(
@@ -897,6 +914,8 @@ class _Run:
         step_inners[:steps] = stepper.inner
         if first and steps and weights[0] > 0:
             self.call_start = step_losses[0] + penalty
+            Xb, Yb, swb, rows = batch(0)
+            self.call_first = (Xb, Yb, swb, self.call_start, rows)
         total_loss = float(np.sum(losses))
         if not math.isfinite(total_loss):
             self.check_finite(total_loss)

@@ -730,6 +730,46 @@ def test_diverging_call_of_a_trained_stream_raises():
     assert joblib.hash(vars(reg)) == before
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("chunk", [33, 40, 65])
+@pytest.mark.parametrize("lr", [10.0, 1e4])
+def test_diverging_stream_with_a_short_last_batch_raises(lr, chunk, sparse):
+    # Chunks one row past a multiple of the batch end on a batch of one row,
+    # which its own step fits whatever the model: judged alone, 61 calls of
+    # 33 rows (batches of 32) ended at coefficients of 3e7 with no error.
+    # The call's first batch is judged again at its end.
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 80)) * (rng.random((2000, 80)) < 0.08)
+    y = (X @ rng.standard_normal(80) > 0).astype(int)
+    X = 1e3 * X
+    if sparse:
+        X = sp.csr_matrix(X)
+    clf = LinearNNClassifier(
+        optimizer="sgd", learning_rate_init=lr, penalty=None, batch_size=32
+    )
+    before = joblib.hash(vars(clf))
+    with pytest.raises(DivergenceError, match="in this partial_fit call"):
+        for start in range(0, 2000, chunk):
+            rows = slice(start, start + chunk)
+            clf.partial_fit(X[rows], y[rows], classes=[0, 1])
+            before = joblib.hash(vars(clf))
+    assert joblib.hash(vars(clf)) == before  # as before the call that raised
+
+
+@pytest.mark.parametrize("chunk", [33, 65])
+def test_sane_stream_with_a_short_last_batch_does_not_raise(chunk):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((2000, 20))
+    y = (X @ rng.standard_normal(20) + 0.5 * rng.standard_normal(2000) > 0).astype(int)
+    for lr in ("auto", 0.01, 1.0):
+        clf = LinearNNClassifier(optimizer="sgd", learning_rate_init=lr, batch_size=32)
+        for start in range(0, 2000, chunk):
+            clf.partial_fit(X[start : start + chunk], y[start : start + chunk], [0, 1])
+        assert clf.score(X, y) > 0.8
+
+
 @pytest.mark.parametrize("scale", [1e-200, 1e-100, 1e100, 1e150])
 def test_extreme_weight_scales_fit_as_unit_weights(scale):
     X, y = make_classification(n_samples=200, n_features=4, random_state=0)
