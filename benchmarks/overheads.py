@@ -46,6 +46,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 
 from sklearn_nnopt import LinearNNClassifier
 from sklearn_nnopt import _objective as objective_module
+from sklearn_nnopt import _training as training_module
 
 REPEATS = 3
 LBFGS_ITERS = (5, 25)
@@ -80,12 +81,19 @@ def lbfgs_section(name, scale, log):
     data = make_dataset(name, scale)
     X, y = data.X_train, data.y_train
     times, evaluations, iterations = {}, {}, {}
-    original = objective_module.Objective.value_grad
+    # Objective evaluations: whole-X calls, or passes by blocks of rows.
+    originals = {
+        "value_grad": objective_module.Objective.value_grad,
+        "full_gradient": training_module.full_gradient,
+    }
     count = [0]
 
-    def counting(self, *args, **kwargs):
-        count[0] += 1
-        return original(self, *args, **kwargs)
+    def counting(function):
+        def counted(*args, **kwargs):
+            count[0] += 1
+            return function(*args, **kwargs)
+
+        return counted
 
     for k in LBFGS_ITERS:
 
@@ -97,11 +105,13 @@ def lbfgs_section(name, scale, log):
 
         times[k] = fastest(fit)
         count[0] = 0
-        objective_module.Objective.value_grad = counting
+        objective_module.Objective.value_grad = counting(originals["value_grad"])
+        training_module.full_gradient = counting(originals["full_gradient"])
         try:
             iterations[k] = fit()
         finally:
-            objective_module.Objective.value_grad = original
+            objective_module.Objective.value_grad = originals["value_grad"]
+            training_module.full_gradient = originals["full_gradient"]
         evaluations[k] = count[0]
     # The slope over the iterations run (a fit may converge before max_iter).
     k0, k1 = LBFGS_ITERS
