@@ -36,6 +36,7 @@ from sklearn.utils.validation import assert_all_finite
 from . import _steppers
 from ._parameters import Parameters
 from ._precondition import Preconditioner
+from .schedules import Optimal
 
 
 class DivergenceError(RuntimeError):
@@ -577,13 +578,23 @@ class _Run:
             if self.config.incremental
             else f"in epoch {self.epoch}"
         )
+        rate = f"learning rate {self.config.learning_rate_init:.3g}"
+        advice = "Use a smaller learning_rate_init (or 'auto')"
+        schedule = getattr(self, "schedule", None)
+        if isinstance(schedule, Optimal):
+            # Its step is 1 / (alpha (t0 + t - 1)): learning_rate_init unused.
+            rate = (
+                f"the 'optimal' schedule's step 1 / (alpha (t0 + t - 1)), "
+                f"{schedule.rate(1):.3g} at the first step (learning_rate_init is "
+                f"not used)"
+            )
+            advice = "Use a larger alpha or another learning_rate"
         return DivergenceError(
             f"Training diverged {where}: the objective "
-            f"exploded or the coefficients became non-finite with learning rate "
-            f"{self.config.learning_rate_init:.3g} and optimizer "
-            f"{self.optimizer!r}. Use a smaller learning_rate_init (or 'auto'), "
-            f"or standardize X (e.g. with StandardScaler). The estimator is left "
-            f"as it was (unfitted if this was its first fit)."
+            f"exploded or the coefficients became non-finite with {rate} and "
+            f"optimizer {self.optimizer!r}. {advice}, or standardize X (e.g. with "
+            f"StandardScaler). The estimator is left as it was (unfitted if this "
+            f"was its first fit)."
         )
 
     def check_explosion(self, epoch_loss):
@@ -740,6 +751,7 @@ class _Run:
             track=schedule.controls_stopping,
         )
         self.stepper = stepper
+        self.schedule = schedule
         stopped = False
         # The steps run at the optimizer's training point (schedule-free: y,
         # from the exposed x and the state; the others: the model itself).

@@ -631,6 +631,21 @@ def test_divergence_raises_and_keeps_previous_coefficients(regression):
     assert_array_equal(est.coef_, coef)
 
 
+def test_divergence_under_the_optimal_schedule_names_its_step(regression):
+    # The "optimal" schedule's step is 1 / (alpha (t0 + t - 1)): the message
+    # used to report learning_rate_init and advise lowering it, which that
+    # schedule ignores.
+    from sklearn_nnopt import DivergenceError
+
+    X, y = regression
+    est = LinearNNRegressor(optimizer="sgd", learning_rate="optimal", tol=None)
+    with pytest.raises(DivergenceError) as caught:
+        est.set_params(max_iter=20).fit(100 * X, y)
+    message = str(caught.value)
+    assert "'optimal' schedule" in message and "larger alpha" in message
+    assert "smaller learning_rate_init" not in message
+
+
 def test_perceptron_with_lbfgs_is_refused(binary):
     with pytest.raises(ValueError, match="stochastic optimizer"):
         LinearNNClassifier(loss="perceptron", optimizer="lbfgs").fit(*binary)
