@@ -329,12 +329,17 @@ class LazyScheduleFree:
         opt = self.optimizer
         state = opt._begin_step()
         lr, ckp1 = opt._coefficients(lr, state)
+        self.create_state(state)
+        return state, lr, ckp1
+
+    def create_state(self, state):
+        """Before the first step: the optimizer's ``state`` as its rule
+        creates it (:math:`v = 0`, :math:`z = x = y`), and ``zw`` from it."""
         if self.zw is None:
             state.buffers("exp_avg_sq", [self.theta])
             state.buffers("z", [self.theta], fill=None)
             state.buffers("x", [self.theta], fill=None)
             self._begin()
-        return state, lr, ckp1
 
     def point(self, index):
         """:math:`y` at the positions ``index``: ``z + (beta_1 P) w``."""

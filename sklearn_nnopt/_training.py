@@ -1013,21 +1013,20 @@ class _Run:
         if self.separable_outputs(callbacks):
             return self.full_batch_by_output(weights)
 
-        # Blocks of rows where one evaluation's temporaries would be large
-        # next to X (several outputs, few features).
-        block_rows = None
-        if data.rows is None:
-            block_rows = _objective_rows(data, params.coef.shape[0])
+        # By blocks of rows (full_gradient) where one evaluation's
+        # temporaries would be large next to X (several outputs, few features).
+        n_outputs = params.coef.shape[0]
+        by_blocks = data.rows is None and _objective_rows(data, n_outputs) is not None
 
         def fun(theta):
             current = unpack(theta)
             W = current[0]
             b = current[1] if fit_intercept else params.intercept
-            if block_rows is None:
-                value, grads = self.objective.value_grad(X, Y, weights, W, b)
-            else:
+            if by_blocks:
                 current = Parameters(W, b, fit_intercept)
                 value, grads = full_gradient(self.objective, data, current)
+            else:
+                value, grads = self.objective.value_grad(X, Y, weights, W, b)
             if not math.isfinite(value) and isinstance(X, np.ndarray):
                 # NaN or inf in dense X (not checked before: L-BFGS skips that
                 # pass), or an overflow, which L-BFGS's line search handles.

@@ -312,12 +312,7 @@ class CompiledSparseStepper:
         state = opt._begin_step(0)
         averaging = {}
         if sequences is not None:
-            if sequences.zw is None:  # as the first step creates them
-                theta = self._arguments[3]
-                state.buffers("exp_avg_sq", [theta])
-                state.buffers("z", [theta], fill=None)
-                state.buffers("x", [theta], fill=None)
-                sequences._begin()
+            sequences.create_state(state)
             averaging = dict(
                 warmup_steps=opt.warmup_steps,
                 r=float(opt.r),
