@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from lockstep import lockstep, relative
 
 import sklearn_nnopt
 from sklearn_nnopt import (
@@ -57,11 +58,6 @@ OPTIMIZERS = {
     "amsgrad": lambda: Adam(amsgrad=True),
 }
 RTOL = {np.float64: 1e-12, np.float32: 1e-5}
-
-
-def _relative(a, b):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300)
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +114,8 @@ def _fit_both(make, X, y, spy, monkeypatch, **fit_params):
 def _assert_same_fit(compiled, reference, dtype):
     rtol = RTOL[dtype]
     assert compiled.coef_.dtype == reference.coef_.dtype == dtype
-    assert _relative(compiled.coef_, reference.coef_) <= rtol
-    assert _relative(compiled.intercept_, reference.intercept_) <= rtol
+    assert relative(compiled.coef_, reference.coef_) <= rtol
+    assert relative(compiled.intercept_, reference.intercept_) <= rtol
     np.testing.assert_allclose(compiled.loss_curve_, reference.loss_curve_, rtol=rtol)
     assert compiled.n_iter_ == reference.n_iter_
     assert compiled.t_ == reference.t_
@@ -291,33 +287,31 @@ def test_steps_match_numpy_stepper(text, loss, optimizer, dtype, n_outputs):
     numpy_stepper = SparseColumnStepper(
         X, X.shape[0], 25, objective, opts[1], params[1], track=True
     )
-    rng = np.random.RandomState(3)
     rtol = RTOL[dtype]
-    for epoch in range(3):
-        order = rng.permutation(X.shape[0])
-        for k, begin in enumerate(range(0, X.shape[0], 25)):
-            rows = order[begin : begin + 25]
-            weights = sw[rows] if k % 2 else None
-            lr = 0.1 / (1 + epoch)
-            out = compiled.step(None, Y[rows], weights, lr, rows)
-            ref = numpy_stepper.step(X[rows], Y[rows], weights, lr, rows)
-            # The loss sum, relative to the batch's weight (it may nearly vanish).
-            np.testing.assert_allclose(out, ref, rtol=rtol, atol=rtol * ref[1])
-            # <g_t, g_t-1> cancels: relative to |g_t|^2 (float32 rounds its terms).
-            g = numpy_stepper.previous.astype(np.float64)
-            scale = max(abs(numpy_stepper.inner), float(g @ g), 1e-30)
-            assert abs(compiled.inner - numpy_stepper.inner) <= rtol * scale
-            # (Plain SGD: U of W = scale * U, the same in both.)
-            assert compiled.kernel.scale == pytest.approx(numpy_stepper.scale, rel=rtol)
-            assert _relative(params[0].buffer, params[1].buffer) <= rtol
-            for name in opts[0].state_.values:
-                assert (
-                    _relative(opts[0].state_[name][0], opts[1].state_[name][0]) <= rtol
-                )
-        compiled.finish()
-        numpy_stepper.finish()
-        assert _relative(params[0].buffer, params[1].buffer) <= rtol
+
+    def after_step():
+        # (Plain SGD: U of W = scale * U, the same in both.)
+        assert compiled.kernel.scale == pytest.approx(numpy_stepper.scale, rel=rtol)
+        assert relative(params[0].buffer, params[1].buffer) <= rtol
+        for name in opts[0].state_.values:
+            assert relative(opts[0].state_[name][0], opts[1].state_[name][0]) <= rtol
+
+    def after_epoch():
+        assert relative(params[0].buffer, params[1].buffer) <= rtol
         assert opts[0].t_ == opts[1].t_
+
+    lockstep(
+        compiled,
+        numpy_stepper,
+        X,
+        Y,
+        sw,
+        25,
+        0.1,
+        rtol,
+        after_step=after_step,
+        after_epoch=after_epoch,
+    )
 
 
 def test_dense_and_sparse_sgd_same_iterates(text, spy):
@@ -339,8 +333,8 @@ def test_dense_and_sparse_sgd_same_iterates(text, spy):
     assert spy[-1] is CompiledSparseStepper
     dense = make().fit(X.toarray(), y)
     assert spy[-1] is _steppers.DenseStepper
-    assert _relative(sparse.coef_, dense.coef_) <= 1e-12
-    assert _relative(sparse.intercept_, dense.intercept_) <= 1e-12
+    assert relative(sparse.coef_, dense.coef_) <= 1e-12
+    assert relative(sparse.intercept_, dense.intercept_) <= 1e-12
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from lockstep import lockstep, relative
 from numpy.testing import assert_allclose, assert_array_equal
 
 from sklearn_nnopt import (
@@ -33,11 +34,6 @@ from sklearn_nnopt._training import TrainingData
 from sklearn_nnopt.losses import LOSSES
 
 RTOL = {np.float64: 1e-12, np.float32: 1e-5}
-
-
-def _relative(a, b):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300)
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +173,7 @@ def test_lazy_steps_follow_the_written_rule(text, compiled):
     state = opt.state_.values
     got = params.buffer, state["x"][0], state["z"][0], state["exp_avg_sq"][0]
     for a, b in zip(got, expected, strict=True):
-        assert _relative(a, b) <= 1e-10
+        assert relative(a, b) <= 1e-10
 
 
 # --------------------------------------------------- compiled against numpy
@@ -228,42 +224,44 @@ def test_compiled_steps_match_numpy_stepper(
     numpy_stepper = SparseColumnStepper(
         X, X.shape[0], 20, objective, opts[1], params[1], track=True
     )
-    rng = np.random.RandomState(3)
     rtol = RTOL[dtype]
-    for epoch in range(3):
-        order = rng.permutation(X.shape[0])
-        for k, begin in enumerate(range(0, X.shape[0], 20)):
-            rows = order[begin : begin + 20]
-            weights = sw[rows] if k % 2 else None
-            lr = 0.05 / (1 + epoch)
-            out = compiled.step(None, Y[rows], weights, lr, rows)
-            ref = numpy_stepper.step(X[rows], Y[rows], weights, lr, rows)
-            np.testing.assert_allclose(out, ref, rtol=rtol, atol=rtol * ref[1])
-            g = numpy_stepper.previous.astype(np.float64)
-            scale = max(abs(numpy_stepper.inner), float(g @ g), 1e-30)
-            assert abs(compiled.inner - numpy_stepper.inner) <= rtol * scale
-            # Within the epoch the state is z, w (zw), v and the product P.
-            sequences = compiled.sequences, numpy_stepper.sequences
-            assert sequences[0].product == sequences[1].product
-            a, b = opts[0].state_["exp_avg_sq"][0], opts[1].state_["exp_avg_sq"][0]
+
+    def after_step():
+        # Within the epoch the state is z, w (zw), v and the product P.
+        sequences = compiled.sequences, numpy_stepper.sequences
+        assert sequences[0].product == sequences[1].product
+        a, b = opts[0].state_["exp_avg_sq"][0], opts[1].state_["exp_avg_sq"][0]
+        assert a.dtype == b.dtype == dtype
+        assert relative(a, b) <= rtol
+        for column in (0, 1):
+            a, b = (seq.zw[:, column] for seq in sequences)
             assert a.dtype == b.dtype == dtype
-            assert _relative(a, b) <= rtol
-            for column in (0, 1):
-                a, b = (seq.zw[:, column] for seq in sequences)
-                assert a.dtype == b.dtype == dtype
-                assert _relative(a, b) <= rtol
-        compiled.finish()
-        numpy_stepper.finish()
-        assert _relative(params[0].buffer, params[1].buffer) <= rtol
+            assert relative(a, b) <= rtol
+
+    def after_epoch():
+        assert relative(params[0].buffer, params[1].buffer) <= rtol
         for name in ("z", "x", "exp_avg_sq"):
             a, b = opts[0].state_[name][0], opts[1].state_[name][0]
             assert a.dtype == b.dtype == dtype
-            assert _relative(a, b) <= rtol
+            assert relative(a, b) <= rtol
         # Every column caught up: y = beta_1 x + (1 - beta_1) z everywhere.
         state = opts[0].state_.values
         expected = 0.9 * state["x"][0] + 0.1 * state["z"][0]
         assert_allclose(params[0].buffer, expected, rtol=10 * rtol, atol=1e-7)
         assert opts[0].t_ == opts[1].t_
+
+    lockstep(
+        compiled,
+        numpy_stepper,
+        X,
+        Y,
+        sw,
+        20,
+        0.05,
+        rtol,
+        after_step=after_step,
+        after_epoch=after_epoch,
+    )
 
 
 def _fit_both(make, X, y, spy, monkeypatch, **fit_params):
@@ -279,8 +277,8 @@ def _fit_both(make, X, y, spy, monkeypatch, **fit_params):
 
 def _assert_same_fit(compiled, reference, dtype=np.float64):
     rtol = RTOL[dtype]
-    assert _relative(compiled.coef_, reference.coef_) <= rtol
-    assert _relative(compiled.intercept_, reference.intercept_) <= rtol
+    assert relative(compiled.coef_, reference.coef_) <= rtol
+    assert relative(compiled.intercept_, reference.intercept_) <= rtol
     assert_allclose(compiled.loss_curve_, reference.loss_curve_, rtol=rtol)
     assert compiled.n_iter_ == reference.n_iter_
 
