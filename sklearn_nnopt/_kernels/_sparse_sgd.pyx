@@ -58,6 +58,12 @@ from ._common cimport (
     index_t,
     intp_t,
 )
+from ._row_loss cimport (
+    _N_LOSSES,
+    _loss_gradient,
+    _outputs_gradient,
+    _pairwise_sum,
+)
 
 # Losses, optimizers (the Python wrapper maps the classes to these; a loss's
 # parameter, delta, epsilon or the quantile, is ``loss_param``).
@@ -78,20 +84,6 @@ LOSSES = {
 MODE_EXACT = 0
 MODE_LAZY = 1
 MODE_SCHEDULE_FREE = 2
-cdef enum:
-    _LOSS_LOG = 0
-    _LOSS_HINGE = 1
-    _LOSS_SQUARED = 2
-    _LOSS_ABSOLUTE = 3
-    _LOSS_HUBER = 4
-    _LOSS_EPSILON = 5
-    _LOSS_SQUARED_EPSILON = 6
-    _LOSS_QUANTILE = 7
-    _LOSS_POISSON = 8
-    _LOSS_SQUARED_HINGE = 9
-    _LOSS_MODIFIED_HUBER = 10
-    _LOSS_PERCEPTRON = 11
-    _N_LOSSES = 12
 cdef int _MODE_EXACT = 0
 cdef int _MODE_LAZY = 1
 cdef int _MODE_SCHEDULE_FREE = 2
@@ -152,113 +144,6 @@ cdef struct Result:
     double loss
     double weight
     double inner
-
-
-cdef double _pairwise_sum(const double* a, intp_t n) noexcept nogil:
-    """``np.add.reduce`` of a contiguous float64 array, bit for bit (numpy's
-    pairwise summation: eight partial sums in blocks of at most 128)."""
-    cdef double r0, r1, r2, r3, r4, r5, r6, r7, res = 0.0
-    cdef intp_t i, n2
-    if n < 8:
-        for i in range(n):
-            res += a[i]
-        return res
-    if n <= 128:
-        r0, r1, r2, r3 = a[0], a[1], a[2], a[3]
-        r4, r5, r6, r7 = a[4], a[5], a[6], a[7]
-        i = 8
-        while i < n - (n % 8):
-            r0 += a[i]
-            r1 += a[i + 1]
-            r2 += a[i + 2]
-            r3 += a[i + 3]
-            r4 += a[i + 4]
-            r5 += a[i + 5]
-            r6 += a[i + 6]
-            r7 += a[i + 7]
-            i += 8
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        while i < n:
-            res += a[i]
-            i += 1
-        return res
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _pairwise_sum(a, n2) + _pairwise_sum(a + n2, n - n2)
-
-
-cdef inline double _sign(double x) noexcept nogil:
-    return (x > 0) - (x < 0)
-
-
-cdef inline void _loss_gradient(
-    int kind, double param, double y, double z, double log_tiny,
-    double* loss, double* grad,
-) noexcept nogil:
-    """The loss and its derivative in z, as the loss classes of losses.py.
-
-    Residual losses take r = y - z, margin losses m = t z (y = t in {-1, 1}).
-    """
-    cdef double m, slack, r, a, excess, mu
-    if kind == _LOSS_LOG:
-        # softplus(z) - y z; gradient expit(max(z, log_tiny)) - y
-        loss[0] = log1p(exp(-fabs(z))) + (z if z > 0 else 0.0) - y * z
-        r = z if z > log_tiny else log_tiny
-        grad[0] = 1.0 / (1.0 + exp(-r)) - y
-    elif kind == _LOSS_SQUARED:
-        r = z - y
-        loss[0] = 0.5 * (r * r)
-        grad[0] = r
-    elif kind == _LOSS_ABSOLUTE:
-        r = y - z
-        loss[0] = fabs(r)
-        grad[0] = -_sign(r)
-    elif kind == _LOSS_HUBER:
-        r = y - z
-        a = fabs(r)
-        loss[0] = 0.5 * r * r if a <= param else param * (a - 0.5 * param)
-        grad[0] = -(param if r > param else (-param if r < -param else r))
-    elif kind == _LOSS_EPSILON or kind == _LOSS_SQUARED_EPSILON:
-        r = y - z
-        excess = fabs(r) - param
-        if excess < 0:
-            excess = 0.0
-        if kind == _LOSS_EPSILON:
-            loss[0] = excess
-            grad[0] = -(_sign(r) * (excess > 0))
-        else:
-            loss[0] = excess * excess
-            grad[0] = -(2.0 * _sign(r) * excess)
-    elif kind == _LOSS_QUANTILE:
-        r = y - z
-        loss[0] = param * r if param * r > (param - 1) * r else (param - 1) * r
-        grad[0] = -(param if r > 0 else (param - 1 if r < 0 else 0.0))
-    elif kind == _LOSS_POISSON:
-        mu = exp(z)
-        loss[0] = mu - y * z
-        grad[0] = mu - y
-    else:
-        # Margin losses: phi(m), m = t z; the gradient phi'(m) t.
-        m = y * z
-        if kind == _LOSS_HINGE:
-            slack = 1.0 - m
-            loss[0] = slack if slack > 0 else 0.0
-            grad[0] = -y if slack > 0 else 0.0
-        elif kind == _LOSS_SQUARED_HINGE:
-            slack = 1.0 - m if 1.0 - m > 0 else 0.0
-            loss[0] = slack * slack
-            grad[0] = -2.0 * slack * y
-        elif kind == _LOSS_MODIFIED_HUBER:
-            slack = 1.0 - m if 1.0 - m > 0 else 0.0
-            if m < -1:
-                loss[0] = -4.0 * m
-                grad[0] = -4.0 * y
-            else:
-                loss[0] = slack * slack
-                grad[0] = -2.0 * slack * y
-        else:  # _LOSS_PERCEPTRON: the subgradient -t at m = 0
-            loss[0] = -m if m < 0 else 0.0
-            grad[0] = -y if m <= 0 else 0.0
 
 
 # Rows ahead whose non-zeros are prefetched (shuffled rows are scattered over
@@ -500,8 +385,7 @@ cdef Result _step_multi(
     cdef intp_t i, j, k, r, c, idx, n_cols = 0
     cdef double x, loss, row_loss, g, weight_sum, loss_sum = 0.0, factor, inner = 0.0
     cdef double scale = s.scale, new_scale, c_t, step_size, eps, denom, mj, vj
-    cdef double z_max, total, gb
-    cdef bint softmax = s.loss == _LOSS_LOG
+    cdef double gb
     cdef bint schedule_free = s.mode == _MODE_SCHEDULE_FREE
     cdef const floating* zw = <const floating*> s.sf_zw
     cdef floating bp = <floating> s.sf_beta_product
@@ -537,35 +421,9 @@ cdef Result _step_multi(
                 idx = n_out * p + c
                 y_j = _sf_point(zw, idx, bp) if schedule_free else theta[idx]
                 z[c] = <floating> (z[c] + y_j)
-        if softmax:
-            # losses.LogLoss: exp(max(z - z_max, log_tiny)) / total - y.
-            z_max = z[0]
-            for c in range(1, n_out):
-                if z[c] > z_max:
-                    z_max = z[c]
-            for c in range(n_out):
-                g = <floating> (z[c] - z_max)
-                if g < s.log_tiny:
-                    g = s.log_tiny
-                G[i * n_out + c] = <floating> exp(g)
-            total = <floating> _pairwise_sum(&G[i * n_out], n_out)
-            row_loss = 0.0
-            for c in range(n_out):
-                row_loss += <floating> (Y[r + c * n_rows] * z[c])
-            row_loss = <floating> (<floating> (log(total) + z_max) - <floating> row_loss)
-            for c in range(n_out):
-                G[i * n_out + c] = <floating> (
-                    <floating> (G[i * n_out + c] / total) - Y[r + c * n_rows]
-                )
-        else:
-            row_loss = 0.0
-            for c in range(n_out):
-                _loss_gradient(
-                    s.loss, s.loss_param, Y[r + c * n_rows], z[c], s.log_tiny,
-                    &loss, &g,
-                )
-                row_loss += <floating> loss
-                G[i * n_out + c] = <floating> g
+        row_loss = _outputs_gradient(
+            s.loss, s.loss_param, s.log_tiny, z, n_out, Y, r, n_rows, &G[i * n_out]
+        )
         if weighted:
             loss_sum += s.sw[r] * <floating> row_loss
             factor = s.sw[r] / weight_sum
