@@ -213,8 +213,6 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         data = TrainingData(
             X, Y, sw, self._batch_size(X.shape[0]), estimator_name=type(self).__name__
         )
-        if optimizer.stochastic and not sp.issparse(X):
-            data.sq_row_norms = squared_row_norms(X, type(self).__name__)
         warm = hasattr(self, "coef_") and (incremental or self.warm_start)
         # A first partial_fit chunk may lack classes or positive targets: the
         # start then trusts it as much as raw 0 (halfway), not as the stream.
@@ -223,6 +221,15 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             loss, data, warm, optimizer.stochastic, incremental=incremental
         )
         fitted["_preconditioner"] = pre = objective.preconditioner
+        if (
+            optimizer.stochastic
+            and not sp.issparse(X)
+            and (pre is None or pre is getattr(self, "_preconditioner", None))
+        ):
+            # Dense X's finiteness is checked by a pass that is needed anyway:
+            # the row norms (the automatic step in the user's coordinates), or
+            # a new preconditioner's column statistics.
+            data.sq_row_norms = squared_row_norms(X, type(self).__name__)
         if warm:
             params, progress, optimizer = self._continued(
                 X, Y, optimizer, incremental, pre

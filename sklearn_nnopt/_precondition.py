@@ -34,6 +34,8 @@ from sklearn.utils import gen_batches
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import assert_all_finite
 
+from . import _kernels
+
 __all__ = ["Preconditioner"]
 
 #: Rows per block of the passes over X: the scratch stays a small, fixed size.
@@ -87,7 +89,13 @@ class Preconditioner:
         """
         weights = sample_weight.astype(np.float64)
         total = weights.sum()
-        if isinstance(X, np.ndarray):
+        moments = _kernels.column_moments(X, weights)
+        if moments is not None:
+            # One compiled pass (the numpy passes below are its reference).
+            mean, var = moments
+            if not np.all(np.isfinite(mean)):
+                assert_all_finite(X, input_name="X", estimator_name=estimator_name)
+        elif isinstance(X, np.ndarray):
             # By blocks of rows into one float64 buffer: weights @ X would
             # convert a float32 X whole, and (X - mean) ** 2 allocate its size.
             n_samples, n_features = X.shape
@@ -166,6 +174,9 @@ class Preconditioner:
 
     def squared_row_norms(self, X):
         """Squared norms of the rows of the centered, scaled ``X`` (by blocks)."""
+        norms = _kernels.scaled_row_norms(X, self.mean, self.inv_scale)
+        if norms is not None:
+            return norms
         norms = np.empty(X.shape[0])
         buffer = np.empty((min(_BLOCK, X.shape[0]), X.shape[1]), dtype=X.dtype)
         for rows in gen_batches(X.shape[0], _BLOCK):

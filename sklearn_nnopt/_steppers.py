@@ -24,7 +24,8 @@ batch's columns; :class:`~sklearn_nnopt._finite_sum.FiniteSumStepper` keeps
 the table of per-row gradients of the finite-sum optimizers (SAGA), whose
 ``full_gradient()`` the loop's convergence test also uses.
 :class:`~sklearn_nnopt._kernels.CompiledSparseStepper` runs the column steps
-in compiled code where :mod:`sklearn_nnopt._kernels` covers the fit.
+in compiled code where :mod:`sklearn_nnopt._kernels` covers the fit, and
+:class:`~sklearn_nnopt._kernels.CompiledDenseStepper` the dense ones.
 :func:`make_stepper` picks one. A new stepper implements the two methods and
 is returned by :func:`make_stepper` where it applies.
 """
@@ -116,7 +117,8 @@ def make_stepper(
 
     Returns
     -------
-    DenseStepper, SparseColumnStepper, CompiledSparseStepper or FiniteSumStepper
+    DenseStepper, CompiledDenseStepper, SparseColumnStepper, CompiledSparseStepper
+    or FiniteSumStepper
     """
     columns = (
         sp.issparse(data.X)
@@ -145,4 +147,9 @@ def make_stepper(
         return SparseColumnStepper(
             data.X, data.n_train, data.batch_size, objective, optimizer, params, track
         )
+    compiled = _kernels.dense_stepper(
+        data, objective, optimizer, params, averaging=averaging, track=track
+    )
+    if compiled is not None:
+        return compiled
     return DenseStepper(objective, optimizer, params, lr_unit, track)

@@ -26,7 +26,7 @@ from sklearn_nnopt import (
     _kernels,
     _steppers,
 )
-from sklearn_nnopt._kernels import CompiledSparseStepper
+from sklearn_nnopt._kernels import CompiledDenseStepper, CompiledSparseStepper
 from sklearn_nnopt._objective import Objective
 from sklearn_nnopt._parameters import Parameters
 from sklearn_nnopt._sparse import SparseColumnStepper
@@ -332,9 +332,14 @@ def test_dense_and_sparse_sgd_same_iterates(text, spy):
     sparse = make().fit(X, y)
     assert spy[-1] is CompiledSparseStepper
     dense = make().fit(X.toarray(), y)
-    assert spy[-1] is _steppers.DenseStepper
+    assert spy[-1] is CompiledDenseStepper
     assert relative(sparse.coef_, dense.coef_) <= 1e-12
     assert relative(sparse.intercept_, dense.intercept_) <= 1e-12
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_kernels, "ENABLED", False)
+        reference = make().fit(X.toarray(), y)
+    assert spy[-1] is _steppers.DenseStepper
+    assert relative(reference.coef_, dense.coef_) <= 1e-12
 
 
 @pytest.mark.parametrize(

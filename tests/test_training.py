@@ -16,7 +16,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_nnopt import SGD, Adam, SquaredError, _kernels
-from sklearn_nnopt._kernels import CompiledSparseStepper
+from sklearn_nnopt._kernels import CompiledDenseStepper, CompiledSparseStepper
 from sklearn_nnopt._objective import Objective
 from sklearn_nnopt._parameters import Parameters
 from sklearn_nnopt._sparse import SparseColumnStepper
@@ -231,6 +231,7 @@ def test_dense_and_sparse_steppers_take_the_same_sgd_steps(
     # steps on CSR data are exact, so both give the same iterates.
     monkeypatch.setattr(_kernels, "ENABLED", compiled)
     sparse_stepper = CompiledSparseStepper if compiled else SparseColumnStepper
+    dense_stepper = CompiledDenseStepper if compiled else DenseStepper
     rng = np.random.RandomState(1)
     X = rng.normal(size=(60, 30)) * (rng.uniform(size=(60, 30)) < 0.2)
     X = X.astype(dtype)
@@ -242,7 +243,7 @@ def test_dense_and_sparse_steppers_take_the_same_sgd_steps(
         params = Parameters(np.zeros((1, 30), dtype), np.zeros(1, dtype))
         stepper = make_stepper(data, objective, SGD(), params, averaging=False)
         assert isinstance(
-            stepper, sparse_stepper if sp.issparse(matrix) else DenseStepper
+            stepper, sparse_stepper if sp.issparse(matrix) else dense_stepper
         )
         for start in range(0, 60, 10):
             rows = slice(start, start + 10)

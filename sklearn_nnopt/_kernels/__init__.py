@@ -26,6 +26,12 @@ A source tree that was not built (``import sklearn_nnopt`` from a clone
 without ``pip install .``) has no compiled module: :data:`AVAILABLE` is then
 False and every fit runs the numpy steppers.
 
+:func:`dense_stepper` is the same dispatch on dense ``X``: a
+:class:`CompiledDenseStepper` (``_dense_sgd.pyx``: the steps of the numpy
+:class:`~sklearn_nnopt._steppers.DenseStepper`, its reference, for plain SGD,
+SGD with momentum and Adam, with or without the preconditioner, an epoch per
+call), where :func:`dense_unsupported` finds nothing it lacks.
+
 ``_fused_loss`` is the dense losses' fused ``loss_gradient`` (``log_loss``,
 ``squared_error``, ``squared_hinge``, ``modified_huber``, ``poisson``,
 ``huber``), which those classes of :mod:`sklearn_nnopt.losses` call first
@@ -33,8 +39,10 @@ False and every fit runs the numpy steppers.
 serves every path that evaluates a loss on a dense raw prediction (L-BFGS's
 objective above all). ``_saga`` runs a whole epoch of SAGA/SAG's
 just-in-time steps on CSR ``X`` (:class:`~sklearn_nnopt._finite_sum.FiniteSumStepper`
-calls it). ``_common.pxd`` holds what the three share: the number types, the
-prefetch hint, ``_exp``, a CSR row's prefetch and an array's address.
+calls it). ``_common.pxd`` holds what they share: the number types, the
+prefetch hint, ``_exp``, a CSR row's prefetch and an array's address;
+``_row_loss.pxd`` the per-row losses and softmax of the two minibatch
+kernels.
 """
 
 import numpy as np
@@ -59,9 +67,9 @@ from ..losses import (
 from ..optimizers import SGD, Adam, OptimizerState, ScheduleFreeAdamW
 
 try:
-    from . import _sparse_sgd
+    from . import _dense_sgd, _sparse_sgd
 except ImportError:  # not built: the numpy steppers run
-    _sparse_sgd = None
+    _sparse_sgd = _dense_sgd = None
 
 #: Whether the compiled kernels were built and imported.
 AVAILABLE = _sparse_sgd is not None
@@ -86,6 +94,8 @@ _LOSSES = {
 }
 #: The optimizer classes the kernel steps (exactly these, not subclasses).
 COVERED_OPTIMIZERS = (SGD, Adam, ScheduleFreeAdamW)
+#: Those the dense kernel steps (exactly these, not subclasses).
+DENSE_COVERED_OPTIMIZERS = (SGD, Adam)
 _ADAM_STATE = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 _SCHEDULE_FREE_STATE = ("exp_avg_sq", "z", "x")
 
@@ -137,18 +147,98 @@ def unsupported(data, objective, optimizer, params, averaging=False):
             return f"{type(optimizer).__name__} with lazy=False" + (
                 " or a weight_decay" if type(optimizer) is ScheduleFreeAdamW else ""
             )
-        state = optimizer.__dict__.get("state_")
         names = _ADAM_STATE if type(optimizer) is Adam else _SCHEDULE_FREE_STATE
-        for name in names:
-            buffers = state.values.get(name) if state is not None else None
-            if buffers is not None and (
-                len(buffers) != 1
-                or buffers[0].shape != params.buffer.shape
-                or buffers[0].dtype != dtype
-                or not buffers[0].flags.c_contiguous
-            ):
-                return f"{type(optimizer).__name__}'s state is not one flat buffer"
+        return _flat_state(optimizer, names, params)
     return None
+
+
+def _dense_rows(X):
+    """Whether the dense kernels' passes read ``X`` (C-contiguous float32 or
+    float64 rows; they do not depend on :data:`ENABLED`, which selects the
+    steppers: a fit's set-up is the same either way)."""
+    return (
+        AVAILABLE
+        and isinstance(X, np.ndarray)
+        and X.ndim == 2
+        and X.flags.c_contiguous
+        and X.dtype in (np.float32, np.float64)
+    )
+
+
+def column_moments(X, weights):
+    """Weighted column means and variances of dense ``X`` in one compiled
+    pass (``_dense_sgd.column_moments``), or None where it does not apply."""
+    if not _dense_rows(X):
+        return None
+    return _dense_sgd.column_moments(X, np.ascontiguousarray(weights, np.float64))
+
+
+def scaled_row_norms(X, mean, inv_scale):
+    """Squared norms of the rows of ``(X - mean) * inv_scale`` in one compiled
+    pass (``_dense_sgd.scaled_row_norms``), or None where it does not apply."""
+    if not _dense_rows(X):
+        return None
+    return _dense_sgd.scaled_row_norms(X, mean, inv_scale)
+
+
+def _flat_state(optimizer, names, params):
+    """Why ``names`` of the optimizer's state are not one flat buffer shaped
+    and typed as the parameters' (None if they are, or do not exist yet)."""
+    state = optimizer.__dict__.get("state_")
+    for name in names:
+        buffers = state.values.get(name) if state is not None else None
+        if buffers is not None and (
+            len(buffers) != 1
+            or buffers[0].shape != params.buffer.shape
+            or buffers[0].dtype != params.buffer.dtype
+            or not buffers[0].flags.c_contiguous
+        ):
+            return f"{type(optimizer).__name__}'s state is not one flat buffer"
+    return None
+
+
+def dense_unsupported(data, objective, optimizer, params, averaging=False):
+    """Why the compiled dense kernel does not cover a fit; None if it does.
+
+    Covered: a C-contiguous ``X`` (ndarray) of the parameters' dtype, float32
+    or float64; the losses of the sparse kernel; plain SGD, SGD with
+    (Nesterov) momentum and Adam (with or without ``amsgrad``; ``lazy`` does
+    not apply to dense ``X``); penalty ``"l2"`` or None; with or without the
+    preconditioner; no averaging.
+
+    Returns
+    -------
+    str or None
+    """
+    if not AVAILABLE:
+        return "the compiled kernels are not built (pip install .)"
+    if not ENABLED:
+        return "the compiled kernels are disabled (_kernels.ENABLED)"
+    X = data.X
+    if not isinstance(X, np.ndarray) or X.ndim != 2 or not X.flags.c_contiguous:
+        return "X is not a C-contiguous ndarray"
+    dtype = params.buffer.dtype
+    if X.dtype != dtype or dtype not in (np.float32, np.float64):
+        return f"X is {X.dtype} and the parameters {dtype}"
+    if params.coef.shape[0] != data.Y.shape[1]:
+        return "targets and coefficients of different widths"
+    if type(objective.loss) not in _LOSSES:
+        return f"loss {type(objective.loss).__name__}"
+    if objective.l1:
+        return "an l1 penalty"
+    if averaging:
+        return "averaging"
+    if type(optimizer) not in DENSE_COVERED_OPTIMIZERS:
+        return f"optimizer {type(optimizer).__name__}"
+    names = ("momentum_buffer",) if type(optimizer) is SGD else _ADAM_STATE
+    return _flat_state(optimizer, names, params)
+
+
+def dense_stepper(data, objective, optimizer, params, *, averaging=False, track=False):
+    """A :class:`CompiledDenseStepper` where it covers the fit, else None."""
+    if dense_unsupported(data, objective, optimizer, params, averaging) is not None:
+        return None
+    return CompiledDenseStepper(data, objective, optimizer, params, track)
 
 
 def sparse_stepper(data, objective, optimizer, params, *, averaging=False, track=False):
@@ -307,7 +397,7 @@ class CompiledSparseStepper:
             each step's Pflug inner product (an array).
         """
         n_steps = len(rates)
-        losses, weights, inners = (np.empty(n_steps) for _ in range(3))
+        losses, weights, inners = _epoch_outputs(n_steps)
         opt, sequences = self.optimizer, self.sequences
         state = opt._begin_step(0)
         averaging = {}
@@ -357,3 +447,124 @@ class CompiledSparseStepper:
             sequences.product = 1.0
         elif self.kernel is not None:
             self.kernel.fold()
+
+
+def _epoch_outputs(n_steps):
+    return tuple(np.empty(n_steps) for _ in range(3))
+
+
+class CompiledDenseStepper:
+    """Minibatch steps of the compiled kernel on dense rows (a batch stepper).
+
+    The iterates of :class:`~sklearn_nnopt._steppers.DenseStepper` (exactly,
+    up to the order of summation) for the fits :func:`dense_unsupported`
+    covers, without a gathered copy of the batch (``gathers = False``) and
+    with an epoch in one call (:meth:`run_epoch`).
+
+    Parameters
+    ----------
+    data : TrainingData
+    objective : Objective
+    optimizer : SGD or Adam
+        Its state is updated in place (``t_`` counts the steps).
+    params : Parameters
+        Updated in place.
+    track : bool, default=False
+        Keep ``inner``, the last two gradients' inner product.
+    """
+
+    gathers = False
+    runs_epochs = True
+
+    def __init__(self, data, objective, optimizer, params, track=False):
+        self.optimizer = optimizer
+        self.inner = 0.0
+        theta = params.buffer
+        state = optimizer.__dict__.get("state_")
+        if state is None:
+            state = optimizer.state_ = OptimizerState()
+
+        def buffer(name):  # the state's flat buffer, created as numpy's steps do
+            return state.values.setdefault(name, [np.zeros_like(theta)])[0]
+
+        m = v = vmax = None
+        momentum = beta_1 = beta_2 = epsilon = 0.0
+        nesterov = amsgrad = False
+        if type(optimizer) is SGD:
+            code = _dense_sgd.OPTIMIZER_SGD
+            momentum, nesterov = float(optimizer.momentum), bool(optimizer.nesterov)
+            if momentum:
+                m = buffer("momentum_buffer")
+        else:
+            code = _dense_sgd.OPTIMIZER_ADAM
+            names = _ADAM_STATE if optimizer.amsgrad else _ADAM_STATE[:2]
+            m, v, *rest = (buffer(name) for name in names)
+            vmax = rest[0] if rest else None
+            beta_1, beta_2 = float(optimizer.beta_1), float(optimizer.beta_2)
+            epsilon, amsgrad = float(optimizer.epsilon), bool(optimizer.amsgrad)
+        pre = objective.preconditioner
+        name, param = _LOSSES[type(objective.loss)]
+        self.kernel = _dense_sgd.DenseKernel(
+            data.X,
+            data.Y,
+            data.sample_weight,
+            theta,
+            objective.fit_intercept,
+            _sparse_sgd.LOSSES[name],
+            0.0 if param is None else float(getattr(objective.loss, param)),
+            float(_log_tiny(theta.dtype)),
+            code,
+            float(objective.l2),
+            momentum,
+            nesterov,
+            beta_1,
+            beta_2,
+            epsilon,
+            amsgrad,
+            m,
+            v,
+            vmax,
+            None if pre is None else pre.inv_scale,
+            None if pre is None else pre.mean,
+            bool(track),
+            data.batch_size,
+        )
+
+    def step(self, Xb, Yb, swb, lr, rows=None):
+        """One step on the rows ``rows`` of ``X``; returns (loss sum, weight sum).
+
+        ``Xb`` and ``Yb`` are not read: the kernel reads ``rows`` of the
+        training data; ``swb`` is None for equal weights.
+        """
+        if rows is None:
+            raise ValueError("CompiledDenseStepper steps on rows of X (rows=None).")
+        if not isinstance(rows, slice):
+            rows = np.ascontiguousarray(rows, dtype=np.intp)
+        t = self.optimizer._begin_step().step
+        loss, weight, self.inner = self.kernel.step(rows, lr, swb is not None, t)
+        return loss, weight
+
+    def run_epoch(self, order, starts, stops, rates, weighted):
+        """An epoch's steps in one call of the kernel: the iterates of
+        :meth:`step` on each batch in turn (see
+        :meth:`CompiledSparseStepper.run_epoch`)."""
+        n_steps = len(rates)
+        losses, weights, inners = _epoch_outputs(n_steps)
+        state = self.optimizer._begin_step(0)
+        self.kernel.run(
+            order,
+            np.asarray(starts, dtype=np.intp),
+            np.asarray(stops, dtype=np.intp),
+            np.asarray(rates, dtype=np.float64),
+            weighted,
+            state.step,
+            losses,
+            weights,
+            inners,
+        )
+        state.step += n_steps
+        self.inner = inners
+        return losses, weights
+
+    def finish(self):
+        """Nothing is deferred."""
