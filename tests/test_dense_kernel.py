@@ -315,6 +315,53 @@ def test_partial_fit_same_iterates(table, spy, monkeypatch, optimizer):
     assert fitted[0].t_ == fitted[1].t_
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loss", ["log_loss", "squared_hinge"])
+def test_several_outputs_in_chunks_match_numpy_stepper(loss, dtype):
+    """A batch larger than the kernel's chunk of rows (256) is stepped chunk
+    by chunk, shuffled or in place, with the whole batch's gradient."""
+    rng = np.random.RandomState(8)
+    n, p, k = 700, 6, 4
+    X = np.ascontiguousarray(rng.randn(n, p), dtype=dtype)
+    labels = rng.randint(k, size=n)
+    Y = np.eye(k)[labels] if loss == "log_loss" else 2 * np.eye(k)[labels] - 1
+    Y = np.asfortranarray(Y, dtype=dtype)
+    sw = rng.rand(n) + 0.5
+    data = TrainingData(X, Y, sw, batch_size=600)
+    objective = _objective(loss, X, sw, True)
+    start = Parameters(np.zeros((k, p), dtype), np.zeros(k, dtype))
+    params = [start.copy(), start.copy()]
+    opts = [Adam(), Adam()]
+    compiled = _kernels.dense_stepper(data, objective, opts[0], params[0], track=True)
+    reference = _steppers.DenseStepper(objective, opts[1], params[1], track=True)
+    rtol = RTOL[dtype]
+    for rows in (slice(0, 600), np.arange(n)[::-1][:600].copy(), slice(600, 700)):
+        weights = None if isinstance(rows, slice) else sw[rows]
+        out = compiled.step(None, None, weights, 0.01, rows)
+        ref = reference.step(X[rows], Y[rows], weights, 0.01, rows)
+        np.testing.assert_allclose(out, ref, rtol=rtol)
+        assert relative(params[0].buffer, params[1].buffer) <= rtol
+
+
+def test_fortran_ordered_and_dataframe_x_train_in_c_order(table, spy):
+    """As SGDClassifier: a stochastic fit trains on C-ordered rows (numpy's
+    gather of a Fortran-ordered X's rows copied all of X per batch), so a
+    DataFrame or a Fortran-ordered X gives the C-ordered fit, compiled."""
+    pd = pytest.importorskip("pandas")
+    X, y, _ = table
+
+    def fit(data):
+        return LinearNNClassifier(
+            optimizer="adam", batch_size=32, max_iter=3, tol=None, random_state=0
+        ).fit(data, y)
+
+    expected = fit(X)
+    for data in (np.asfortranarray(X), pd.DataFrame(X)):
+        fitted = fit(data)
+        assert spy[-1] is CompiledDenseStepper
+        np.testing.assert_array_equal(fitted.coef_, expected.coef_)
+
+
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_default_schedule_same_fit(table, spy, monkeypatch, optimizer):
     """The default schedule (automatic step, Pflug's statistic) and the
@@ -438,8 +485,8 @@ def _two_pass(X, w):
 def test_column_moments_is_the_two_pass_formula(
     n, p, offset, spread, zeros, dtype, seed
 ):
-    """One pass by blocks (Chan's update) gives the two-pass mean and
-    variance, offsets of 1e6 spreads included, with zero weights anywhere."""
+    """The compiled passes give the two-pass mean and variance, offsets of
+    1e6 spreads included, with zero weights anywhere."""
     rng = np.random.RandomState(seed)
     X = (offset + spread * rng.randn(n, p)).astype(dtype)
     w = rng.rand(n) + 0.1

@@ -112,16 +112,16 @@ cdef struct Result:
 
 cdef inline void _gemm(
     char transa, char transb, int m, int n, int k, const floating* a, int lda,
-    const floating* b, int ldb, floating* c, int ldc,
+    const floating* b, int ldb, floating beta, floating* c, int ldc,
 ) noexcept nogil:
-    # C = op(A) op(B), column-major (scipy's BLAS, as numpy's products).
-    cdef floating one = 1, zero = 0
+    # C = op(A) op(B) + beta C, column-major (scipy's BLAS, as numpy's products).
+    cdef floating one = 1
     if floating is double:
         dgemm(&transa, &transb, &m, &n, &k, &one, <double*> a, &lda, <double*> b,
-              &ldb, &zero, c, &ldc)
+              &ldb, &beta, c, &ldc)
     else:
         sgemm(&transa, &transb, &m, &n, &k, &one, <float*> a, &lda, <float*> b,
-              &ldb, &zero, c, &ldc)
+              &ldb, &beta, c, &ldc)
 
 
 cdef inline double _dot(const floating* x, const floating* w, intp_t n) noexcept nogil:
@@ -147,6 +147,12 @@ cdef inline void _prefetch_row(const floating* row, intp_t p) noexcept nogil:
         k += line
 
 
+# Rows per chunk of _several_outputs: its gathered rows, raw predictions and
+# weighted gradients are held for a chunk, not for the batch, so that a large
+# batch (full-batch SGD) does not allocate a copy of X.
+cdef intp_t _CHUNK = 256
+
+
 cdef void _several_outputs(
     State* s,
     floating* theta,
@@ -158,11 +164,12 @@ cdef void _several_outputs(
     double weight_sum,
     double* loss_sum,
 ) noexcept nogil:
-    """The data part of the gradient for k > 1 outputs, as numpy computes it:
-    the batch's rows gathered, its raw predictions by one product (BLAS),
-    each row's loss and gradient (the softmax for log_loss), and the
-    coefficients' gradient ``G^T X_b`` by a second product; into ``grad``
-    and ``per_row`` as the one-output loop leaves them."""
+    """The data part of the gradient for k > 1 outputs, as numpy computes it,
+    by chunks of the batch's rows: the rows gathered, their raw predictions
+    by one product (BLAS), each row's loss and gradient (the softmax for
+    log_loss), and the coefficients' gradient ``G^T X_b`` by a second
+    product, summed over the chunks; into ``grad`` and ``per_row`` as the
+    one-output loop leaves them."""
     cdef const floating* Y = <const floating*> s.Y
     cdef const floating* coef = <const floating*> s.coef
     cdef floating* gathered = <floating*> s.gathered
@@ -172,61 +179,66 @@ cdef void _several_outputs(
     cdef floating* Yb = <floating*> s.batch_targets
     cdef const intp_t* labels = s.labels
     cdef intp_t* batch_labels = s.batch_labels
-    cdef double* G = s.per_row
+    cdef double* G
     cdef double* z = s.z
     cdef const floating* Xb
-    cdef intp_t p = s.n_features, n_out = s.n_outputs, i, c, r
+    cdef intp_t p = s.n_features, n_out = s.n_outputs, i, c, r, c0 = 0, nb
     cdef double row_loss, factor = 0.0
     cdef floating zc
-    if rows != NULL:
-        for i in range(n_batch):
-            memcpy(&gathered[i * p], &X[rows[i] * p], p * sizeof(floating))
-        Xb = gathered
-    else:
-        Xb = &X[start * p]
-    # The batch's targets: one-hot ones by their class; others column by
-    # column (Y is column-major: a row's targets are n_rows apart, each a
-    # cache miss; gathered in one simple loop, their misses overlap).
-    if labels != NULL:
-        for i in range(n_batch):
-            batch_labels[i] = labels[rows[i] if rows != NULL else start + i]
-    else:
-        for c in range(n_out):
-            for i in range(n_batch):
-                r = rows[i] if rows != NULL else start + i
-                Yb[i + c * n_batch] = Y[r + c * s.n_rows]
     if not weighted:
         factor = <floating> (1.0 / weight_sum)
-    # Z (n_batch, k), row-major, is (k, n_batch) column-major: coef X_b^T.
-    _gemm(c"T", c"N", <int> n_out, <int> n_batch, <int> p, coef, <int> p, Xb, <int> p,
-          Z, <int> n_out)
-    for i in range(n_batch):
-        r = rows[i] if rows != NULL else start + i
-        for c in range(n_out):
-            zc = Z[i * n_out + c]
-            if s.fit_intercept:
-                zc = <floating> (zc + <floating> s.intercept[c])
-            z[c] = zc
+    while c0 < n_batch:
+        nb = min(_CHUNK, n_batch - c0)
+        G = &s.per_row[c0 * n_out]
+        if rows != NULL:
+            for i in range(nb):
+                memcpy(&gathered[i * p], &X[rows[c0 + i] * p], p * sizeof(floating))
+            Xb = gathered
+        else:
+            Xb = &X[(start + c0) * p]
+        # The targets: one-hot ones by their class; others column by column
+        # (Y is column-major: a row's targets are n_rows apart, each a cache
+        # miss; gathered in one simple loop, their misses overlap).
         if labels != NULL:
-            row_loss = _softmax_label_gradient(
-                z, n_out, batch_labels[i], s.log_tiny, &G[i * n_out], zc
-            )
+            for i in range(nb):
+                batch_labels[i] = labels[rows[c0 + i] if rows != NULL else start + c0 + i]
         else:
-            row_loss = _outputs_gradient(
-                s.loss, s.loss_param, s.log_tiny, z, n_out, Yb, i, n_batch,
-                &G[i * n_out],
-            )
-        if weighted:
-            loss_sum[0] += s.sw[r] * <floating> row_loss
-            factor = s.sw[r] / weight_sum
-        else:
-            loss_sum[0] += <floating> row_loss
-        for c in range(n_out):
-            G[i * n_out + c] = <floating> (G[i * n_out + c] * factor)
-            Gw[i * n_out + c] = <floating> G[i * n_out + c]
-    # dW (k, p), row-major, is (p, k) column-major: X_b^T G.
-    _gemm(c"N", c"T", <int> p, <int> n_out, <int> n_batch, Xb, <int> p, Gw, <int> n_out,
-          dW, <int> p)
+            for c in range(n_out):
+                for i in range(nb):
+                    r = rows[c0 + i] if rows != NULL else start + c0 + i
+                    Yb[i + c * nb] = Y[r + c * s.n_rows]
+        # Z (nb, k), row-major, is (k, nb) column-major: coef X_b^T.
+        _gemm(c"T", c"N", <int> n_out, <int> nb, <int> p, coef, <int> p, Xb, <int> p,
+              0, Z, <int> n_out)
+        for i in range(nb):
+            r = rows[c0 + i] if rows != NULL else start + c0 + i
+            for c in range(n_out):
+                zc = Z[i * n_out + c]
+                if s.fit_intercept:
+                    zc = <floating> (zc + <floating> s.intercept[c])
+                z[c] = zc
+            if labels != NULL:
+                row_loss = _softmax_label_gradient(
+                    z, n_out, batch_labels[i], s.log_tiny, &G[i * n_out], zc
+                )
+            else:
+                row_loss = _outputs_gradient(
+                    s.loss, s.loss_param, s.log_tiny, z, n_out, Yb, i, nb,
+                    &G[i * n_out],
+                )
+            if weighted:
+                loss_sum[0] += s.sw[r] * <floating> row_loss
+                factor = s.sw[r] / weight_sum
+            else:
+                loss_sum[0] += <floating> row_loss
+            for c in range(n_out):
+                G[i * n_out + c] = <floating> (G[i * n_out + c] * factor)
+                Gw[i * n_out + c] = <floating> G[i * n_out + c]
+        # dW (k, p), row-major, is (p, k) column-major: X_b^T G, summed
+        # over the chunks.
+        _gemm(c"N", c"T", <int> p, <int> n_out, <int> nb, Xb, <int> p, Gw, <int> n_out,
+              0 if c0 == 0 else 1, dW, <int> p)
+        c0 += nb
     for i in range(n_out * p):
         s.grad[i] = dW[i]
 
@@ -530,7 +542,7 @@ cdef class DenseKernel:
         n_work = n_outputs * (n_features + 1)
         coef = np.empty(n_outputs * n_features, dtype=dtype)
         several = n_outputs > 1
-        rows_ = max(int(batch_size), 1)
+        rows_ = max(min(int(batch_size), _CHUNK), 1)  # (_several_outputs' chunks)
         gathered = np.empty(rows_ * n_features if several else 0, dtype=dtype)
         raw = np.empty(rows_ * n_outputs if several else 0, dtype=dtype)
         weighted_gradient = np.empty_like(raw)
@@ -686,68 +698,40 @@ cdef class DenseKernel:
                 )
 
 
-# Rows per block of column_moments: a block stays in cache for its second pass.
-cdef intp_t _MOMENT_BLOCK = 64
-
-
 def column_moments(const floating[:, ::1] X, const double[::1] weights):
-    """Weighted column means and variances of ``X``, in one pass over it.
-
-    By blocks of rows: each block's weighted mean and sum of squared
-    deviations (two passes over the block, in cache), merged into the
-    running ones by Chan, Golub & LeVeque's update (1979), as numerically
-    sound as the two-pass formula. A non-finite entry, even in a row of
-    weight 0, makes its column's mean NaN or infinite (as ``weights @ X``).
+    """Weighted column means and variances of ``X``: the two-pass formula of
+    the numpy passes (the mean, then the weighted squared deviations from
+    it), each pass over the rows of ``X`` in place (no copy of a block), sums
+    in double. A non-finite entry, even in a row of weight 0, makes its
+    column's mean NaN or infinite (as ``weights @ X``).
 
     Returns
     -------
     mean, var : ndarray of shape (n_features,), float64
     """
-    cdef intp_t n = X.shape[0], p = X.shape[1], i, j, b0, b1
+    cdef intp_t n = X.shape[0], p = X.shape[1], i, j
     if weights.shape[0] != n:
         raise ValueError("one weight per row of X")
     mean = np.zeros(p)
     var = np.zeros(p)
-    block_mean = np.empty(p)
-    block_sq = np.empty(p)
-    cdef double[::1] M = mean, M2 = var, BM = block_mean, BS = block_sq
-    cdef double total = 0.0, wb, w, d, ratio
+    cdef double[::1] M = mean, V = var
+    cdef double total = 0.0, w, d
     with nogil:
-        b0 = 0
-        while b0 < n:
-            b1 = min(b0 + _MOMENT_BLOCK, n)
-            wb = 0.0
+        for i in range(n):
+            w = weights[i]
+            total += w
             for j in range(p):
-                BM[j] = 0.0
-            for i in range(b0, b1):
-                w = weights[i]
-                wb += w
-                for j in range(p):
-                    BM[j] += w * X[i, j]
-            if not wb > 0:
-                # Weight 0: nothing to merge, but 0 * inf is NaN.
-                for j in range(p):
-                    M[j] += BM[j]
-                b0 = b1
-                continue
-            for j in range(p):
-                BM[j] /= wb
-                BS[j] = 0.0
-            for i in range(b0, b1):
-                w = weights[i]
-                for j in range(p):
-                    d = X[i, j] - BM[j]
-                    BS[j] += w * (d * d)
-            ratio = wb / (total + wb)
-            for j in range(p):
-                d = BM[j] - M[j]
-                M[j] += d * ratio
-                M2[j] += BS[j] + (d * d) * total * ratio
-            total += wb
-            b0 = b1
+                M[j] += w * X[i, j]
         if total > 0:
             for j in range(p):
-                M2[j] /= total
+                M[j] /= total
+            for i in range(n):
+                w = weights[i]
+                for j in range(p):
+                    d = X[i, j] - M[j]
+                    V[j] += w * (d * d)
+            for j in range(p):
+                V[j] /= total
     return mean, var
 
 
