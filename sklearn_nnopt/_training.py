@@ -1490,11 +1490,17 @@ def _objective_rows(data, n_outputs):
     once they would exceed it (small data stay one block).
     """
     X, n = data.X, data.n_train
-    size = X.nnz if sp.issparse(X) else X.size
-    limit = max(size // 16, 1 << 16)
-    if 4 * n * n_outputs <= limit:
+    # In bytes: a sparse X's entries each hold a value and a column index.
+    if sp.issparse(X):
+        x_bytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    else:
+        x_bytes = X.nbytes
+    item = X.dtype.itemsize
+    limit = max(x_bytes // 16, (1 << 16) * item)
+    per_row = 4 * n_outputs * item
+    if n * per_row <= limit:
         return None
-    return max(1, limit // (4 * n_outputs))
+    return max(1, limit // per_row)
 
 
 def full_gradient(objective, data, params):
