@@ -148,7 +148,13 @@ def make_stepper(
             data.X, data.n_train, data.batch_size, objective, optimizer, params, track
         )
     compiled = _kernels.dense_stepper(
-        data, objective, optimizer, params, averaging=averaging, track=track
+        data,
+        objective,
+        optimizer,
+        params,
+        averaging=averaging,
+        track=track,
+        lr_unit=lr_unit,
     )
     if compiled is not None:
         return compiled

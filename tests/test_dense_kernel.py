@@ -29,6 +29,7 @@ from sklearn_nnopt import (
     Adam,
     LinearNNClassifier,
     LinearNNRegressor,
+    ScheduleFreeAdamW,
     _kernels,
     _steppers,
 )
@@ -45,6 +46,8 @@ OPTIMIZERS = {
     "nesterov": lambda: SGD(momentum=0.8, nesterov=True),
     "adam": lambda: Adam(),
     "amsgrad": lambda: Adam(amsgrad=True),
+    "schedulefree_adamw": lambda: ScheduleFreeAdamW(warmup_steps=3),
+    "schedulefree_adamw_decay": lambda: ScheduleFreeAdamW(weight_decay=0.05),
 }
 RTOL = {np.float64: 1e-12, np.float32: 1e-5}
 MARGIN_LOSSES = ["hinge", "squared_hinge", "modified_huber", "perceptron"]
@@ -115,6 +118,18 @@ def _objective(loss, X, sw, precondition, alpha=1e-2):
     return Objective(loss_function, alpha, "l2", 0, True, pre)
 
 
+def _assert_same_state(state, reference, rtol):
+    """The same buffers (to ``rtol``) and scalars (Schedule-Free AdamW's
+    ``lr_max`` and ``weight_sum``: exactly, they are computed by the same
+    Python code)."""
+    assert set(state.values) == set(reference.values)
+    for name, value in state.values.items():
+        if isinstance(value, list):
+            assert relative(value[0], reference.values[name][0]) <= rtol
+        else:
+            assert value == reference.values[name]
+
+
 @pytest.mark.parametrize("precondition", [False, True], ids=["plain", "pre"])
 @pytest.mark.parametrize("n_outputs", [1, 3])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -145,9 +160,7 @@ def test_steps_match_numpy_stepper(
 
     def after_step():
         assert relative(params[0].buffer, params[1].buffer) <= rtol
-        assert set(opts[0].state_.values) == set(opts[1].state_.values)
-        for name in opts[0].state_.values:
-            assert relative(opts[0].state_[name][0], opts[1].state_[name][0]) <= rtol
+        _assert_same_state(opts[0].state_, opts[1].state_, rtol)
         assert opts[0].t_ == opts[1].t_
 
     lockstep(
@@ -195,10 +208,7 @@ def test_run_epoch_gives_the_steps_iterates(
             assert (losses[i], weights[i]) == out
             assert whole.inner[i] == steps.inner
         np.testing.assert_array_equal(params[0].buffer, params[1].buffer)
-        for name in opts[0].state_.values:
-            np.testing.assert_array_equal(
-                opts[0].state_[name][0], opts[1].state_[name][0]
-            )
+        _assert_same_state(opts[0].state_, opts[1].state_, 0.0)
         assert (
             opts[0].t_
             == opts[1].t_
@@ -258,6 +268,9 @@ def _assert_same_fit(compiled, reference, rtol):
         {"optimizer": "adam", "precondition": False, "fit_intercept": False},
         {"optimizer": "adam", "early_stopping": True, "n_iter_no_change": 2},
         {"optimizer": "sgd", "loss": "modified_huber", "penalty": None},
+        {"optimizer": "schedulefree_adamw"},
+        {"optimizer": ScheduleFreeAdamW(weight_decay=0.01, warmup_steps=5)},
+        {"optimizer": "schedulefree_adamw", "warm_start": True},
     ],
     ids=str,
 )
@@ -269,8 +282,9 @@ def test_classifier_same_fit(table, spy, monkeypatch, n_classes, params, dtype):
     X = X.astype(dtype)
     settings = dict(optimizer="adam", batch_size=32, max_iter=4, tol=None)
     settings.update(params, random_state=0)
+    calls = 2 if settings.get("warm_start") else 1  # a continued fit too
     compiled, reference = _fit_both(
-        lambda: LinearNNClassifier(**settings), X, y, spy, monkeypatch
+        lambda: LinearNNClassifier(**settings), X, y, spy, monkeypatch, calls=calls
     )
     _assert_same_fit(compiled, reference, 1e-9 if dtype == np.float64 else 1e-4)
 
@@ -278,7 +292,7 @@ def test_classifier_same_fit(table, spy, monkeypatch, n_classes, params, dtype):
 @pytest.mark.parametrize(
     "loss", ["squared_error", "huber", "poisson", "quantile", "epsilon_insensitive"]
 )
-@pytest.mark.parametrize("optimizer", ["sgd", "adam", "momentum"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "momentum", "schedulefree_adamw"])
 @pytest.mark.parametrize("n_targets", [1, 2])
 def test_regressor_same_fit(table, spy, monkeypatch, n_targets, optimizer, loss):
     X, _, y_reg = table
@@ -302,7 +316,7 @@ def test_regressor_same_fit(table, spy, monkeypatch, n_targets, optimizer, loss)
     _assert_same_fit(compiled, reference, 1e-9)
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam", "nesterov"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "nesterov", "schedulefree_adamw"])
 def test_partial_fit_same_iterates(table, spy, monkeypatch, optimizer):
     X, y, _ = table
 

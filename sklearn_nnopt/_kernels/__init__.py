@@ -95,7 +95,7 @@ _LOSSES = {
 #: The optimizer classes the kernel steps (exactly these, not subclasses).
 COVERED_OPTIMIZERS = (SGD, Adam, ScheduleFreeAdamW)
 #: Those the dense kernel steps (exactly these, not subclasses).
-DENSE_COVERED_OPTIMIZERS = (SGD, Adam)
+DENSE_COVERED_OPTIMIZERS = (SGD, Adam, ScheduleFreeAdamW)
 _ADAM_STATE = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 _SCHEDULE_FREE_STATE = ("exp_avg_sq", "z", "x")
 
@@ -202,9 +202,10 @@ def dense_unsupported(data, objective, optimizer, params, averaging=False):
 
     Covered: a C-contiguous ``X`` (ndarray) of the parameters' dtype, float32
     or float64; the losses of the sparse kernel; plain SGD, SGD with
-    (Nesterov) momentum and Adam (with or without ``amsgrad``; ``lazy`` does
-    not apply to dense ``X``); penalty ``"l2"`` or None; with or without the
-    preconditioner; no averaging.
+    (Nesterov) momentum, Adam (with or without ``amsgrad``; ``lazy`` does
+    not apply to dense ``X``) and Schedule-Free AdamW (any ``weight_decay``);
+    penalty ``"l2"`` or None; with or without the preconditioner; no
+    averaging.
 
     Returns
     -------
@@ -230,15 +231,21 @@ def dense_unsupported(data, objective, optimizer, params, averaging=False):
         return "averaging"
     if type(optimizer) not in DENSE_COVERED_OPTIMIZERS:
         return f"optimizer {type(optimizer).__name__}"
-    names = ("momentum_buffer",) if type(optimizer) is SGD else _ADAM_STATE
+    names = {
+        SGD: ("momentum_buffer",),
+        Adam: _ADAM_STATE,
+        ScheduleFreeAdamW: _SCHEDULE_FREE_STATE,
+    }[type(optimizer)]
     return _flat_state(optimizer, names, params)
 
 
-def dense_stepper(data, objective, optimizer, params, *, averaging=False, track=False):
+def dense_stepper(
+    data, objective, optimizer, params, *, averaging=False, track=False, lr_unit=1.0
+):
     """A :class:`CompiledDenseStepper` where it covers the fit, else None."""
     if dense_unsupported(data, objective, optimizer, params, averaging) is not None:
         return None
-    return CompiledDenseStepper(data, objective, optimizer, params, track)
+    return CompiledDenseStepper(data, objective, optimizer, params, track, lr_unit)
 
 
 def sparse_stepper(data, objective, optimizer, params, *, averaging=False, track=False):
@@ -465,21 +472,24 @@ class CompiledDenseStepper:
     ----------
     data : TrainingData
     objective : Objective
-    optimizer : SGD or Adam
+    optimizer : SGD, Adam or ScheduleFreeAdamW
         Its state is updated in place (``t_`` counts the steps).
     params : Parameters
         Updated in place.
     track : bool, default=False
         Keep ``inner``, the last two gradients' inner product.
+    lr_unit : float, default=1.0
+        The unit of the step sizes (Schedule-Free AdamW's decay is
+        ``weight_decay / lr_unit``, as its ``step``).
     """
 
     gathers = False
     runs_epochs = True
 
-    def __init__(self, data, objective, optimizer, params, track=False):
+    def __init__(self, data, objective, optimizer, params, track=False, lr_unit=1.0):
         self.optimizer = optimizer
         self.inner = 0.0
-        theta = params.buffer
+        self.theta = theta = params.buffer
         state = optimizer.__dict__.get("state_")
         if state is None:
             state = optimizer.state_ = OptimizerState()
@@ -488,13 +498,19 @@ class CompiledDenseStepper:
             return state.values.setdefault(name, [np.zeros_like(theta)])[0]
 
         m = v = vmax = None
-        momentum = beta_1 = beta_2 = epsilon = 0.0
+        momentum = beta_1 = beta_2 = epsilon = decay = 0.0
         nesterov = amsgrad = False
+        self.schedule_free = type(optimizer) is ScheduleFreeAdamW
         if type(optimizer) is SGD:
             code = _dense_sgd.OPTIMIZER_SGD
             momentum, nesterov = float(optimizer.momentum), bool(optimizer.nesterov)
             if momentum:
                 m = buffer("momentum_buffer")
+        elif self.schedule_free:
+            code = _dense_sgd.OPTIMIZER_SCHEDULE_FREE
+            beta_1, beta_2 = float(optimizer.beta_1), float(optimizer.beta_2)
+            epsilon = float(optimizer.epsilon)
+            decay = float(optimizer.weight_decay) / lr_unit
         else:
             code = _dense_sgd.OPTIMIZER_ADAM
             names = _ADAM_STATE if optimizer.amsgrad else _ADAM_STATE[:2]
@@ -504,31 +520,57 @@ class CompiledDenseStepper:
             epsilon, amsgrad = float(optimizer.epsilon), bool(optimizer.amsgrad)
         pre = objective.preconditioner
         name, param = _LOSSES[type(objective.loss)]
-        self.kernel = _dense_sgd.DenseKernel(
-            data.X,
-            data.Y,
-            data.sample_weight,
-            theta,
-            objective.fit_intercept,
-            _sparse_sgd.LOSSES[name],
-            0.0 if param is None else float(getattr(objective.loss, param)),
-            float(_log_tiny(theta.dtype)),
-            code,
-            float(objective.l2),
-            momentum,
-            nesterov,
-            beta_1,
-            beta_2,
-            epsilon,
-            amsgrad,
-            m,
-            v,
-            vmax,
-            None if pre is None else pre.inv_scale,
-            None if pre is None else pre.mean,
-            bool(track),
-            data.batch_size,
+        self._arguments = dict(
+            X=data.X,
+            y=data.Y,
+            sample_weight=data.sample_weight,
+            theta=theta,
+            fit_intercept=objective.fit_intercept,
+            loss=_sparse_sgd.LOSSES[name],
+            loss_param=0.0 if param is None else float(getattr(objective.loss, param)),
+            log_tiny=float(_log_tiny(theta.dtype)),
+            optimizer=code,
+            l2=float(objective.l2),
+            momentum=momentum,
+            nesterov=nesterov,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            amsgrad=amsgrad,
+            m=m,
+            v=v,
+            vmax=vmax,
+            inv_scale=None if pre is None else pre.inv_scale,
+            mean=None if pre is None else pre.mean,
+            track=bool(track),
+            batch_size=data.batch_size,
+            decay=decay,
+            n_decayed=params.coef.size,
         )
+        self.kernel = None
+        if not self.schedule_free:
+            self.kernel = _dense_sgd.DenseKernel(**self._arguments)
+
+    def _schedule_free_kernel(self, state):
+        """The kernel, once Schedule-Free AdamW's sequences exist: ``z`` and
+        ``x`` start as copies of the parameters at its first step, as in the
+        numpy steps (not before: the training loop's ``to_train`` would
+        otherwise recompute the parameters from them, with its rounding)."""
+        if self.kernel is None:
+            theta = self.theta
+            values = state.values
+            for name in _SCHEDULE_FREE_STATE:
+                fill = [np.zeros_like(theta)] if name == "exp_avg_sq" else None
+                values.setdefault(name, fill or [theta.copy()])
+            self.kernel = _dense_sgd.DenseKernel(
+                **dict(
+                    self._arguments,
+                    v=values["exp_avg_sq"][0],
+                    sf_z=values["z"][0],
+                    sf_x=values["x"][0],
+                )
+            )
+        return self.kernel
 
     def step(self, Xb, Yb, swb, lr, rows=None):
         """One step on the rows ``rows`` of ``X``; returns (loss sum, weight sum).
@@ -540,8 +582,16 @@ class CompiledDenseStepper:
             raise ValueError("CompiledDenseStepper steps on rows of X (rows=None).")
         if not isinstance(rows, slice):
             rows = np.ascontiguousarray(rows, dtype=np.intp)
-        t = self.optimizer._begin_step().step
-        loss, weight, self.inner = self.kernel.step(rows, lr, swb is not None, t)
+        state = self.optimizer._begin_step()
+        ckp1 = 0.0
+        kernel = self.kernel
+        if self.schedule_free:
+            # ScheduleFreeAdamW._rule's scalars: the warmed-up step, c_t.
+            lr, ckp1 = self.optimizer._coefficients(lr, state)
+            kernel = self._schedule_free_kernel(state)
+        loss, weight, self.inner = kernel.step(
+            rows, lr, swb is not None, state.step, ckp1
+        )
         return loss, weight
 
     def run_epoch(self, order, starts, stops, rates, weighted):
@@ -551,18 +601,34 @@ class CompiledDenseStepper:
         n_steps = len(rates)
         losses, weights, inners = _epoch_outputs(n_steps)
         state = self.optimizer._begin_step(0)
-        self.kernel.run(
-            order,
-            np.asarray(starts, dtype=np.intp),
-            np.asarray(stops, dtype=np.intp),
-            np.asarray(rates, dtype=np.float64),
-            weighted,
-            state.step,
-            losses,
-            weights,
-            inners,
-        )
-        state.step += n_steps
+        t0 = state.step
+        rates = np.asarray(rates, dtype=np.float64)
+        averaging = None
+        kernel = self.kernel
+        if self.schedule_free:
+            # Each step's warmed-up rate and c_t, as ScheduleFreeAdamW._rule
+            # computes them (its scalars; the arrays' work is compiled).
+            rates, averaging = rates.copy(), np.empty(n_steps)
+            for i in range(n_steps):
+                state.step = t0 + i + 1
+                rates[i], averaging[i] = self.optimizer._coefficients(rates[i], state)
+            state.step = t0
+            if n_steps:
+                kernel = self._schedule_free_kernel(state)
+        if n_steps:
+            kernel.run(
+                order,
+                np.asarray(starts, dtype=np.intp),
+                np.asarray(stops, dtype=np.intp),
+                rates,
+                weighted,
+                t0,
+                losses,
+                weights,
+                inners,
+                averaging,
+            )
+        state.step = t0 + n_steps
         self.inner = inners
         return losses, weights
 

@@ -51,8 +51,10 @@ from ._row_loss cimport (
 # Optimizers (the Python wrapper maps the classes to these).
 OPTIMIZER_SGD = 0
 OPTIMIZER_ADAM = 1
+OPTIMIZER_SCHEDULE_FREE = 2
 cdef int _SGD = 0
 cdef int _ADAM = 1
+cdef int _SCHEDULE_FREE = 2
 
 # Rows ahead that are prefetched.
 cdef intp_t _AHEAD = 6
@@ -80,6 +82,12 @@ cdef struct State:
     void* m                 # SGD: the momentum buffer; Adam: exp_avg
     void* v                 # Adam: exp_avg_sq
     void* vmax              # AMSGrad: max_exp_avg_sq
+    # Schedule-Free AdamW (theta holds y): its z and x, its decay (already
+    # divided by the step's unit) on the first n_decayed parameters (coef).
+    void* sf_z
+    void* sf_x
+    double decay
+    intp_t n_decayed
     const void* inv_scale   # the preconditioner's 1 / s (NULL: none)
     const void* mean        # its offsets m (NULL: not centered)
     # Work space: the user's coefficients (the parameters' type) and
@@ -253,8 +261,11 @@ cdef Result _step(
     bint weighted,
     double lr,
     long t,
+    double ckp1,
 ) noexcept nogil:
-    """One minibatch step on rows ``rows[0:n_batch]`` (NULL: ``start`` on)."""
+    """One minibatch step on rows ``rows[0:n_batch]`` (NULL: ``start`` on).
+    Schedule-Free AdamW: ``lr`` is the warmed-up step and ``ckp1`` the
+    averaging weight :math:`c_t` (``ScheduleFreeAdamW._coefficients``)."""
     cdef Result out
     cdef const floating* Y = <const floating*> s.Y
     cdef const floating* inv_scale = <const floating*> s.inv_scale
@@ -274,6 +285,12 @@ cdef Result _step(
     cdef double loss, row_loss, g, gc, db, weight_sum, loss_sum = 0.0
     cdef double factor = 0.0, inner = 0.0
     cdef double c_t, step_size = 0.0, eps = 0.0, denom, mj, vj, mu = s.momentum
+    cdef double bias_correction2 = 1.0
+    cdef floating* z_seq = <floating*> s.sf_z
+    cdef floating* x_seq = <floating*> s.sf_x
+    cdef floating beta = <floating> s.beta_1, rest = <floating> (1.0 - s.beta_1)
+    cdef floating keep = <floating> (1.0 - ckp1), weight = <floating> ckp1
+    cdef floating fv, fd, fz, fx, work
     cdef floating b, zc
 
     # The user's coefficients and intercepts (Preconditioner.to_user).
@@ -364,6 +381,8 @@ cdef Result _step(
                 g = <floating> (g * inv_scale[j])
             grad[idx] = g
 
+    if s.optimizer == _SCHEDULE_FREE:
+        bias_correction2 = 1.0 - pow(s.beta_2, <double> t)
     if s.optimizer == _ADAM:
         # optimizers.Adam._update, with the bias correction folded in.
         c_t = sqrt(1.0 - pow(s.beta_2, <double> t))
@@ -385,6 +404,25 @@ cdef Result _step(
                 theta[idx] = theta[idx] - <floating> (lr * mj)
             else:
                 theta[idx] = theta[idx] - <floating> (lr * g)
+            continue
+        if s.optimizer == _SCHEDULE_FREE:
+            # ScheduleFreeAdamW._normalized, the decay at y, then _advance:
+            # z -= lr d, x = (1 - c) x + c z, y = beta x + (1 - beta) z,
+            # each operation rounded as numpy's.
+            work = <floating> (<floating> g * <floating> g)
+            fv = <floating> (v[idx] * <floating> s.beta_2)
+            fv = <floating> (fv + <floating> (work * <floating> (1.0 - s.beta_2)))
+            v[idx] = fv
+            fd = <floating> (fv / <floating> bias_correction2)
+            fd = <floating> (<floating> sqrt(fd) + <floating> s.epsilon)
+            fd = <floating> (<floating> g / fd)
+            if s.decay != 0 and idx < s.n_decayed:
+                fd = <floating> (fd + <floating> (<floating> s.decay * theta[idx]))
+            fz = <floating> (z_seq[idx] - <floating> (fd * <floating> lr))
+            z_seq[idx] = fz
+            fx = <floating> (<floating> (x_seq[idx] * keep) + <floating> (fz * weight))
+            x_seq[idx] = fx
+            theta[idx] = <floating> (<floating> (fx * beta) + <floating> (fz * rest))
             continue
         mj = <floating> (m[idx] * s.beta_1 + <floating> (g * (1.0 - s.beta_1)))
         vj = <floating> (
@@ -412,6 +450,7 @@ cdef void _run_epoch(
     const intp_t* starts,
     const intp_t* stops,
     const double* rates,
+    const double* averaging,
     intp_t n_steps,
     bint weighted,
     long t0,
@@ -421,13 +460,15 @@ cdef void _run_epoch(
 ) noexcept nogil:
     """:func:`_step` on batches ``order[starts[i]:stops[i]]`` (rows
     ``starts[i]:stops[i]`` if ``order`` is NULL) at step sizes ``rates[i]``,
-    step ``t0 + i + 1``."""
+    step ``t0 + i + 1`` (Schedule-Free AdamW: averaging weights
+    ``averaging[i]``; NULL for the others)."""
     cdef Result out
     cdef intp_t i
     for i in range(n_steps):
         out = _step(
             s, theta, X, &order[starts[i]] if order != NULL else NULL,
             starts[i], stops[i] - starts[i], weighted, rates[i], t0 + i + 1,
+            averaging[i] if averaging != NULL else 0.0,
         )
         losses[i] = out.loss
         weights[i] = out.weight
@@ -495,7 +536,8 @@ cdef class DenseKernel:
     def __init__(
         self, X, y, sample_weight, theta, fit_intercept, loss, loss_param, log_tiny,
         optimizer, l2, momentum, nesterov, beta_1, beta_2, epsilon, amsgrad, m, v,
-        vmax, inv_scale, mean, track, batch_size,
+        vmax, inv_scale, mean, track, batch_size, sf_z=None, sf_x=None, decay=0.0,
+        n_decayed=0,
     ):
         dtype = theta.dtype
         if dtype not in (np.float32, np.float64) or X.dtype != dtype:
@@ -512,7 +554,7 @@ cdef class DenseKernel:
         n_params = n_outputs * (n_features + (1 if fit_intercept else 0))
         if theta.shape != (n_params,) or not theta.flags.c_contiguous:
             raise ValueError("theta must be the flat buffer [coef, intercept].")
-        for name, a in (("m", m), ("v", v), ("vmax", vmax)):
+        for name, a in (("m", m), ("v", v), ("vmax", vmax), ("sf_z", sf_z), ("sf_x", sf_x)):
             if a is not None and (
                 a.dtype != dtype or a.shape != theta.shape or not a.flags.c_contiguous
             ):
@@ -527,6 +569,9 @@ cdef class DenseKernel:
         if optimizer == _ADAM:
             if m is None or v is None or (amsgrad and vmax is None):
                 raise ValueError("Adam's steps need its state arrays.")
+        elif optimizer == _SCHEDULE_FREE:
+            if v is None or sf_z is None or sf_x is None:
+                raise ValueError("Schedule-free steps need v, z and x.")
         elif optimizer == _SGD:
             if momentum != 0 and m is None:
                 raise ValueError("SGD with momentum needs its buffer.")
@@ -557,7 +602,7 @@ cdef class DenseKernel:
         self._refs = (
             X, y, sample_weight, theta, m, v, vmax, inv_scale, mean, coef, intercept,
             grad, per_row, z, previous, gathered, raw, weighted_gradient, coef_gradient,
-            batch_targets, labels, batch_labels,
+            batch_targets, labels, batch_labels, sf_z, sf_x,
         )
         self.X = _address(X)
         self.double_data = dtype == np.float64
@@ -583,6 +628,10 @@ cdef class DenseKernel:
         self.s.m = _address(m)
         self.s.v = _address(v)
         self.s.vmax = _address(vmax)
+        self.s.sf_z = _address(sf_z)
+        self.s.sf_x = _address(sf_x)
+        self.s.decay = decay
+        self.s.n_decayed = n_decayed
         self.s.inv_scale = _address(inv_scale)
         self.s.mean = _address(mean)
         self.s.coef = _address(coef)
@@ -599,11 +648,13 @@ cdef class DenseKernel:
         self.s.z = <double*> _address(z)
         self.s.previous = <double*> _address(previous)
 
-    def step(self, rows, double lr, bint weighted, long t):
+    def step(self, rows, double lr, bint weighted, long t, double ckp1=0.0):
         """One minibatch step on ``rows`` (a slice of step 1, or intp indices).
 
         ``t`` is the optimizer's step count after this step (Adam's bias
-        corrections). Returns ``(weighted loss sum, weight sum, inner)``.
+        corrections); Schedule-Free AdamW: ``lr`` is the warmed-up step and
+        ``ckp1`` the averaging weight. Returns ``(weighted loss sum, weight
+        sum, inner)``.
         """
         cdef const intp_t[::1] index
         cdef const intp_t* row_ptr = NULL
@@ -630,29 +681,35 @@ cdef class DenseKernel:
             if self.double_data:
                 out = _step(
                     &self.s, <double*> self.s.theta, <const double*> self.X,
-                    row_ptr, start, n_batch, weighted, lr, t,
+                    row_ptr, start, n_batch, weighted, lr, t, ckp1,
                 )
             else:
                 out = _step(
                     &self.s, <float*> self.s.theta, <const float*> self.X,
-                    row_ptr, start, n_batch, weighted, lr, t,
+                    row_ptr, start, n_batch, weighted, lr, t, ckp1,
                 )
         return out.loss, out.weight, out.inner
 
-    def run(self, order, starts, stops, rates, bint weighted, long t0, losses, weights, inners):
+    def run(
+        self, order, starts, stops, rates, bint weighted, long t0, losses, weights,
+        inners, averaging=None,
+    ):
         """:meth:`step` on many batches in one call, without the GIL.
 
         Batch ``i`` is ``order[starts[i]:stops[i]]`` (intp; ``order`` None:
         rows ``starts[i]:stops[i]``), at step size ``rates[i]`` and step
-        count ``t0 + i + 1``; its weighted loss sum, weight sum and Pflug
-        inner product go to ``losses[i]``, ``weights[i]``, ``inners[i]``
-        (float64 arrays).
+        count ``t0 + i + 1`` (Schedule-Free AdamW: the warmed-up steps, and
+        the averaging weights ``averaging[i]``); its weighted loss sum, weight
+        sum and Pflug inner product go to ``losses[i]``, ``weights[i]``,
+        ``inners[i]`` (float64 arrays).
         """
         cdef const intp_t[::1] order_view
         cdef const intp_t* order_ptr = NULL
         cdef const intp_t[::1] starts_view = starts
         cdef const intp_t[::1] stops_view = stops
         cdef const double[::1] rates_view = rates
+        cdef const double[::1] averaging_view
+        cdef const double* averaging_ptr = NULL
         cdef double[::1] losses_view = losses
         cdef double[::1] weights_view = weights
         cdef double[::1] inners_view = inners
@@ -681,19 +738,26 @@ cdef class DenseKernel:
                 raise ValueError(f"batch {i} is empty, out of range or too large")
         if n_steps == 0:
             return
+        if self.s.optimizer == _SCHEDULE_FREE:
+            if averaging is None:
+                raise ValueError("schedule-free steps need their averaging weights")
+            averaging_view = averaging
+            if averaging_view.shape[0] < n_steps:
+                raise ValueError("one averaging weight per step")
+            averaging_ptr = &averaging_view[0]
         with nogil:
             if self.double_data:
                 _run_epoch(
                     &self.s, <double*> self.s.theta, <const double*> self.X,
                     order_ptr, &starts_view[0], &stops_view[0], &rates_view[0],
-                    n_steps, weighted, t0, &losses_view[0], &weights_view[0],
+                    averaging_ptr, n_steps, weighted, t0, &losses_view[0], &weights_view[0],
                     &inners_view[0],
                 )
             else:
                 _run_epoch(
                     &self.s, <float*> self.s.theta, <const float*> self.X,
                     order_ptr, &starts_view[0], &stops_view[0], &rates_view[0],
-                    n_steps, weighted, t0, &losses_view[0], &weights_view[0],
+                    averaging_ptr, n_steps, weighted, t0, &losses_view[0], &weights_view[0],
                     &inners_view[0],
                 )
 
