@@ -746,8 +746,15 @@ def test_diverging_stream_with_a_short_last_batch_raises(lr, chunk, sparse):
     X = 1e3 * X
     if sparse:
         X = sp.csr_matrix(X)
+    # A fixed shuffle: with random_state=None, 10 of 300 shuffles (chunks of
+    # 33, lr 10) are not caught (the xfail test below), which
+    # made this test fail at random.
     clf = LinearNNClassifier(
-        optimizer="sgd", learning_rate_init=lr, penalty=None, batch_size=32
+        optimizer="sgd",
+        learning_rate_init=lr,
+        penalty=None,
+        batch_size=32,
+        random_state=0,
     )
     before = joblib.hash(vars(clf))
     with pytest.raises(DivergenceError, match="in this partial_fit call"):
@@ -756,6 +763,30 @@ def test_diverging_stream_with_a_short_last_batch_raises(lr, chunk, sparse):
             clf.partial_fit(X[rows], y[rows], classes=[0, 1])
             before = joblib.hash(vars(clf))
     assert joblib.hash(vars(clf)) == before  # as before the call that raised
+
+
+@pytest.mark.xfail(
+    reason="known gap: the partial_fit divergence check judges the call's first "
+    "and last batches; a stream degraded in its first call (mean log-loss 1e5) "
+    "whose judged batches the model still fits goes on silently (lr 10 on X "
+    "scaled by 1e3: 10 of 300 shuffles, mean log-loss 2e6 at the end)",
+    strict=True,
+)
+def test_diverging_stream_is_caught_whatever_the_shuffle():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 80)) * (rng.random((2000, 80)) < 0.08)
+    y = (X @ rng.standard_normal(80) > 0).astype(int)
+    X = 1e3 * X
+    clf = LinearNNClassifier(
+        optimizer="sgd",
+        learning_rate_init=10.0,
+        penalty=None,
+        batch_size=32,
+        random_state=74,  # one of the shuffles that is not caught
+    )
+    with pytest.raises(DivergenceError):
+        for start in range(0, 2000, 33):
+            clf.partial_fit(X[start : start + 33], y[start : start + 33], [0, 1])
 
 
 @pytest.mark.parametrize("chunk", [33, 65])
