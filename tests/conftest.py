@@ -1,4 +1,4 @@
-"""Shared pytest configuration: hypothesis profiles.
+"""Shared pytest configuration: hypothesis profiles, shared fixtures.
 
 ``default`` keeps the property-based tests fast enough for CI; ``thorough``
 explores many more examples::
@@ -15,6 +15,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 from sklearn.datasets import make_classification
 from sklearn.preprocessing import StandardScaler
+
+from sklearn_nnopt import _steppers
 
 # derandomize: CI explores the same examples every run (no flaky red builds);
 # the thorough profile searches at random.
@@ -56,3 +58,21 @@ def easy():
         random_state=0,
     )
     return StandardScaler().fit_transform(X), y
+
+
+# Shared by the compiled kernels' tests: which stepper a fit ran.
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """The type of each stepper that make_stepper returns."""
+    made = []
+    original = _steppers.make_stepper
+
+    def make_stepper(*args, **kwargs):
+        stepper = original(*args, **kwargs)
+        made.append(type(stepper))
+        return stepper
+
+    monkeypatch.setattr(_steppers, "make_stepper", make_stepper)
+    return made

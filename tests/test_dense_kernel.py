@@ -216,21 +216,6 @@ def test_run_epoch_gives_the_steps_iterates(
         )
 
 
-@pytest.fixture
-def spy(monkeypatch):
-    """The type of each stepper that make_stepper returns."""
-    made = []
-    original = _steppers.make_stepper
-
-    def make_stepper(*args, **kwargs):
-        stepper = original(*args, **kwargs)
-        made.append(type(stepper))
-        return stepper
-
-    monkeypatch.setattr(_steppers, "make_stepper", make_stepper)
-    return made
-
-
 def _fit_both(make, X, y, spy, monkeypatch, method="fit", calls=1, **fit_params):
     """Fit with the compiled kernel and with numpy; assert each ran."""
     fitted = []

@@ -82,21 +82,6 @@ def text():
     return X, y_class, y_reg
 
 
-@pytest.fixture
-def spy(monkeypatch):
-    """The type of each stepper that make_stepper returns."""
-    made = []
-    original = _steppers.make_stepper
-
-    def make_stepper(*args, **kwargs):
-        stepper = original(*args, **kwargs)
-        made.append(type(stepper))
-        return stepper
-
-    monkeypatch.setattr(_steppers, "make_stepper", make_stepper)
-    return made
-
-
 def _fit_both(make, X, y, spy, monkeypatch, **fit_params):
     """Fit with the compiled kernel and with numpy; assert each ran."""
     compiled = make().fit(X, y, **fit_params)

@@ -23,7 +23,6 @@ from sklearn_nnopt import (
     LinearNNRegressor,
     ScheduleFreeAdamW,
     _kernels,
-    _steppers,
 )
 from sklearn_nnopt._kernels import CompiledSparseStepper
 from sklearn_nnopt._objective import Objective
@@ -55,21 +54,6 @@ def text():
     y_multi = np.digitize(raw, np.quantile(raw, [0.33, 0.66]))
     y_reg = raw * 10 + 50 + rng.randn(n)
     return X, y_class, y_multi, y_reg
-
-
-@pytest.fixture
-def spy(monkeypatch):
-    """The type of each stepper that make_stepper returns."""
-    made = []
-    original = _steppers.make_stepper
-
-    def make_stepper(*args, **kwargs):
-        stepper = original(*args, **kwargs)
-        made.append(type(stepper))
-        return stepper
-
-    monkeypatch.setattr(_steppers, "make_stepper", make_stepper)
-    return made
 
 
 # ------------------------------------------------------- the rule written out
