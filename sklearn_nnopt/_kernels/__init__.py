@@ -40,7 +40,8 @@ serves every path that evaluates a loss on a dense raw prediction (L-BFGS's
 objective above all). ``_saga`` runs a whole epoch of SAGA/SAG's
 just-in-time steps on CSR ``X`` (:class:`~sklearn_nnopt._finite_sum.FiniteSumStepper`
 calls it). ``_common.pxd`` holds what they share: the number types, the
-prefetch hint, ``_exp``, a CSR row's prefetch and an array's address;
+prefetch hint, ``_exp``, a CSR row's prefetch, an array's address and
+Adam's coordinate update (``_adam_scalars``, ``_adam_coordinate``);
 ``_row_loss.pxd`` the per-row losses and softmax of the two minibatch
 kernels.
 """

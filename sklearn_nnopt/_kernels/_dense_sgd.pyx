@@ -38,7 +38,14 @@ from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 import numpy as np
 
-from ._common cimport NNOPT_PREFETCH, _address, floating, intp_t
+from ._common cimport (
+    NNOPT_PREFETCH,
+    _adam_coordinate,
+    _adam_scalars,
+    _address,
+    floating,
+    intp_t,
+)
 from ._row_loss cimport (
     _LOSS_LOG,
     _N_LOSSES,
@@ -284,7 +291,7 @@ cdef Result _step(
     cdef const floating* x
     cdef double loss, row_loss, g, gc, db, weight_sum, loss_sum = 0.0
     cdef double factor = 0.0, inner = 0.0
-    cdef double c_t, step_size = 0.0, eps = 0.0, denom, mj, vj, mu = s.momentum
+    cdef double step_size = 0.0, eps = 0.0, mj, mu = s.momentum
     cdef double bias_correction2 = 1.0
     cdef floating* z_seq = <floating*> s.sf_z
     cdef floating* x_seq = <floating*> s.sf_x
@@ -307,8 +314,6 @@ cdef Result _step(
             if mean != NULL:
                 b = <floating> (b - <floating> _dot(mean, &coef[c * p], p))
         s.intercept[c] = b
-    for idx in range(n_coef):
-        grad[idx] = 0.0
 
     # The batch's weight: its weighted mean loss's gradient is
     # s_i / sum(s) * loss'(z_i) (Objective.output_gradient), summed pairwise
@@ -324,6 +329,8 @@ cdef Result _step(
     if n_out > 1:
         _several_outputs(s, theta, X, rows, start, n_batch, weighted, weight_sum, &loss_sum)
     else:
+        for j in range(p):  # (several outputs write their gradient whole)
+            grad[j] = 0.0
         # Per row: the raw prediction, the loss and its gradient, and the
         # gradient's scatter G_i x_i, while the row is in cache. Shuffled
         # rows are scattered over X: the rows _AHEAD on are prefetched, so
@@ -384,10 +391,7 @@ cdef Result _step(
     if s.optimizer == _SCHEDULE_FREE:
         bias_correction2 = 1.0 - pow(s.beta_2, <double> t)
     if s.optimizer == _ADAM:
-        # optimizers.Adam._update, with the bias correction folded in.
-        c_t = sqrt(1.0 - pow(s.beta_2, <double> t))
-        step_size = lr * c_t / (1.0 - pow(s.beta_1, <double> t))
-        eps = s.epsilon * c_t
+        _adam_scalars(lr, s.beta_1, s.beta_2, s.epsilon, t, &step_size, &eps)
     # Pflug's statistic and the update, one pass over the parameters.
     for idx in range(n_params):
         g = grad[idx]
@@ -424,18 +428,9 @@ cdef Result _step(
             x_seq[idx] = fx
             theta[idx] = <floating> (<floating> (fx * beta) + <floating> (fz * rest))
             continue
-        mj = <floating> (m[idx] * s.beta_1 + <floating> (g * (1.0 - s.beta_1)))
-        vj = <floating> (
-            v[idx] * s.beta_2 + <floating> (<floating> (g * g) * (1.0 - s.beta_2))
+        _adam_coordinate(
+            theta, m, v, vmax, idx, g, s.beta_1, s.beta_2, s.amsgrad, eps, step_size
         )
-        m[idx] = <floating> mj
-        v[idx] = <floating> vj
-        if s.amsgrad:
-            if vj > vmax[idx]:
-                vmax[idx] = <floating> vj
-            vj = vmax[idx]
-        denom = <floating> (<floating> sqrt(vj) + eps)
-        theta[idx] = theta[idx] - <floating> (<floating> (mj / denom) * step_size)
     out.loss = loss_sum
     out.weight = weight_sum
     out.inner = inner

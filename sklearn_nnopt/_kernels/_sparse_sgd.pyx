@@ -45,13 +45,15 @@ second dense array, swapped with the current one each step, so tracking it
 costs one product over the batch's columns.
 """
 
-from libc.math cimport exp, fabs, log, log1p, pow, sqrt
+from libc.math cimport pow, sqrt
 from libc.stdint cimport int32_t, int64_t
 
 import numpy as np
 
 from ._common cimport (
     NNOPT_PREFETCH,
+    _adam_coordinate,
+    _adam_scalars,
     _address,
     _prefetch_row,
     floating,
@@ -207,7 +209,7 @@ cdef Result _step(
     cdef intp_t p = s.n_features
     cdef intp_t i, j, k, r, n_cols = 0
     cdef double z, loss, g, gb, weight_sum, loss_sum = 0.0, factor, inner = 0.0
-    cdef double scale = s.scale, new_scale, c, step_size, eps, denom, mj, vj
+    cdef double scale = s.scale, new_scale, step_size = 0.0, eps = 0.0
     cdef bint schedule_free = s.mode == _MODE_SCHEDULE_FREE
     cdef const floating* zw = <const floating*> s.sf_zw
     cdef floating bp = <floating> s.sf_beta_product
@@ -280,10 +282,7 @@ cdef Result _step(
     else:
         scale = 1.0
     if s.mode == _MODE_LAZY:
-        # Adam (optimizers.Adam._update, with the bias correction folded in).
-        c = sqrt(1.0 - pow(s.beta_2, <double> t))
-        step_size = lr * c / (1.0 - pow(s.beta_1, <double> t))
-        eps = s.epsilon * c
+        _adam_scalars(lr, s.beta_1, s.beta_2, s.epsilon, t, &step_size, &eps)
 
     # One pass over the batch's columns, then the intercept: the gradient in
     # the parameters' type (divided by the global scale), its product with
@@ -323,18 +322,9 @@ cdef Result _step(
         if schedule_free:
             _sf_update(s, j, <floating> g, lr)
             continue
-        mj = <floating> (m[j] * s.beta_1 + <floating> (g * (1.0 - s.beta_1)))
-        vj = <floating> (
-            v[j] * s.beta_2 + <floating> (<floating> (g * g) * (1.0 - s.beta_2))
+        _adam_coordinate(
+            theta, m, v, vmax, j, g, s.beta_1, s.beta_2, s.amsgrad, eps, step_size
         )
-        m[j] = <floating> mj
-        v[j] = <floating> vj
-        if s.amsgrad:
-            if vj > vmax[j]:
-                vmax[j] = <floating> vj
-            vj = vmax[j]
-        denom = <floating> (<floating> sqrt(vj) + eps)
-        theta[j] = theta[j] - <floating> (<floating> (mj / denom) * step_size)
 
     if previous != NULL:
         # This gradient is the next step's previous one.
@@ -384,7 +374,7 @@ cdef Result _step_multi(
     cdef intp_t p = s.n_features, n_out = s.n_outputs, n_rows
     cdef intp_t i, j, k, r, c, idx, n_cols = 0
     cdef double x, loss, row_loss, g, weight_sum, loss_sum = 0.0, factor, inner = 0.0
-    cdef double scale = s.scale, new_scale, c_t, step_size, eps, denom, mj, vj
+    cdef double scale = s.scale, new_scale, step_size = 0.0, eps = 0.0
     cdef double gb
     cdef bint schedule_free = s.mode == _MODE_SCHEDULE_FREE
     cdef const floating* zw = <const floating*> s.sf_zw
@@ -451,9 +441,7 @@ cdef Result _step_multi(
     else:
         scale = 1.0
     if s.mode == _MODE_LAZY:
-        c_t = sqrt(1.0 - pow(s.beta_2, <double> t))
-        step_size = lr * c_t / (1.0 - pow(s.beta_1, <double> t))
-        eps = s.epsilon * c_t
+        _adam_scalars(lr, s.beta_1, s.beta_2, s.epsilon, t, &step_size, &eps)
 
     # The batch's columns, each output's coefficient, then the intercepts
     # (their gradient: the column sums of G, in row order as numpy's).
@@ -486,18 +474,9 @@ cdef Result _step_multi(
             if schedule_free:
                 _sf_update(s, idx, <floating> g, lr)
                 continue
-            mj = <floating> (m[idx] * s.beta_1 + <floating> (g * (1.0 - s.beta_1)))
-            vj = <floating> (
-                v[idx] * s.beta_2 + <floating> (<floating> (g * g) * (1.0 - s.beta_2))
+            _adam_coordinate(
+                theta, m, v, vmax, idx, g, s.beta_1, s.beta_2, s.amsgrad, eps, step_size
             )
-            m[idx] = <floating> mj
-            v[idx] = <floating> vj
-            if s.amsgrad:
-                if vj > vmax[idx]:
-                    vmax[idx] = <floating> vj
-                vj = vmax[idx]
-            denom = <floating> (<floating> sqrt(vj) + eps)
-            theta[idx] = theta[idx] - <floating> (<floating> (mj / denom) * step_size)
         if i < n_cols:
             seen[cols[i]] = 0
 
