@@ -36,7 +36,7 @@ from ._validation import (
     resolve_schedule,
     squared_row_norms,
 )
-from .losses import effective_sample_size
+from .losses import effective_sample_size, targets_for
 from .optimizers import OPTIMIZERS
 
 try:  # scikit-learn >= 1.9: callbacks such as ProgressBar and ScoringMonitor.
@@ -304,8 +304,9 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         loss = fitted.setdefault("loss_function_", loss)
         # Targets column-major like the raw predictions (Objective.raw), so that
         # the losses' elementwise work runs on matching layouts.
-        Y = np.asfortranarray(Y)
-        loss.check_target(Y)
+        if isinstance(Y, np.ndarray):
+            Y = np.asfortranarray(Y)
+            loss.check_target(Y)  # (OneHot targets are valid by construction)
         if validated is not self:
             fitted["n_features_in_"] = validated.n_features_in_
             if hasattr(validated, "feature_names_in_"):
@@ -345,7 +346,12 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
                     data.sample_weight,
                     center=self.fit_intercept,
                     l2=objective.l2,
-                    curvature=float(loss.smoothness(data.Y, data.sample_weight)),
+                    curvature=float(
+                        loss.smoothness(
+                            targets_for(loss, "smoothness", data.Y),
+                            data.sample_weight,
+                        )
+                    ),
                     estimator_name=type(self).__name__,
                 )
         objective.preconditioner = pre

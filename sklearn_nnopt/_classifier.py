@@ -15,6 +15,7 @@ from ._base import (
     available_if,
     with_callbacks,
 )
+from ._targets import OneHot
 from .losses import LOSSES, PerLabel
 
 
@@ -93,14 +94,17 @@ def _positions(classes, y):
 
 
 def _one_hot(idx, n_classes, dtype, loss):
-    """One-hot targets (one column if binary), +-1 for margin losses."""
-    if n_classes == 2:
-        Y = (idx == 1).astype(dtype)[:, None]
-    else:
-        # Column-major, as the estimator keeps targets.
-        Y = np.zeros((len(idx), n_classes), dtype=dtype, order="F")
-        Y[np.arange(len(idx)), idx] = 1
-    if loss.classification_target == "sign":
+    """One-hot targets (one column if binary), +-1 for margin losses.
+
+    Several classes' are :class:`OneHot`: the class indices, not
+    ``n_samples x n_classes`` floats (a fifth of ``X`` on 50 features and
+    10 classes).
+    """
+    sign = loss.classification_target == "sign"
+    if n_classes > 2:
+        return OneHot(idx, n_classes, dtype, low=-1.0 if sign else 0.0)
+    Y = (idx == 1).astype(dtype)[:, None]
+    if sign:
         Y *= 2
         Y -= 1
     return Y

@@ -60,6 +60,7 @@ from .losses import (
     SquaredError,
     SquaredHinge,
     _log_tiny,
+    targets_for,
 )
 from .optimizers import SAGA
 
@@ -253,7 +254,8 @@ class FiniteSumStepper:
     # ------------------------------------------------------------ the table
     def _table_change(self, raw, Yb, swb, rows):
         """The batch's loss, weight and change of the table, ``d - a``; stores ``d``."""
-        loss, D = self.objective.loss.loss_gradient(Yb, raw)
+        loss = self.objective.loss
+        loss, D = loss.loss_gradient(targets_for(loss, "loss_gradient", Yb), raw)
         if swb is None:  # equal weights: c_i = 1
             weighted_loss, weight = float(np.add.reduce(loss)), float(len(loss))
         else:

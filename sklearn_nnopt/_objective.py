@@ -22,6 +22,8 @@ import numpy as np
 from sklearn.utils import gen_batches
 from sklearn.utils.extmath import safe_sparse_dot
 
+from .losses import targets_for
+
 _L1_RATIO = {"l2": 0.0, "l1": 1.0, None: 0.0}
 
 
@@ -143,7 +145,9 @@ class Objective:
         G : ndarray of shape (n_batch, n_outputs)
             ``s_i / sum(s) * d loss_i / d raw_i``.
         """
-        loss, G = self.loss.loss_gradient(Y, raw)
+        loss, G = self.loss.loss_gradient(
+            targets_for(self.loss, "loss_gradient", Y), raw
+        )
         if sw is None:
             weight_sum = float(len(loss))
             weighted_loss = float(np.add.reduce(loss))

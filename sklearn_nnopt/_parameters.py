@@ -4,6 +4,8 @@ import inspect
 
 import numpy as np
 
+from .losses import targets_for
+
 
 def one_buffer(*arrays):
     """A 1-D buffer holding copies of ``arrays`` back to back, and views of them.
@@ -162,6 +164,7 @@ class Parameters:
 
 def _baseline(loss, Y, sample_weight, prior_weight):
     """``loss.baseline``; without ``prior_weight`` for a custom loss that has none."""
+    Y = targets_for(loss, "baseline", Y)
     parameters = inspect.signature(loss.baseline).parameters
     if "prior_weight" in parameters:
         return loss.baseline(Y, sample_weight, prior_weight=prior_weight)

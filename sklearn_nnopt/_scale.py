@@ -6,6 +6,7 @@ from scipy.sparse.linalg import ArpackError, LinearOperator, eigsh
 from sklearn.utils import gen_batches
 from sklearn.utils.extmath import row_norms
 
+from .losses import targets_for
 from .optimizers import ProblemScale
 
 
@@ -182,7 +183,7 @@ def _param_scale(X, Y, sw, loss, l2, mean_sq_norm, mean_nnz):
     # per-entry scale made Adam's steps 7x too large to settle (tf-idf-like
     # benchmark set). The factor moves from 1 to sqrt(nnz) with sparsity,
     # so that the same data dense or CSR gets the same step.
-    target = loss.target_scale(Y, sw)
+    target = loss.target_scale(targets_for(loss, "target_scale", Y), sw)
     density = mean_nnz / max(X.shape[1], 1)
     spread = np.sqrt(1.0 + mean_nnz * (1.0 - density))
     param_scale = target / (x_scale * spread)
@@ -285,7 +286,7 @@ def problem_scale(
     # Expected smoothness of a minibatch gradient (Gower et al., 2019, sampling
     # without replacement): the mean curvature for the full batch, the
     # largest single row's for batch 1.
-    curvature = loss.sample_curvature(Y, sw)
+    curvature = loss.sample_curvature(targets_for(loss, "sample_curvature", Y), sw)
     if uniform and np.ndim(curvature) == 0:
         mean_curvature = curvature * (mean_sq_norm + fit_intercept)
         max_curvature = curvature * (float(np.max(sq_norms)) + fit_intercept)

@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.metaestimators import available_if
 
 from ._registry import Registry
+from ._targets import OneHot
 
 __all__ = [
     "Loss",
@@ -85,9 +86,25 @@ def _fused_loss_gradient(loss, y_true, raw_prediction):
     compiled = _compiled()
     if compiled is None or not compiled[0].ENABLED:
         return None
-    if not (isinstance(y_true, np.ndarray) and isinstance(raw_prediction, np.ndarray)):
+    if not isinstance(raw_prediction, np.ndarray):
         return None
     dtype = raw_prediction.dtype
+    if isinstance(y_true, OneHot):
+        if (
+            name == "log_loss"
+            and y_true.low == 0
+            and dtype in (np.float32, np.float64)
+            and y_true.shape == raw_prediction.shape
+        ):
+            grad = np.empty_like(raw_prediction)
+            out = np.empty(raw_prediction.shape[0], dtype=dtype)
+            compiled[1].softmax_labels(
+                y_true.indices, raw_prediction, grad, out, _log_tiny_float(dtype)
+            )
+            return out, grad
+        y_true = y_true.toarray()  # a batch's rows: the margin losses' +-1
+    if not isinstance(y_true, np.ndarray):
+        return None
     if (
         dtype not in (np.float32, np.float64)
         or y_true.dtype != dtype
@@ -109,6 +126,21 @@ def _fused_loss_gradient(loss, y_true, raw_prediction):
         _log_tiny_float(dtype),
     )
     return out, grad
+
+
+def targets_for(loss, method, y_true):
+    """``y_true`` as ``loss``'s ``method`` (``"loss_gradient"``,
+    ``"baseline"``, ...) reads it.
+
+    The methods of this module read :class:`~sklearn_nnopt._targets.OneHot`
+    targets (by their indices, or as dense rows where numpy converts them);
+    a loss defined elsewhere (a user's subclass) gets the dense rows it was
+    written for.
+    """
+    if isinstance(y_true, OneHot):
+        if getattr(getattr(type(loss), method), "__module__", None) != __name__:
+            return y_true.toarray()
+    return y_true
 
 
 def _weighted_mean(y, sample_weight):
@@ -733,6 +765,12 @@ class LogLoss(Loss):
         total = grad.sum(axis=1, keepdims=True)
         grad /= total
         loss = np.log(total[:, 0]) + z_max[:, 0]
+        if isinstance(y_true, OneHot):
+            # The classes' entries: what the one-hot rows' products select.
+            rows = np.arange(len(loss))
+            loss -= raw_prediction[rows, y_true.indices]
+            grad[rows, y_true.indices] -= 1
+            return loss, grad
         # (einsum costs 4x this on the column-major batches of the estimator.)
         loss -= np.multiply(y_true, raw_prediction).sum(axis=1)
         grad -= y_true
@@ -779,6 +817,8 @@ class _MarginLoss(Loss):
         fused = _fused_loss_gradient(self, y_true, raw_prediction)
         if fused is not None:
             return fused
+        if isinstance(y_true, OneHot):
+            y_true = y_true.toarray()  # a batch's +-1 rows
         loss, dphi = self._phi(y_true * raw_prediction)
         dphi *= y_true
         return loss.sum(axis=1), dphi

@@ -114,16 +114,23 @@ def test_log_loss_gradient_floor(dtype):
 
 
 def _spy(monkeypatch):
-    """Count the kernel's calls."""
+    """Count the kernel's calls (its one-hot softmax by class indices too)."""
     kernel = _kernel()
     calls = []
-    original = kernel.loss_gradient
 
-    def counting(*args):
-        calls.append(args[0])
-        return original(*args)
+    def counting(original, tag):
+        def call(*args):
+            calls.append(args[0] if tag is None else tag)
+            return original(*args)
 
-    monkeypatch.setattr(kernel, "loss_gradient", counting)
+        return call
+
+    monkeypatch.setattr(kernel, "loss_gradient", counting(kernel.loss_gradient, None))
+    monkeypatch.setattr(
+        kernel,
+        "softmax_labels",
+        counting(kernel.softmax_labels, kernel.LOSSES["log_loss"]),
+    )
     return calls
 
 

@@ -22,6 +22,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
 from .._classifier import _one_hot
+from ..losses import targets_for
 from ._errors import CompareError
 from ._grid import ESTIMATORS, _label
 
@@ -294,6 +295,7 @@ def _validation_loss(pipe, X, y):
     else:
         Y = np.asarray(y, dtype=raw.dtype).reshape(len(raw), -1)
     with np.errstate(all="ignore"):
+        Y = targets_for(loss, "loss_gradient", Y)
         return float(np.mean(loss.loss(Y, raw)))
 
 

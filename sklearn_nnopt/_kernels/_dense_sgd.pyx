@@ -38,6 +38,8 @@ from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 import numpy as np
 
+from .._targets import class_indices
+
 from ._common cimport (
     NNOPT_PREFETCH,
     _adam_coordinate,
@@ -49,10 +51,10 @@ from ._common cimport (
 from ._row_loss cimport (
     _LOSS_LOG,
     _N_LOSSES,
+    _label_outputs_gradient,
     _loss_gradient,
     _outputs_gradient,
     _pairwise_sum,
-    _softmax_label_gradient,
 )
 
 # Optimizers (the Python wrapper maps the classes to these).
@@ -115,7 +117,8 @@ cdef struct State:
     void* weighted_gradient
     void* coef_gradient
     void* batch_targets     # batch * k, column-major
-    const intp_t* labels    # the softmax's one-hot targets' classes (or NULL)
+    const intp_t* labels    # one-hot targets' classes (or NULL)
+    double label_low        # their value off the class (0, or -1 for margins)
     intp_t* batch_labels    # the batch's
 
 
@@ -233,8 +236,9 @@ cdef void _several_outputs(
                     zc = <floating> (zc + <floating> s.intercept[c])
                 z[c] = zc
             if labels != NULL:
-                row_loss = _softmax_label_gradient(
-                    z, n_out, batch_labels[i], s.log_tiny, &G[i * n_out], zc
+                row_loss = _label_outputs_gradient(
+                    s.loss, s.loss_param, s.log_tiny, z, n_out, batch_labels[i],
+                    s.label_low, &G[i * n_out], zc,
                 )
             else:
                 row_loss = _outputs_gradient(
@@ -493,8 +497,9 @@ cdef class DenseKernel:
     ----------
     X : ndarray of shape (n_samples, n_features)
         C-contiguous, float32 or float64.
-    y : ndarray of shape (n_samples,) or (n_samples, k)
-        Targets (the encoded ones the loss takes).
+    y : ndarray of shape (n_samples,) or (n_samples, k), or OneHot
+        Targets (the encoded ones the loss takes); one-hot ones as
+        :class:`~sklearn_nnopt._targets.OneHot` are read by their classes.
     sample_weight : ndarray of shape (n_samples,), float64
     theta : ndarray of shape (k * (n_features + fit_intercept),)
         The flat parameter buffer ``[coef.ravel(), intercept]`` in the
@@ -540,12 +545,17 @@ cdef class DenseKernel:
         if X.ndim != 2 or not X.flags.c_contiguous:
             raise ValueError("X must be a C-contiguous 2-D array.")
         n_features = X.shape[1]
-        y = np.asfortranarray(y, dtype=dtype)
-        if y.ndim == 1:
-            y = y[:, None]
-        n_outputs = y.shape[1]
+        labels, label_low = class_indices(y)
+        n_outputs = y.shape[1] if y.ndim == 2 else 1
         if y.shape[0] != X.shape[0]:
             raise ValueError("y must have one row per row of X.")
+        if labels is not None:
+            labels = np.ascontiguousarray(labels, dtype=np.intp)
+            y = np.empty((0, n_outputs), dtype=dtype)  # not read
+        else:
+            y = np.asfortranarray(y, dtype=dtype)
+            if y.ndim == 1:
+                y = y[:, None]
         n_params = n_outputs * (n_features + (1 if fit_intercept else 0))
         if theta.shape != (n_params,) or not theta.flags.c_contiguous:
             raise ValueError("theta must be the flat buffer [coef, intercept].")
@@ -572,9 +582,9 @@ cdef class DenseKernel:
                 raise ValueError("SGD with momentum needs its buffer.")
         else:
             raise ValueError(f"unknown optimizer code {optimizer}")
-        labels = None
-        if loss == _LOSS_LOG and n_outputs > 1:
+        if labels is None and loss == _LOSS_LOG and n_outputs > 1:
             labels = _one_hot_labels(y)
+            label_low = 0.0
         y = y.ravel(order="F")
         sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
         if sample_weight.shape != (X.shape[0],):
@@ -636,6 +646,7 @@ cdef class DenseKernel:
         self.s.coef_gradient = _address(coef_gradient)
         self.s.batch_targets = _address(batch_targets)
         self.s.labels = <const intp_t*> _address(labels)
+        self.s.label_low = 0.0 if label_low is None else label_low
         self.s.batch_labels = <intp_t*> _address(batch_labels)
         self.s.intercept = <double*> _address(intercept)
         self.s.grad = <double*> _address(grad)

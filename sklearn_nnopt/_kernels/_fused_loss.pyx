@@ -120,6 +120,27 @@ cdef void _softmax_normalize(
         dot[i] = d
 
 
+cdef void _softmax_normalize_labels(
+    intp_t n, intp_t k, const floating* z, intp_t zr, intp_t zc,
+    const intp_t* labels, floating* g, intp_t gr, intp_t gc,
+    floating* total, floating* dot,
+) noexcept nogil:
+    # _softmax_normalize for the one-hot rows of classes ``labels``: the same
+    # values (y.z is z[label] exactly, and g / total - 0 is g / total).
+    cdef intp_t i, j, c
+    cdef floating s
+    for i in range(n):
+        s = g[i * gr]
+        for j in range(1, k):
+            s = s + g[i * gr + j * gc]
+        for j in range(k):
+            g[i * gr + j * gc] = g[i * gr + j * gc] / s
+        c = labels[i]
+        g[i * gr + c * gc] = g[i * gr + c * gc] - 1
+        total[i] = s
+        dot[i] = z[i * zr + c * zc]
+
+
 cdef inline void _column(
     int kind, floating param, intp_t n, bint first,
     const floating* z, intp_t sz, const floating* y, intp_t sy,
@@ -304,5 +325,60 @@ def loss_gradient(
         _run[double](
             kind, param, y, raw, grad, loss, log_tiny, y, raw, grad
         )
+    else:
+        raise ValueError(f"unsupported dtype {raw.dtype}")
+
+
+cdef _run_labels(
+    object raw_arr, object grad_arr, floating[::1] loss, floating log_tiny,
+    const intp_t[::1] labels, const floating[:, :] raw, floating[:, :] grad,
+):
+    cdef intp_t n = raw.shape[0], k = raw.shape[1], size = sizeof(floating)
+    cdef intp_t zr = raw.strides[0] // size, zc = raw.strides[1] // size
+    cdef intp_t gr = grad.strides[0] // size, gc = grad.strides[1] // size
+    cdef const floating* z = &raw[0, 0]
+    cdef floating* g = &grad[0, 0]
+    cdef floating* out = &loss[0]
+    total_arr = np.empty_like(np.asarray(loss))
+    dot_arr = np.empty_like(total_arr)
+    cdef floating[::1] total = total_arr, dot = dot_arr
+    with nogil:
+        _softmax_max(n, k, z, zr, zc, g, gr, gc, out, log_tiny)
+    np.exp(grad_arr, out=grad_arr)
+    with nogil:
+        _softmax_normalize_labels(
+            n, k, z, zr, zc, &labels[0], g, gr, gc, &total[0], &dot[0]
+        )
+    np.log(total_arr, out=total_arr)
+    with nogil:
+        _add_sub(n, out, &total[0], &dot[0])
+
+
+def softmax_labels(labels, raw, grad, loss, double log_tiny):
+    """:func:`loss_gradient` of the multiclass log loss for one-hot targets
+    given by their classes: the same values, without the targets' matrix.
+
+    Parameters
+    ----------
+    labels : ndarray of intp of shape (n_samples,)
+        C-contiguous; each row's class, in ``[0, n_outputs)`` (not checked).
+    raw, grad : ndarray of shape (n_samples, n_outputs)
+        As in :func:`loss_gradient`; ``n_outputs >= 2``.
+    loss : ndarray of shape (n_samples,)
+    log_tiny : float
+    """
+    shape = raw.shape
+    if len(shape) != 2 or grad.shape != shape or shape[1] < 2:
+        raise ValueError("raw and grad must be 2-D of one shape, >= 2 columns")
+    if labels.shape != (shape[0],) or loss.shape != (shape[0],):
+        raise ValueError("labels and loss must have one value per row of raw")
+    if not (raw.dtype == grad.dtype == loss.dtype):
+        raise ValueError("raw, grad and loss must have one dtype")
+    if shape[0] == 0:
+        return
+    if raw.dtype == np.float32:
+        _run_labels[float](raw, grad, loss, log_tiny, labels, raw, grad)
+    elif raw.dtype == np.float64:
+        _run_labels[double](raw, grad, loss, log_tiny, labels, raw, grad)
     else:
         raise ValueError(f"unsupported dtype {raw.dtype}")

@@ -190,3 +190,21 @@ cdef inline double _softmax_label_gradient(
         G[c] = <floating> (G[c] / total)
     G[label] = <floating> (G[label] - 1.0)
     return <floating> (<floating> (log(total) + z_max) - <floating> z[label])
+
+
+cdef inline double _label_outputs_gradient(
+    int kind, double param, double log_tiny, const double* z, intp_t n_out,
+    intp_t label, double low, double* G, floating tag,
+) noexcept nogil:
+    """:func:`_outputs_gradient` of the one-hot row of class ``label``
+    (``1`` there, ``low`` elsewhere: 0, or -1 for the margin losses), read
+    from its class rather than from ``n_out`` targets: the same values."""
+    cdef intp_t c
+    cdef double loss, g, row_loss = 0.0
+    if kind == _LOSS_LOG:
+        return _softmax_label_gradient(z, n_out, label, log_tiny, G, tag)
+    for c in range(n_out):
+        _loss_gradient(kind, param, 1.0 if c == label else low, z[c], log_tiny, &loss, &g)
+        row_loss += <floating> loss
+        G[c] = <floating> g
+    return row_loss

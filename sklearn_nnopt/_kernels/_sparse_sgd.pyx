@@ -50,6 +50,8 @@ from libc.stdint cimport int32_t, int64_t
 
 import numpy as np
 
+from .._targets import class_indices
+
 from ._common cimport (
     NNOPT_PREFETCH,
     _adam_coordinate,
@@ -62,6 +64,7 @@ from ._common cimport (
 )
 from ._row_loss cimport (
     _N_LOSSES,
+    _label_outputs_gradient,
     _loss_gradient,
     _outputs_gradient,
     _pairwise_sum,
@@ -98,6 +101,8 @@ cdef double _MIN_SCALE = 1e-6
 cdef struct State:
     # Data: the whole training set (rows are addressed by index).
     const void* Y           # targets, column-major (n_rows, k), parameters' dtype
+    const intp_t* labels    # or one-hot targets by their classes (else NULL)
+    double label_low        # the labels' value off the class (0 or -1)
     intp_t n_rows
     const double* sw        # sample weights (float64), read when weighted
     # Parameters: the flat buffer [coef (n_features), intercept (1)].
@@ -411,9 +416,15 @@ cdef Result _step_multi(
                 idx = n_out * p + c
                 y_j = _sf_point(zw, idx, bp) if schedule_free else theta[idx]
                 z[c] = <floating> (z[c] + y_j)
-        row_loss = _outputs_gradient(
-            s.loss, s.loss_param, s.log_tiny, z, n_out, Y, r, n_rows, &G[i * n_out]
-        )
+        if s.labels != NULL:
+            row_loss = _label_outputs_gradient(
+                s.loss, s.loss_param, s.log_tiny, z, n_out, s.labels[r], s.label_low,
+                &G[i * n_out], y_j,
+            )
+        else:
+            row_loss = _outputs_gradient(
+                s.loss, s.loss_param, s.log_tiny, z, n_out, Y, r, n_rows, &G[i * n_out]
+            )
         if weighted:
             loss_sum += s.sw[r] * <floating> row_loss
             factor = s.sw[r] / weight_sum
@@ -614,9 +625,10 @@ cdef class SparseKernel:
     ----------
     X : CSR matrix of shape (n_samples, n_features)
         float32 or float64 data, int32 or int64 indices.
-    y : ndarray of shape (n_samples,) or (n_samples, k)
+    y : ndarray of shape (n_samples,) or (n_samples, k), or OneHot
         Targets (the encoded ones the loss takes; k outputs: the softmax for
-        log_loss, independent columns for the other losses).
+        log_loss, independent columns for the other losses); one-hot ones
+        as :class:`~sklearn_nnopt._targets.OneHot` are read by their classes.
     sample_weight : ndarray of shape (n_samples,), float64
     theta : ndarray of shape (k * (n_features + fit_intercept),)
         The flat parameter buffer ``[coef.ravel(), intercept]`` (``coef``
@@ -669,10 +681,18 @@ cdef class SparseKernel:
         if X.indptr.dtype != X.indices.dtype:
             raise TypeError("CSR indices and indptr must have one dtype.")
         n_features = X.shape[1]
-        y = np.asfortranarray(y, dtype=dtype)
-        if y.ndim == 1:
-            y = y[:, None]
-        n_outputs = y.shape[1]
+        labels, label_low = class_indices(y)
+        if labels is not None:
+            n_outputs = y.shape[1]
+            labels = np.ascontiguousarray(labels, dtype=np.intp)
+            if labels.shape != (X.shape[0],):
+                raise ValueError("y must have one row per row of X.")
+            y = np.empty(0, dtype=dtype)  # not read
+        else:
+            y = np.asfortranarray(y, dtype=dtype)
+            if y.ndim == 1:
+                y = y[:, None]
+            n_outputs = y.shape[1]
         n_params = n_outputs * (n_features + (1 if fit_intercept else 0))
         if theta.shape != (n_params,) or not theta.flags.c_contiguous:
             raise ValueError("theta must be the flat buffer [coef, intercept].")
@@ -685,6 +705,8 @@ cdef class SparseKernel:
         self.X_indices = _address(self._X_indices)
         self.X_indptr = _address(self._X_indptr)
         y = y.ravel(order="F")
+        if labels is None and y.shape[0] != X.shape[0] * n_outputs:
+            raise ValueError("y must have one row per row of X.")
         sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
         for name, a in (
             ("m", m), ("v", v), ("vmax", vmax), ("theta", theta),
@@ -715,17 +737,17 @@ cdef class SparseKernel:
         previous_cols = np.empty(n_features + 1, dtype=np.intp)
         self._refs = (
             y, sample_weight, theta, m, v, vmax, penalty_weight, previous, grad, per_row, z,
-            seen, cols, previous_cols, sf_zw,
+            seen, cols, previous_cols, sf_zw, labels,
         )
         self.batch_size = batch_size
         self.s.Y = _address(y)
+        self.s.labels = <const intp_t*> _address(labels)
+        self.s.label_low = 0.0 if label_low is None else label_low
         self.s.sw = <const double*> _address(sample_weight)
         self.s.theta = _address(theta)
         self.s.n_features = n_features
         self.s.n_outputs = n_outputs
         self.s.n_rows = X.shape[0]
-        if y.shape[0] != X.shape[0] * n_outputs:
-            raise ValueError("y must have one row per row of X.")
         self.s.fit_intercept = fit_intercept
         self.s.loss = loss
         self.s.loss_param = loss_param
