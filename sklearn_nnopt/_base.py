@@ -246,9 +246,13 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
                 data, loss, self.fit_intercept, coef_init, intercept_init, prior
             ).in_coordinates(pre)
             progress = Progress()
-        # The convergence check measures gradients against the default start's.
-        reference = Parameters.start(data, loss, self.fit_intercept, prior_weight=prior)
-        reference = reference.in_coordinates(pre)
+
+        # The convergence check measures gradients against the default
+        # start's; made where a check needs it (a parameters' worth of memory).
+        def reference():
+            start = Parameters.start(data, loss, self.fit_intercept, prior_weight=prior)
+            return start.in_coordinates(pre)
+
         if incremental and not first_call:
             rng = self._random_state  # train advances a copy of it
         else:

@@ -19,7 +19,10 @@ def _sample_rows(X, sample_weight):
     rows only: evenly spaced rows of the whole array could all have zero
     weight (weights on every other row), or leave a handful that do not.
     """
-    rows = np.flatnonzero(sample_weight > 0)
+    positive = sample_weight > 0
+    if sp.issparse(X) and positive.all():
+        return slice(None)  # (views: no row-sized index and copies)
+    rows = np.flatnonzero(positive)
     if sp.issparse(X) or len(rows) <= 10_000:
         return rows
     return rows[np.unique(np.linspace(0, len(rows) - 1, 10_000).astype(np.intp))]

@@ -337,6 +337,8 @@ class _Run:
         # partial_fit never checks (one epoch, no stopping rule): no passes.
         if self.config.tol is None or self.config.incremental:
             return
+        if callable(reference):
+            reference = reference()
         if not self.objective.loss.smooth:
             # No gradient vanishes at a kink: the check is a lower bound of the
             # gap alone (:func:`nonsmooth_decrease`), against J's scale.
@@ -1005,7 +1007,8 @@ class _Run:
         def unpack(theta):
             parts = np.split(theta, np.cumsum(sizes)[:-1])
             return [
-                part.reshape(s).astype(dtype)
+                # (a view of scipy's copy of x where the dtypes agree)
+                part.reshape(s).astype(dtype, copy=False)
                 for part, s in zip(parts, shapes, strict=True)
             ]
 
@@ -1032,7 +1035,7 @@ class _Run:
                 # NaN or inf in dense X (not checked before: L-BFGS skips that
                 # pass), or an overflow, which L-BFGS's line search handles.
                 data.assert_finite()
-            flat = np.concatenate([g.ravel() for g in grads]).astype(np.float64)
+            flat = np.concatenate([g.ravel() for g in grads], dtype=np.float64)
             return float(value), flat
 
         curve = []

@@ -13,11 +13,14 @@ objective goes by blocks too (a 10-class L-BFGS fit on 50 features: 69% of
 """
 
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
 
+from sklearn_nnopt import LinearNNClassifier, _kernels
 from sklearn_nnopt._objective import Objective
 from sklearn_nnopt._parameters import Parameters
 from sklearn_nnopt._training import TrainingData, full_gradient
@@ -127,3 +130,60 @@ def test_sparse_objective_blocks_count_bytes():
     assert _objective_rows(data, 1) is None
     rows = _objective_rows(data, 10)
     assert rows is not None and rows * 10 * per_row_bytes <= _x_bytes(X) / 16
+
+
+def _text_like(n, n_features, per_row, seed=0):
+    rng = np.random.RandomState(seed)
+    X = sp.csr_matrix(
+        (
+            rng.rand(n * per_row),
+            rng.randint(0, n_features, n * per_row),
+            np.arange(0, n * per_row + 1, per_row),
+        ),
+        shape=(n, n_features),
+    )
+    X.sum_duplicates()
+    y = (X @ rng.randn(n_features) > 0).astype(int)
+    return X, y
+
+
+def test_sparse_sgd_fit_allocates_a_tenth_of_x():
+    """A stochastic fit on CSR keeps its parameters, one gradient-sized work
+    array per parameter and a few per-row arrays: no lists of every column
+    (the batch's distinct columns are at most its entries)."""
+    X, y = _text_like(40_000, 20_000, 50)
+    clf = LinearNNClassifier(optimizer="sgd", max_iter=2, tol=None, random_state=0)
+    tracemalloc.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= 0.10 * _x_bytes(X), f"{peak / _x_bytes(X):.3f} x X"
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_batches_of_all_distinct_columns(monkeypatch, optimizer):
+    """Every entry of the fullest batches in a column of its own: the most
+    distinct columns a batch can have, which the compiled step's column
+    lists are sized for. The fit is the numpy stepper's."""
+    n, per_row = 640, 3
+    columns = np.random.RandomState(0).permutation(n * per_row)
+    X = sp.csr_matrix(
+        (np.ones(n * per_row), columns, np.arange(0, n * per_row + 1, per_row)),
+        shape=(n, n * per_row + 5),
+    )
+    y = np.arange(n) % 2
+    fits = []
+    for enabled in (True, False):
+        monkeypatch.setattr(_kernels, "ENABLED", enabled)
+        clf = LinearNNClassifier(
+            optimizer=optimizer, batch_size=64, max_iter=3, tol=None, random_state=0
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fits.append(clf.fit(X, y).coef_)
+    np.testing.assert_allclose(fits[0], fits[1], rtol=1e-12, atol=1e-15)
+    assert np.count_nonzero(fits[0]) > n

@@ -320,6 +320,7 @@ class CompiledSparseStepper:
                 if data.n_train != X.shape[0]:  # early stopping holds rows out
                     counts = counts * (data.n_train / X.shape[0])
                 penalty_weight = batch_presence(counts, data.n_train, data.batch_size)
+                del counts  # (not to be alive with the kernel's arrays)
                 with np.errstate(divide="ignore"):
                     np.divide(objective.l2, penalty_weight, out=penalty_weight)
         name, param = _LOSSES[type(objective.loss)]

@@ -733,8 +733,18 @@ cdef class SparseKernel:
         seen = np.zeros(n_features, dtype=np.uint8)
         # One more than the distinct columns: the scatter writes a column
         # before it knows whether it is new.
-        cols = np.empty(n_features + 1, dtype=np.intp)
-        previous_cols = np.empty(n_features + 1, dtype=np.intp)
+        # A batch's distinct columns are at most its stored entries: at most
+        # those of the batch_size fullest rows (a 20th of the features on
+        # the text benchmark's 100,000; two lists of n_features + 1 were 3%
+        # of its X).
+        row_nnz = np.diff(self._X_indptr)
+        fullest = min(max(int(batch_size), 1), len(row_nnz))
+        most = 0
+        if fullest:
+            most = int(np.partition(row_nnz, len(row_nnz) - fullest)[-fullest:].sum())
+        n_list = min(n_features, most) + 1
+        cols = np.empty(n_list, dtype=np.intp)
+        previous_cols = np.empty(n_list, dtype=np.intp)
         self._refs = (
             y, sample_weight, theta, m, v, vmax, penalty_weight, previous, grad, per_row, z,
             seen, cols, previous_cols, sf_zw, labels,
