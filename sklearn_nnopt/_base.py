@@ -310,7 +310,8 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
         # the losses' elementwise work runs on matching layouts.
         if isinstance(Y, np.ndarray):
             Y = np.asfortranarray(Y)
-            loss.check_target(Y)  # (OneHot targets are valid by construction)
+        # (OneHot targets go as dense rows to a loss defined elsewhere.)
+        loss.check_target(targets_for(loss, "check_target", Y))
         if validated is not self:
             fitted["n_features_in_"] = validated.n_features_in_
             if hasattr(validated, "feature_names_in_"):

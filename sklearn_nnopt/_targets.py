@@ -5,17 +5,19 @@ outputs (``+-1`` for the margin losses). Stored as such they are
 ``n_samples x n_classes`` floats: on 80,000 x 50 with 10 classes, a fifth of
 ``X``'s size, for what an index per row says. :class:`OneHot` keeps the
 indices and shows the same ``(n_samples, n_classes)`` matrix: ``Y[rows]`` is
-the batch's indices, ``np.asarray(Y)`` the dense rows, so that code written
-for the dense targets still runs; the hot paths (the log loss, the compiled
-kernels, the losses' means) read the indices.
+the batch's indices, ``np.asarray(Y)`` the dense rows; numpy functions,
+ufuncs, operators and the other ndarray attributes act on the dense rows, so
+that code written for dense targets still runs. The hot paths (the log
+loss, the compiled kernels, the losses' means) read the indices.
 """
 
 import numpy as np
+from numpy.lib.mixins import NDArrayOperatorsMixin
 
 __all__ = ["OneHot", "class_indices"]
 
 
-class OneHot:
+class OneHot(NDArrayOperatorsMixin):
     """One-hot targets of shape ``(n_samples, n_classes)``, stored as indices.
 
     Parameters
@@ -122,10 +124,16 @@ class OneHot:
         inputs = [a.toarray() if isinstance(a, OneHot) else a for a in inputs]
         return getattr(ufunc, method)(*inputs, **kwargs)
 
-    def mean(self, axis=None):
-        if axis != 0:
-            return np.asarray(self).mean(axis=axis)
-        return self.column_sums() / len(self)
+    def mean(self, axis=None, **kwargs):
+        if axis != 0 or kwargs.get("dtype") or kwargs.get("out") is not None:
+            return self.toarray().mean(axis=axis, **kwargs)
+        return (self.column_sums() / len(self)).astype(self.dtype)
+
+    def __getattr__(self, name):
+        # Any other ndarray attribute (T, sum, astype, ...): the dense rows'.
+        if name.startswith("_"):  # (copy, pickle and numpy protocols)
+            raise AttributeError(name)
+        return getattr(self.toarray(), name)
 
 
 def class_indices(Y):

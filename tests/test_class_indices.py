@@ -85,6 +85,21 @@ def test_one_hot_stands_for_its_dense_rows(n, k, low, seed, weighted):
     sw = rng.rand(n) + 0.1 if weighted else np.ones(n)
     np.testing.assert_allclose(sw @ targets, sw @ dense, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(targets.mean(axis=0), dense.mean(axis=0), rtol=1e-12)
+    assert targets.mean(axis=0).dtype == dense.mean(axis=0).dtype
+    # Operators, numpy functions and ndarray methods see the dense rows.
+    for got, want in (
+        (targets * 2, dense * 2),
+        (2 * targets, 2 * dense),
+        (-targets, -dense),
+        (targets == 1, dense == 1),
+        (targets.T, dense.T),
+        (targets.sum(axis=0), dense.sum(axis=0)),
+        (np.mean(targets, axis=0), np.mean(dense, axis=0)),
+        (targets.astype(np.float32), dense.astype(np.float32)),
+        (targets.max(), dense.max()),
+    ):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        assert np.asarray(got).dtype == np.asarray(want).dtype
 
 
 # ------------------------------------------------------------------ losses
@@ -132,6 +147,20 @@ def test_a_loss_defined_elsewhere_gets_dense_rows():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
     assert seen and set(seen) == {np.ndarray}
+
+
+def test_a_loss_defined_elsewhere_checks_its_targets():
+    """``check_target`` of a user's loss runs on multiclass targets too."""
+
+    class Strict(LogLoss):
+        def check_target(self, y_true):
+            assert isinstance(y_true, np.ndarray) and y_true.ndim == 2
+            raise ValueError("rejected")
+
+    X, y = make_classification(120, 5, n_informative=3, n_classes=3, random_state=0)
+    for labels in (y, y == 1):
+        with pytest.raises(ValueError, match="rejected"):
+            LinearNNClassifier(loss=Strict(), optimizer="lbfgs").fit(X, labels)
 
 
 # ------------------------------------------------------------- compiled steps
