@@ -11,7 +11,6 @@ the start are summed in another order). And a 10-class fit allocates at
 most a tenth of ``X``.
 """
 
-import tracemalloc
 import warnings
 
 import numpy as np
@@ -19,6 +18,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from peak import fit_peak_memory
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 
@@ -291,13 +291,6 @@ def test_ten_class_fit_allocates_a_tenth_of_x(optimizer):
     X = rng.randn(n, p)
     y = np.argmax(X[:, :10] + rng.randn(n, 10), axis=1)
     clf = LinearNNClassifier(optimizer=optimizer, max_iter=2, tol=None, random_state=0)
-    tracemalloc.start()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            clf.fit(X, y)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = fit_peak_memory(clf, X, y)
     assert clf.coef_.shape == (10, p)
     assert peak <= 0.10 * X.nbytes, f"{peak / X.nbytes:.3f} x X"

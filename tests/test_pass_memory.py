@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from peak import fit_peak_memory
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_nnopt import LinearNNClassifier, _kernels
@@ -153,14 +154,7 @@ def test_sparse_sgd_fit_allocates_a_tenth_of_x():
     (the batch's distinct columns are at most its entries)."""
     X, y = _text_like(40_000, 20_000, 50)
     clf = LinearNNClassifier(optimizer="sgd", max_iter=2, tol=None, random_state=0)
-    tracemalloc.start()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            clf.fit(X, y)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = fit_peak_memory(clf, X, y)
     assert peak <= 0.10 * _x_bytes(X), f"{peak / _x_bytes(X):.3f} x X"
 
 
