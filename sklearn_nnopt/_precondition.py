@@ -122,6 +122,16 @@ class Preconditioner:
             # (scikit-learn's kernel wants the weights in X's dtype.)
             mean, var = mean_variance_axis(X, axis=0, weights=weights.astype(X.dtype))
             mean, var = mean.astype(np.float64), var.astype(np.float64)
+        if not np.all(np.isfinite(var)):
+            # (A finite X whose squares overflow: its scale is unknown.)
+            assert_all_finite(
+                X if isinstance(X, np.ndarray) else X.data,
+                input_name="X",
+                estimator_name=estimator_name,
+            )
+            from ._validation import raise_too_large
+
+            raise_too_large(X, estimator_name)
         var = np.maximum(var, 0.0)  # rounding
         floor = l2 / curvature if curvature > 0 else 0.0
         scale = np.sqrt(var + floor)

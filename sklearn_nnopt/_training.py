@@ -351,6 +351,7 @@ class _Run:
                 self.data.X,
                 self.data.sample_weight,
                 center=self.params.fit_intercept,
+                estimator_name=self.data.estimator_name,
             )
         self.reference_value, self.reference_gradient = self.optimality(reference)
 

@@ -325,8 +325,33 @@ def squared_row_norms(X, estimator_name):
     The row norms, which the automatic step size needs, are finite for finite
     rows unless squares overflow: computing them makes one pass over ``X`` do
     the work of two.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` has NaN or inf, or values whose squares overflow.
     """
     sq_norms = row_norms(X, squared=True)
     if not np.isfinite(np.add.reduce(sq_norms)):
         assert_all_finite(X, input_name="X", estimator_name=estimator_name)
+        if not np.all(np.isfinite(sq_norms)):
+            raise_too_large(X, estimator_name)
     return sq_norms
+
+
+def raise_too_large(X, estimator_name):
+    """Raise ``ValueError`` for finite ``X`` whose squares overflow.
+
+    A fit needs the squares of ``X``'s values (row norms, column variances,
+    the curvature): beyond about 1e154 in float64 (1e19 in float32) they are
+    inf, and a fit would go on with a zero step or a useless scale.
+    """
+    values = X.data if hasattr(X, "data") and not isinstance(X, np.ndarray) else X
+    largest = float(np.max(np.abs(values))) if values.size else 0.0
+    name = estimator_name or "the estimator"
+    raise ValueError(
+        f"X has values too large for {name}: the largest absolute value is "
+        f"{largest:.3g}, and squares of values that large overflow "
+        f"{X.dtype}. Rescale X, for example with "
+        f"sklearn.preprocessing.StandardScaler."
+    )
