@@ -120,6 +120,13 @@ def _refuse_balanced_stream(class_weight, incremental, instead):
 
 
 def _weighted(sw, weights):
+    weights = np.asarray(weights, dtype=np.float64)
+    bad = ~(np.isfinite(weights) & (weights >= 0))
+    if np.any(bad):
+        raise ValueError(
+            f"class_weight must give finite, non-negative weights, as "
+            f"sample_weight must be; got {np.unique(weights[bad]).tolist()}."
+        )
     sw = sw * weights.astype(sw.dtype)
     if not np.any(sw > 0):
         raise ValueError("class_weight makes every sample weight zero.")

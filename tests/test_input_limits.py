@@ -1,4 +1,5 @@
-"""Finite ``X`` whose squares overflow gets a clear error.
+"""Inputs at the limits get clear errors: finite ``X`` whose squares
+overflow, and class weights that no sample weight could be.
 
 A fit needs squares of ``X``'s values (row norms for the automatic step,
 column variances for the preconditioner and the convergence check). Beyond
@@ -84,3 +85,20 @@ def test_large_scales_whose_squares_fit_still_train(exponent, sparse):
         b = LinearNNClassifier(random_state=0).fit(scaled, y)
     assert np.all(np.isfinite(b.coef_)) and np.any(b.coef_ != 0)
     assert b.score(scaled, y) >= a.score(X, y) - 0.02
+
+
+@pytest.mark.parametrize("bad", [-1.0, np.nan, np.inf])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_class_weight_must_be_finite_and_non_negative(bad, method):
+    """As sample weights: a negative weight gave a fit with accuracy 0.42
+    and coefficients of 4e4 (QA), NaN an error naming no parameter."""
+    X, y = _data(1.0, False)
+    y = y + (X[:, 1] > 0.5)  # three classes
+    clf = LinearNNClassifier(class_weight={0: bad, 1: 1.0, 2: 1.0})
+    kwargs = {"classes": np.unique(y)} if method == "partial_fit" else {}
+    with pytest.raises(ValueError, match="class_weight must give finite, non-neg"):
+        getattr(clf.set_params(optimizer="sgd"), method)(X, y, **kwargs)
+    multilabel = LinearNNClassifier(class_weight=[{0: 1.0, 1: bad}, {0: 1.0, 1: 1.0}])
+    Y = np.column_stack([y == 1, y == 2]).astype(int)
+    with pytest.raises(ValueError, match="class_weight must give finite, non-neg"):
+        multilabel.fit(X, Y)
