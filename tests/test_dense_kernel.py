@@ -37,6 +37,7 @@ from sklearn_nnopt._kernels import CompiledDenseStepper
 from sklearn_nnopt._objective import Objective
 from sklearn_nnopt._parameters import Parameters
 from sklearn_nnopt._precondition import Preconditioner
+from sklearn_nnopt._targets import OneHot
 from sklearn_nnopt._training import TrainingData, _epoch_batches
 from sklearn_nnopt.losses import LOSSES
 
@@ -61,7 +62,8 @@ REGRESSION_LOSSES = {
     "poisson": "poisson",
 }
 # (log_loss_soft: targets that are not one-hot, which the softmax reads as
-# they are; one-hot ones it reads by their class.)
+# they are; one-hot ones, OneHot as the classifier keeps them, it reads by
+# their class.)
 STEP_LOSSES = ["log_loss", "log_loss_soft", *MARGIN_LOSSES, *REGRESSION_LOSSES]
 
 
@@ -96,8 +98,9 @@ def _targets(loss, y, y_reg, n_outputs, dtype):
             Y /= Y.sum(axis=1, keepdims=True)
     elif loss == "log_loss":
         Y = y[:, None]  # 0/1
-        if n_outputs > 1:  # one-hot, for the softmax
-            Y = np.eye(n_outputs)[np.digitize(y_reg, np.quantile(y_reg, [0.3, 0.6]))]
+        if n_outputs > 1:  # one-hot for the softmax, as the classifier keeps them
+            classes = np.digitize(y_reg, np.quantile(y_reg, [0.3, 0.6]))
+            return OneHot(classes, n_outputs, dtype)
     elif loss in MARGIN_LOSSES:
         Y = 2 * y[:, None] - 1  # the sign targets of margin losses
         if n_outputs > 1:
@@ -331,8 +334,7 @@ def test_several_outputs_in_chunks_match_numpy_stepper(loss, dtype):
     n, p, k = 700, 6, 4
     X = np.ascontiguousarray(rng.randn(n, p), dtype=dtype)
     labels = rng.randint(k, size=n)
-    Y = np.eye(k)[labels] if loss == "log_loss" else 2 * np.eye(k)[labels] - 1
-    Y = np.asfortranarray(Y, dtype=dtype)
+    Y = OneHot(labels, k, dtype, low=0.0 if loss == "log_loss" else -1.0)
     sw = rng.rand(n) + 0.5
     data = TrainingData(X, Y, sw, batch_size=600)
     objective = _objective(loss, X, sw, True)
@@ -418,15 +420,6 @@ def test_fortran_ordered_x_falls_back(table, spy):
     params = Parameters(np.zeros((1, X.shape[1])), np.zeros(1))
     assert "C-contiguous" in _kernels.dense_unsupported(data, objective, SGD(), params)
     assert _kernels.dense_stepper(data, objective, SGD(), params) is None
-
-
-def test_one_hot_labels():
-    from sklearn_nnopt._kernels._dense_sgd import _one_hot_labels
-
-    Y = np.asfortranarray(np.eye(3)[[2, 0, 1, 1]])
-    np.testing.assert_array_equal(_one_hot_labels(Y), [2, 0, 1, 1])
-    for bad in ([[1, 0, 0], [0, 0, 0]], [[1, 1, 0]], [[0.5, 0.5, 0]], [[2, 0, 0]]):
-        assert _one_hot_labels(np.asfortranarray(bad, dtype=float)) is None
 
 
 def test_kernel_checks_its_arguments(table):

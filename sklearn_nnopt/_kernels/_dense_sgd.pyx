@@ -49,7 +49,6 @@ from ._common cimport (
     intp_t,
 )
 from ._row_loss cimport (
-    _LOSS_LOG,
     _N_LOSSES,
     _label_outputs_gradient,
     _loss_gradient,
@@ -474,22 +473,6 @@ cdef void _run_epoch(
         inners[i] = out.inner
 
 
-def _one_hot_labels(Y):
-    """Each row's class if every row of ``Y`` (column-major) is one-hot, else
-    None: the softmax then reads one index per row, not ``k`` targets."""
-    n, k = Y.shape
-    labels = np.zeros(n, dtype=np.intp)
-    seen = np.zeros(n, dtype=bool)
-    for c in range(k):
-        column = Y[:, c]
-        hot = column == 1
-        if np.count_nonzero(column) != np.count_nonzero(hot) or np.any(seen & hot):
-            return None
-        seen |= hot
-        labels[hot] = c
-    return labels if seen.all() else None
-
-
 cdef class DenseKernel:
     """Minibatch steps on dense rows (see the module docstring).
 
@@ -582,9 +565,6 @@ cdef class DenseKernel:
                 raise ValueError("SGD with momentum needs its buffer.")
         else:
             raise ValueError(f"unknown optimizer code {optimizer}")
-        if labels is None and loss == _LOSS_LOG and n_outputs > 1:
-            labels = _one_hot_labels(y)
-            label_low = 0.0
         y = y.ravel(order="F")
         sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
         if sample_weight.shape != (X.shape[0],):
