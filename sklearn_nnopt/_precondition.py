@@ -35,6 +35,7 @@ from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import assert_all_finite
 
 from . import _kernels
+from ._validation import raise_non_finite
 
 __all__ = ["Preconditioner"]
 
@@ -123,15 +124,8 @@ class Preconditioner:
             mean, var = mean_variance_axis(X, axis=0, weights=weights.astype(X.dtype))
             mean, var = mean.astype(np.float64), var.astype(np.float64)
         if not np.all(np.isfinite(var)):
-            # (A finite X whose squares overflow: its scale is unknown.)
-            assert_all_finite(
-                X if isinstance(X, np.ndarray) else X.data,
-                input_name="X",
-                estimator_name=estimator_name,
-            )
-            from ._validation import raise_too_large
-
-            raise_too_large(X, estimator_name)
+            # (NaN or inf in X, or squares that overflow: no scale.)
+            raise_non_finite(X, estimator_name)
         var = np.maximum(var, 0.0)  # rounding
         floor = l2 / curvature if curvature > 0 else 0.0
         scale = np.sqrt(var + floor)

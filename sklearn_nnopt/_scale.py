@@ -6,7 +6,7 @@ from scipy.sparse.linalg import ArpackError, LinearOperator, eigsh
 from sklearn.utils import gen_batches
 from sklearn.utils.extmath import row_norms
 
-from ._validation import raise_too_large
+from ._validation import raise_non_finite
 from .losses import targets_for
 from .optimizers import ProblemScale
 
@@ -269,7 +269,7 @@ def problem_scale(
         # an epoch of lazy Adam on the sparse benchmark set).
         mean_sq_norm = float(np.einsum("i,i->", X.data, X.data, dtype=np.float64)) / n
         if not np.isfinite(mean_sq_norm):  # (X.data is finite: overflow)
-            raise_too_large(X, data.estimator_name)
+            raise_non_finite(X, data.estimator_name)
         mean_nnz = np.count_nonzero(X.data) / n
         return ProblemScale(
             smoothness=None,
@@ -285,7 +285,7 @@ def problem_scale(
     uniform = bool(np.all(sw == sw[0]))
     mean_sq_norm = float(np.average(sq_norms, weights=None if uniform else sw))
     if not np.isfinite(mean_sq_norm):  # (X is finite here: overflow)
-        raise_too_large(X, data.estimator_name)
+        raise_non_finite(X, data.estimator_name)
     if preconditioner is not None:
         mean_nnz = float(X.shape[1])  # centered columns: every entry counts
     else:

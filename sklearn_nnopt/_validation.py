@@ -332,21 +332,22 @@ def squared_row_norms(X, estimator_name):
         If ``X`` has NaN or inf, or values whose squares overflow.
     """
     sq_norms = row_norms(X, squared=True)
-    if not np.isfinite(np.add.reduce(sq_norms)):
-        assert_all_finite(X, input_name="X", estimator_name=estimator_name)
-        if not np.all(np.isfinite(sq_norms)):
-            raise_too_large(X, estimator_name)
+    # (The sum first: one number to test where all is well.)
+    if not np.isfinite(np.add.reduce(sq_norms)) and not np.all(np.isfinite(sq_norms)):
+        raise_non_finite(X, estimator_name)
     return sq_norms
 
 
-def raise_too_large(X, estimator_name):
-    """Raise ``ValueError`` for finite ``X`` whose squares overflow.
+def raise_non_finite(X, estimator_name):
+    """Raise ``ValueError`` for ``X`` whose statistics came out non-finite:
+    scikit-learn's for NaN or inf in ``X``, else that its values are too large.
 
     A fit needs the squares of ``X``'s values (row norms, column variances,
     the curvature): beyond about 1e154 in float64 (1e19 in float32) they are
     inf, and a fit would go on with a zero step or a useless scale.
     """
     values = X.data if hasattr(X, "data") and not isinstance(X, np.ndarray) else X
+    assert_all_finite(values, input_name="X", estimator_name=estimator_name)
     largest = float(np.max(np.abs(values))) if values.size else 0.0
     name = estimator_name or "the estimator"
     raise ValueError(
