@@ -1023,3 +1023,54 @@ cdef class SparseKernel:
             _sf_finish(<double*> self.s.sf_zw, <double*> self.s.theta, <double*> _address(z), <double*> _address(x), n, product, beta)
         else:
             _sf_finish(<float*> self.s.sf_zw, <float*> self.s.theta, <float*> _address(z), <float*> _address(x), n, product, beta)
+
+
+def column_moments(
+    const floating[::1] X_data,
+    const index_t[::1] X_indices,
+    const index_t[::1] X_indptr,
+    intp_t n_features,
+    const double[::1] weights,
+):
+    """Weighted column means and variances of a CSR matrix with canonical
+    indices (no duplicate entries), the formula of scikit-learn's
+    ``mean_variance_axis``: the mean over every row, then the weighted squared
+    deviations of the stored entries plus those of each column's implicit
+    zeros, ``(total - w_j) m_j^2`` (``w_j`` the weight of the rows that store
+    column ``j``). Two passes over the non-zeros, sums in double. A non-finite
+    entry, even in a row of weight 0, makes its column's mean NaN or infinite.
+
+    Returns
+    -------
+    mean, var : ndarray of shape (n_features,), float64
+    """
+    cdef intp_t n = X_indptr.shape[0] - 1, i, k, j
+    if weights.shape[0] != n:
+        raise ValueError("one weight per row of X")
+    # Each column's two sums side by side: one cache line per entry read.
+    sums = np.zeros((n_features, 2))
+    cdef double[:, ::1] A = sums
+    cdef double total = 0.0, w, d, m
+    with nogil:
+        for i in range(n):
+            w = weights[i]
+            total += w
+            for k in range(X_indptr[i], X_indptr[i + 1]):
+                j = X_indices[k]
+                A[j, 0] += w * X_data[k]
+                A[j, 1] += w
+        if total > 0:
+            for j in range(n_features):
+                A[j, 0] /= total
+                # The implicit zeros' deviations, (total - w_j) m_j^2.
+                A[j, 1] = (total - A[j, 1]) * (A[j, 0] * A[j, 0])
+            for i in range(n):
+                w = weights[i]
+                for k in range(X_indptr[i], X_indptr[i + 1]):
+                    j = X_indices[k]
+                    d = X_data[k] - A[j, 0]
+                    A[j, 1] += w * (d * d)
+            for j in range(n_features):
+                A[j, 1] /= total
+    return sums[:, 0].copy(), sums[:, 1].copy()
+
