@@ -322,7 +322,7 @@ class LinearNNClassifier(ClassifierMixin, BaseLinearNN):
         ``precondition``; for l1, the minimum-norm subgradient) must be at
         most ``sqrt(tol)`` times its size at the default start
         (``max(tol, 1e-6)`` for the full-batch ``"lbfgs"`` and ``"newton"``,
-        which aim at ``tol**1.5`` and ``tol**2`` times that size, and for the
+        which aim at ``tol**1.25`` and ``tol**2`` times that size, and for the
         finite-sum ``"saga"`` and ``"sag"``, which stop once it passes), else a
         ``ConvergenceWarning`` says how far it is.
         The ``"auto"`` schedule stops only once the check passes (after a

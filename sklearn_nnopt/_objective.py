@@ -17,6 +17,7 @@ coordinates of that preconditioner; the value of :math:`J` is the same.
 """
 
 import functools
+import math
 
 import numpy as np
 from sklearn.utils import gen_batches
@@ -232,11 +233,56 @@ class Objective:
             dW -= np.outer(grads[1], pre.mean)
         dW *= pre.inv_scale
 
-    def value_grad(self, X, Y, sw, W, b):
-        """Full objective ``J(W, b)`` and its gradient ``[dW, db]``."""
+    def value_grad(self, X, Y, sw, W, b, block_rows=None):
+        """Full objective ``J(W, b)`` and its gradient ``[dW, db]``.
+
+        ``block_rows``: evaluate dense ``X`` by blocks of that many rows, each
+        block's backward product right after its forward one, while the block
+        is in cache. ``X`` then streams from memory once per evaluation, not
+        twice: 0.6-0.7x the time of the two whole products on 160,000 x 100
+        and 80,000 x 50 (10 classes), and the raw predictions and their
+        gradient are a block's, not ``n_samples x n_outputs``.
+        """
+        if block_rows is not None and block_rows < X.shape[0]:
+            return self._value_grad_blocks(X, Y, sw, W, b, block_rows)
         grads = [np.empty_like(W), np.empty_like(b)]
         weighted_loss, weight_sum = self.batch(X, Y, sw, W, b, grads)
         value = weighted_loss / weight_sum + self.penalty(W)
+        return value, grads if self.fit_intercept else grads[:1]
+
+    def _value_grad_blocks(self, X, Y, sw, W, b, block_rows):
+        """:meth:`value_grad` by blocks of rows of dense ``X``: each block's
+        mean gradient weighted by the block's share of the total weight, the
+        sums in float64 (as :func:`~sklearn_nnopt._training.full_gradient`)."""
+        coef, intercept = W, b
+        if self.preconditioner is not None:
+            coef, intercept = self.preconditioner.to_user(W, b)
+        dW = np.zeros(W.shape)
+        db = np.zeros(b.shape)
+        losses, weights = [], []
+        for rows in gen_batches(X.shape[0], block_rows):
+            swb = None if sw is None else sw[rows]
+            if swb is not None and not swb.any():
+                continue
+            Xb = X[rows]
+            raw = np.dot(coef, Xb.T).T
+            if self.fit_intercept:
+                raw += intercept
+            loss, weight, G = self.output_gradient(raw, Y[rows], swb)
+            dW += weight * np.dot(G.T, Xb)
+            if self.fit_intercept:
+                db += weight * np.add.reduce(G, axis=0)
+            losses.append(loss)
+            weights.append(weight)
+        # (Exact sums of the blocks': L-BFGS's line search compares values
+        # that differ in their last digits near the optimum.)
+        total_loss, total_weight = math.fsum(losses), math.fsum(weights)
+        grads = [
+            (dW / total_weight).astype(W.dtype),
+            (db / total_weight).astype(b.dtype),
+        ]
+        self.finish_gradient(W, grads)
+        value = total_loss / total_weight + self.penalty(W)
         return value, grads if self.fit_intercept else grads[:1]
 
     def output_hessian(self, raw, Y):
