@@ -238,10 +238,10 @@ class Objective:
 
         ``block_rows``: evaluate dense ``X`` by blocks of that many rows, each
         block's backward product right after its forward one, while the block
-        is in cache. ``X`` then streams from memory once per evaluation, not
-        twice: 0.6-0.7x the time of the two whole products on 160,000 x 100
-        and 80,000 x 50 (10 classes), and the raw predictions and their
-        gradient are a block's, not ``n_samples x n_outputs``.
+        is in cache. A large ``X`` then streams from memory once per
+        evaluation, not twice (0.7-0.9x the time of the whole evaluation on
+        160,000 x 100), and the raw predictions and their gradient are a
+        block's, not ``n_samples x n_outputs``.
         """
         if block_rows is not None and block_rows < X.shape[0]:
             return self._value_grad_blocks(X, Y, sw, W, b, block_rows)

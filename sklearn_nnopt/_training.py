@@ -397,13 +397,17 @@ class _Run:
         )
 
     def full_gradient(self, params):
-        """:func:`full_gradient` at ``params``; in a full-batch run, the last
-        evaluation's where it was at the same point.
+        """:func:`full_gradient` at ``params``; in a full-batch run, the
+        remembered evaluation's where it was at the same point.
 
         L-BFGS's and Newton's first evaluation is at the check's reference
-        start and their last one, normally, at the point they stop: the check
-        reuses them (a one-iteration L-BFGS fit on the tf-idf set made 5
-        passes of products where 3 are its own).
+        start and their last one at the point they stop: the check's
+        evaluation at the start is scipy's first call's, and scipy's at the
+        stop is the check's (a one-iteration L-BFGS fit on the tf-idf set made
+        5 passes of products where 3 are its own). Only these two are
+        remembered, each until it is used: the run keeps no copy of the
+        parameters alive (a copy per evaluation added 2% of a tf-idf ``X``
+        to the fit's peak).
         """
         if not self.remembers():
             return full_gradient(self.objective, self.data, params)
@@ -411,6 +415,7 @@ class _Run:
         remembered = self.evaluated(theta)
         if remembered is not None:
             return remembered[0], _split(remembered[1], params.arrays)
+        self.evaluation = None
         value, grads = full_gradient(self.objective, self.data, params)
         self.evaluation = (theta, value, _flatten(grads))
         return value, grads
@@ -423,7 +428,7 @@ class _Run:
 
     def evaluated(self, theta):
         """``(value, flat gradient)`` of the objective at the flat float64
-        parameters ``theta`` if the run's last evaluation was there, else None."""
+        parameters ``theta`` if the remembered evaluation was there, else None."""
         last = self.evaluation
         if last is None or not np.array_equal(last[0], theta):
             return None
@@ -1097,18 +1102,19 @@ class _Run:
         if isinstance(X, np.ndarray) and data.rows is None:
             block_rows = _cache_rows(X, n_outputs)
             if memory_rows is not None:
-                block_rows = min(block_rows, memory_rows)
+                block_rows = min(block_rows or memory_rows, memory_rows)
         by_blocks = memory_rows is not None and block_rows is None
-
-        remembers = self.remembers()
 
         def fun(theta):
             current = unpack(theta)
-            # The point evaluated: theta in the parameters' dtype.
-            key = _flatten(current) if remembers else None
-            remembered = None if key is None else self.evaluated(key)
-            if remembered is not None:
-                return float(remembered[0]), remembered[1]
+            if self.evaluation is not None:
+                # The check's evaluation at the reference start (or at the
+                # last stop, which a continuation starts from): scipy's first
+                # call. Kept for that call only, not alive through the run.
+                remembered = self.evaluated(_flatten(current))
+                self.evaluation = None
+                if remembered is not None:
+                    return float(remembered[0]), remembered[1]
             W = current[0]
             b = current[1] if fit_intercept else params.intercept
             if by_blocks:
@@ -1123,8 +1129,6 @@ class _Run:
                 # pass), or an overflow, which L-BFGS's line search handles.
                 data.assert_finite()
             flat = np.concatenate([g.ravel() for g in grads], dtype=np.float64)
-            if remembers:
-                self.evaluation = (key, value, flat)
             return float(value), flat
 
         curve = []
@@ -1176,6 +1180,15 @@ class _Run:
             for p, new in zip(arrays, unpack(result.x), strict=True):
                 p[...] = new
             self.check_finite(float(result.fun))
+            if self.remembers():
+                # scipy's last evaluation is at the point it returns (its
+                # value and gradient there): the check's, where the
+                # parameters hold that point exactly (float64).
+                self.evaluation = (
+                    np.asarray(result.x, dtype=np.float64),
+                    float(result.fun),
+                    np.asarray(result.jac, dtype=np.float64).ravel(),
+                )
             if config.tol is None:
                 break
             done, ratio = self.converged(self.params)
@@ -1224,6 +1237,7 @@ class _Run:
         output's last one once it stopped).
         """
         config, progress, W_all = self.config, self.progress, self.params.coef
+        self.evaluation = None  # (the joint start's: no output's run reads it)
         gtol = None
         if config.tol is not None:
             gtol = config.tol**LBFGS_POWER * (self.reference_gradient or 1.0)
@@ -1590,17 +1604,27 @@ def _row_blocks(data, budget, max_rows=None):
 
 
 #: Bytes of a block of dense rows in a full-batch evaluation, with the block's
-#: raw predictions and their gradient: within a core's L2 cache (1 MB here;
-#: 0.5-1 MB blocks were the fastest on the benchmark sets, 1 and 2 threads).
-CACHE_BLOCK_BYTES = 1 << 19
+#: raw predictions and their gradient: within the caches (1-2 MB blocks were
+#: the fastest on 31-153 MB of X, one and two BLAS threads; 256 KB ones paid
+#: their numpy calls).
+CACHE_BLOCK_BYTES = 1 << 21
 
 #: Fewest rows of such a block: each block costs a few numpy calls and a
 #: gradient of n_outputs x n_features; wide rows take blocks past the cache.
 MIN_BLOCK_ROWS = 256
 
+#: Dense X of fewer bytes is evaluated whole: it stays in the last-level cache
+#: between the two products, and blocks only add their calls (1.3-2.4x slower
+#: evaluations at 1.5-15 MB of X; 0.7-0.9x from about 30 MB up, 0.5x at 61 MB
+#: of 20 features with two BLAS threads).
+BLOCKED_MIN_BYTES = 1 << 25
+
 
 def _cache_rows(X, n_outputs):
-    """Rows per cache-sized block of dense ``X`` (:data:`CACHE_BLOCK_BYTES`)."""
+    """Rows per cache-sized block of dense ``X`` (:data:`CACHE_BLOCK_BYTES`),
+    or None where ``X`` is evaluated whole (:data:`BLOCKED_MIN_BYTES`)."""
+    if X.nbytes < BLOCKED_MIN_BYTES:
+        return None
     row_bytes = X.dtype.itemsize * (X.shape[1] + 3 * n_outputs)
     return max(MIN_BLOCK_ROWS, CACHE_BLOCK_BYTES // max(row_bytes, 1))
 
