@@ -274,6 +274,8 @@ class Objective:
                 db += weight * np.add.reduce(G, axis=0)
             losses.append(loss)
             weights.append(weight)
+            # (Freed before the next block's are made: one block's at a time.)
+            del raw, G
         # (Exact sums of the blocks': L-BFGS's line search compares values
         # that differ in their last digits near the optimum.)
         total_loss, total_weight = math.fsum(losses), math.fsum(weights)
