@@ -10,8 +10,8 @@
   scipy's evaluations, and the fits are those without the reuse.
 - The compiled weighted column moments of CSR ``X`` (the preconditioner's
   statistics) are scikit-learn's ``mean_variance_axis``.
-- A full-batch fit on sparse ``X`` runs BLAS on one thread, and gives the
-  caller's thread limits back.
+- A fit on sparse ``X`` runs BLAS on one thread, and gives the caller's
+  thread limits back.
 """
 
 import numpy as np
@@ -331,10 +331,12 @@ def _blas_threads():
         ("lbfgs", True, True),
         ("newton", True, True),
         ("lbfgs", False, False),
-        ("adam", True, False),
+        ("adam", True, True),
+        ("momentum", True, True),
+        ("adam", False, False),
     ],
 )
-def test_blas_runs_on_one_thread_in_sparse_full_batch_fits(
+def test_blas_runs_on_one_thread_in_sparse_fits(
     monkeypatch, optimizer, sparse, limited
 ):
     with threadpool_limits(limits=2, user_api="blas"):
