@@ -345,8 +345,9 @@ class _Run:
         self.training = False
         self.stepper, self.table_bound = None, None
         self.epoch = progress.n_iter + 1  # the epoch running, for messages
-        # A full-batch run's last evaluation of the whole objective:
-        # ``(theta, value, gradient)``, flat float64 (:meth:`evaluated`).
+        # A full-batch run's remembered evaluation of the whole objective,
+        # until used: ``(theta, value, gradient)``, flat float64
+        # (:meth:`full_gradient`, :meth:`evaluated`).
         self.evaluation = None
         if config.average and optimizer.exposes_average:
             raise ValueError(
@@ -1078,16 +1079,10 @@ class _Run:
         X, Y, sw = data.X, data.Y, data.sample_weight
         fit_intercept = params.fit_intercept
         arrays = params.arrays
-        shapes, sizes = [p.shape for p in arrays], [p.size for p in arrays]
-        dtype = params.coef.dtype
 
         def unpack(theta):
-            parts = np.split(theta, np.cumsum(sizes)[:-1])
-            return [
-                # (a view of scipy's copy of x where the dtypes agree)
-                part.reshape(s).astype(dtype, copy=False)
-                for part, s in zip(parts, shapes, strict=True)
-            ]
+            # (views of scipy's copy of x where the dtypes agree)
+            return _split(theta, arrays)
 
         # Equal weights need no per-sample weighting (the same mean).
         weights = None if np.all(sw == sw[0]) else sw
@@ -1096,7 +1091,7 @@ class _Run:
 
         # By blocks of rows (full_gradient) where one evaluation's
         # temporaries would be large next to X (several outputs, few features);
-        # dense X always by blocks that stay in cache (Objective.value_grad).
+        # a large dense X by blocks that stay in cache (_cache_rows).
         n_outputs = params.coef.shape[0]
         memory_rows = _objective_rows(data, n_outputs) if data.rows is None else None
         block_rows = None
