@@ -299,6 +299,15 @@ class BaseLinearNN(CallbackSupportMixin, BaseEstimator):
             assert_all_finite(
                 X.data, input_name="X", estimator_name=type(self).__name__
             )
+            if X.indices.dtype != X.indptr.dtype:
+                # One index type, as scipy builds them: the compiled passes
+                # and scikit-learn's raised "Buffer dtype mismatch" on int64
+                # indices with an int32 indptr. (Copies of the index arrays.)
+                index = np.promote_types(X.indices.dtype, X.indptr.dtype)
+                X = sp.csr_matrix(
+                    (X.data, X.indices.astype(index), X.indptr.astype(index)),
+                    shape=X.shape,
+                )
         y = self._check_targets(y)
         sw = check_sample_weight(sample_weight, X, len(y))
         Y, sw, fitted = self._encode_targets(

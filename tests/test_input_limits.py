@@ -102,3 +102,22 @@ def test_class_weight_must_be_finite_and_non_negative(bad, method):
     Y = np.column_stack([y == 1, y == 2]).astype(int)
     with pytest.raises(ValueError, match="class_weight must give finite, non-neg"):
         multilabel.fit(X, Y)
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "newton", "adam", "sgd", "saga"])
+@pytest.mark.parametrize("wide", ["indices", "indptr"])
+def test_csr_with_two_index_types_fits_as_with_one(optimizer, wide):
+    """int64 column indices with an int32 row pointer (or the reverse), which
+    scipy does not build but accepts: the fit is the one-type fit (it raised
+    "Buffer dtype mismatch" from a compiled pass), and X is not changed."""
+    X = sp.random(300, 12, density=0.3, format="csr", random_state=0)
+    y = (X @ np.arange(12.0) > 8).astype(int)
+    mixed = X.copy()
+    setattr(mixed, wide, getattr(mixed, wide).astype(np.int64))
+    other = "indptr" if wide == "indices" else "indices"
+    assert getattr(mixed, other).dtype == np.int32
+    kwargs = dict(optimizer=optimizer, random_state=0, max_iter=30, tol=None)
+    want = LinearNNClassifier(**kwargs).fit(X, y)
+    got = LinearNNClassifier(**kwargs).fit(mixed, y)
+    np.testing.assert_allclose(got.coef_, want.coef_, rtol=1e-12, atol=1e-14)
+    assert getattr(mixed, wide).dtype == np.int64
