@@ -252,13 +252,18 @@ class Objective:
 
     def _value_grad_blocks(self, X, Y, sw, W, b, block_rows):
         """:meth:`value_grad` by blocks of rows of dense ``X``: each block's
+        raw prediction, :meth:`output_gradient` and :meth:`data_gradient`, its
         mean gradient weighted by the block's share of the total weight, the
-        sums in float64 (as :func:`~sklearn_nnopt._training.full_gradient`)."""
+        sums in float64 (as :func:`~sklearn_nnopt._training.full_gradient`),
+        and the penalty and the coordinates once (:meth:`finish_gradient`)."""
+        # :meth:`raw`'s product, with the coefficients in the user's units
+        # made once, not per block (that cost 3% of an evaluation).
         coef, intercept = W, b
         if self.preconditioner is not None:
             coef, intercept = self.preconditioner.to_user(W, b)
         dW = np.zeros(W.shape)
         db = np.zeros(b.shape)
+        parts = [np.empty_like(W), np.empty_like(b)]
         losses, weights = [], []
         for rows in gen_batches(X.shape[0], block_rows):
             swb = None if sw is None else sw[rows]
@@ -269,9 +274,10 @@ class Objective:
             if self.fit_intercept:
                 raw += intercept
             loss, weight, G = self.output_gradient(raw, Y[rows], swb)
-            dW += weight * np.dot(G.T, Xb)
+            self.data_gradient(Xb, G, parts)
+            dW += weight * parts[0]
             if self.fit_intercept:
-                db += weight * np.add.reduce(G, axis=0)
+                db += weight * parts[1]
             losses.append(loss)
             weights.append(weight)
             # (Freed before the next block's are made: one block's at a time.)

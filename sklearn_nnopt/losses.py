@@ -814,11 +814,11 @@ class _MarginLoss(Loss):
         raise NotImplementedError
 
     def loss_gradient(self, y_true, raw_prediction):
+        if isinstance(y_true, OneHot):
+            y_true = y_true.toarray()  # a batch's +-1 rows (once: fused or not)
         fused = _fused_loss_gradient(self, y_true, raw_prediction)
         if fused is not None:
             return fused
-        if isinstance(y_true, OneHot):
-            y_true = y_true.toarray()  # a batch's +-1 rows
         loss, dphi = self._phi(y_true * raw_prediction)
         dphi *= y_true
         return loss.sum(axis=1), dphi
